@@ -1,0 +1,41 @@
+# Two commands for a fresh machine: `make run` and `make test`.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# llama-cpp-python compiles from source: use every core, and pip's wheel cache keeps the result.
+export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc)
+
+.PHONY: run test test-slow bench install install-dev chromium clean
+
+run: install
+	$(PY) launch.py
+
+test: install-dev chromium
+	$(PY) -m pytest -m "not slow"
+
+test-slow: install-dev chromium
+	$(PY) -m pytest -m slow
+
+$(VENV)/bin/activate:
+	python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+
+$(VENV)/.installed: requirements.txt | $(VENV)/bin/activate
+	$(PIP) install -r requirements.txt
+	$(PY) -m studio.llamacpp  # llama.cpp's converter, from the same release's sdist
+	touch $@
+
+$(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
+	$(PIP) install -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+chromium:
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
+
+clean:
+	rm -rf $(VENV) .pytest_cache test-artifacts

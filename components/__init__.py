@@ -1,0 +1,1 @@
+"""Gradio tabs. Thin: each callback calls studio.service (or jobs.queue) and formats the answer."""

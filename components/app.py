@@ -1,0 +1,25 @@
+"""The studio's Gradio app: four tabs over the domain layer."""
+from __future__ import annotations
+
+import gradio as gr
+
+from components import compare, hardware_tab, jobs_tab, new_job
+from studio.config import Settings
+
+
+def build_app(settings: Settings) -> gr.Blocks:
+    with gr.Blocks(title="Quantization Studio") as app:
+        gr.HTML('<div class="qs-header"><h1>Quantization Studio</h1>'
+                "<p>Shrink a language model, and see what you lost.</p></div>")
+        with gr.Tabs():
+            with gr.Tab("New job", id="new"):
+                new_job.build(settings)
+            with gr.Tab("Jobs", id="jobs"):
+                jobs_tab.build(settings)
+            with gr.Tab("Compare", id="compare") as compare_tab:
+                load_compare, c_in, c_out = compare.build(settings)
+            with gr.Tab("Hardware", id="hardware") as hw_tab:
+                load_hw, h_in, h_out = hardware_tab.build(settings)
+        compare_tab.select(load_compare, c_in, c_out)
+        hw_tab.select(load_hw, h_in, h_out)
+    return app

@@ -1,0 +1,36 @@
+"""Hardware tab: what was detected, and for every recipe: available, or why not."""
+from __future__ import annotations
+
+import gradio as gr
+
+from components.formatting import esc
+from studio import hardware, recipes
+from studio.config import Settings
+
+
+def hardware_html(settings: Settings) -> str:
+    hw = hardware.detect(settings.workspace)
+    gpus = "".join(f"<li>GPU {d.index}: {esc(d.name)}, compute capability {d.compute_capability}, "
+                   f"{d.memory_bytes / 2**30:.1f} GiB</li>" for d in hw.cuda) or "<li>No CUDA device detected</li>"
+    facts = (f"<ul><li>CPU: {esc(hw.cpu)} ({hw.cores} cores)</li>"
+             f"<li>RAM: {hw.ram_bytes / 2**30:.1f} GiB ({hw.ram_available_bytes / 2**30:.1f} GiB available)</li>"
+             f"<li>Free disk in the workspace ({esc(settings.workspace)}): {hw.disk_free_bytes / 2**30:.1f} GiB</li>"
+             f"{gpus}</ul>")
+    rows = []
+    for name, entry in sorted(recipes.entries().items()):
+        if entry.recipe is None:
+            rows.append(f'<tr class="qs-unavailable"><td>{esc(name)}</td><td>unavailable</td><td>{esc(entry.import_error)}</td></tr>')
+            continue
+        why = hardware.check(entry.recipe.requirements, hw)
+        state, cls = ("available", "qs-available") if why is None else ("unavailable", "qs-unavailable")
+        rows.append(f'<tr class="{cls}" data-recipe="{esc(name)}"><td>{esc(entry.recipe.title)}</td><td>{state}</td>'
+                    f"<td>{esc(why or entry.recipe.requirements.note)}</td></tr>")
+    table = ('<table class="qs-table" id="recipes-table"><thead><tr><th>Recipe</th><th>Status</th>'
+             f'<th>Reason / note</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
+    return f"<h3>Detected</h3>{facts}<h3>Recipes</h3>{table}"
+
+
+def build(settings: Settings):
+    panel = gr.HTML(elem_id="hardware-html")
+    gr.Button("Detect again", elem_id="hardware-refresh").click(lambda: hardware_html(settings), None, panel)
+    return (lambda: hardware_html(settings)), [], [panel]

@@ -1,0 +1,56 @@
+"""Child processes that die with their parent and can be stopped as a whole group."""
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import subprocess
+import time
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def spawn(cmd: list[str], *, new_group: bool, env: dict | None = None, cwd: str | None = None) -> subprocess.Popen:
+    """Start cmd with stdout+stderr merged into one pipe; SIGKILLed if our thread dies."""
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                            env=env, cwd=cwd, text=True, errors="replace", bufsize=1,
+                            start_new_session=new_group, preexec_fn=_die_with_parent)
+
+
+def stop_group(proc: subprocess.Popen, grace: float = 1.0) -> None:
+    """SIGTERM the process group, then SIGKILL what is left after `grace` seconds."""
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if proc.poll() is not None and not group_alive(proc.pid):
+                return
+            time.sleep(0.05)
+
+
+def group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+
+
+def exit_reason(returncode: int) -> str:
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = "unknown signal"
+        hint = " (out of memory?)" if -returncode == signal.SIGKILL else ""
+        return f"killed (signal {-returncode}): {name}{hint}"
+    return f"exited with status {returncode}"

@@ -1,0 +1,224 @@
+"""`python -m jobs.runner JOB_ID`: walk one job's stages in this process.
+
+preflight -> (convert) -> quantize -> evaluate -> evaluate base (cached) -> store.
+Progress and stage go straight to the job row; log lines go to stdout, which the supervising task
+appends to the job log. Everything is written under the job's temp folder; the artifact is renamed
+into the outputs folder only once the result is stored.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from sqlmodel import select
+
+from jobs.process import exit_reason, spawn
+from studio import recipes
+from studio.config import REPO_ROOT, Settings
+from studio.evaluation.process import PROGRESS_PREFIX
+from studio.evaluation.texts import load_text
+from studio.evaluation.tokens import ensure_tokens
+from studio.llamacpp import file_lock, gguf_census
+from studio.models import ModelError, read_model_facts
+from studio.recipes.base import StageContext
+from studio.storage import Generation, Job, JobState, Result, session
+from studio.storage.tables import utcnow
+
+
+class Cancelled(Exception):
+    pass
+
+
+class JobRunner:
+    def __init__(self, settings: Settings, job_id: int):
+        self.settings = settings
+        self.job_id = job_id
+        with session(settings.db_url) as s:
+            self.job = s.get(Job, job_id)
+        self.stage_started = time.monotonic()
+        self.last_write = 0.0
+
+    # -- reporting ---------------------------------------------------------------------------
+    def log(self, line: str) -> None:
+        print(line, flush=True)
+
+    def enter(self, stage: str) -> None:
+        self.check_cancel()
+        self.log(f"== stage: {stage}")
+        self.stage_started = time.monotonic()
+        self._update(stage=stage, progress=0.0, eta_seconds=None)
+
+    def report(self, fraction: float, line: str | None = None) -> None:
+        if line:
+            self.log(line)
+        now = time.monotonic()
+        if now - self.last_write < 0.5 and fraction < 1.0:
+            return
+        self.last_write = now
+        elapsed = now - self.stage_started
+        eta = elapsed * (1 - fraction) / fraction if fraction > 0 else None
+        self._update(progress=min(max(fraction, 0.0), 1.0), eta_seconds=eta)
+        self.check_cancel()
+
+    def _update(self, **fields) -> None:
+        with session(self.settings.db_url) as s:
+            job = s.get(Job, self.job_id)
+            for k, v in fields.items():
+                setattr(job, k, v)
+            s.add(job)
+            s.commit()
+
+    def check_cancel(self) -> None:
+        with session(self.settings.db_url) as s:
+            if s.get(Job, self.job_id).cancel_requested:
+                raise Cancelled()
+
+    def run_logged(self, cmd: list[str], env: dict | None = None) -> None:
+        """Run a subprocess, relaying its output; `@progress f` lines update the stage's progress."""
+        proc = spawn(cmd, new_group=False, env=env, cwd=str(REPO_ROOT))
+        for line in proc.stdout:
+            line = line.rstrip("\n")
+            if line.startswith(PROGRESS_PREFIX):
+                self.report(float(line[len(PROGRESS_PREFIX):]))
+            else:
+                self.log(line)
+        if proc.wait() != 0:
+            raise RuntimeError(f"{Path(cmd[1]).name if len(cmd) > 1 else cmd[0]} {exit_reason(proc.returncode)}")
+
+    # -- the stages --------------------------------------------------------------------------
+    def run(self) -> None:
+        job, settings = self.job, self.settings
+        self.enter("preflight")
+        model = read_model_facts(Path(job.model), settings)
+        if model.key != job.model_key:
+            raise ModelError("the checkpoint changed on disk since the job was queued; submit it again")
+        recipe, options = recipes.parse_recipe_spec(job.recipe, {f"{job.recipe.split(':')[0]}.{k}": v
+                                                                 for k, v in job.options.items()})
+        tmp = settings.job_tmp_dir(job.id)
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        model_cache = settings.model_cache_dir / model.key
+        model_cache.mkdir(parents=True, exist_ok=True)
+        self.options = options
+        ctx = StageContext(job.id, model, options, tmp, model_cache, settings.cache_dir,
+                           self.report, self.run_logged, self.enter)
+
+        t0 = time.perf_counter()
+        artifact = recipe.quantize(ctx)
+        quant_seconds = time.perf_counter() - t0
+
+        self.enter("evaluate")
+        base_artifact = recipe.base_artifact(ctx)
+        tokens_path, bos = ensure_tokens(model_cache, base_artifact, load_text(Path(job.eval_text_path)),
+                                         job.eval_text_sha)
+        evaluation = self.evaluate(artifact, tokens_path, bos, tmp / "eval.json")
+        base_key = self.base_key(recipe.family, model.key)
+        self.ensure_base_row(recipe, model, base_artifact, base_key, tokens_path, bos, tmp)
+
+        self.enter("store")
+        self.store(recipe, model, artifact, evaluation, base_key, quant_seconds)
+
+    def evaluate(self, artifact: Path, tokens_path: Path, bos: int | None, out: Path) -> dict:
+        job = self.job
+        request = {"artifact": str(artifact), "tokens_path": str(tokens_path), "bos": bos,
+                   "n_ctx": job.n_ctx, "max_chunks": job.max_chunks, "prompts": job.prompts,
+                   "max_new_tokens": job.max_new_tokens}
+        req_path = out.with_suffix(".request.json")
+        req_path.write_text(json.dumps(request))
+        self.run_logged([sys.executable, "-m", "studio.evaluation.process", str(req_path), str(out)])
+        return json.loads(out.read_text())
+
+    def base_key(self, family: str, model_key: str) -> str:
+        job = self.job
+        return f"{family}:{model_key}:{job.eval_text_sha}:ctx{job.n_ctx}:chunks{job.max_chunks or 'all'}"
+
+    def ensure_base_row(self, recipe, model, base_artifact: Path, base_key: str, tokens_path: Path,
+                        bos: int | None, tmp: Path) -> None:
+        """The unquantized base, evaluated once per (model, text, protocol) and shared by all rows."""
+        with file_lock(self.settings.model_cache_dir / model.key / "base-eval.lock"):
+            with session(self.settings.db_url) as s:
+                if s.exec(select(Result).where(Result.base_key == base_key, Result.is_base)).first():
+                    return
+            self.enter("evaluate base")
+            evaluation = self.evaluate(base_artifact, tokens_path, bos, tmp / "base-eval.json")
+            self._insert_result(recipe, model, base_artifact, evaluation, base_key, is_base=True,
+                                label=f"{recipe.family}:base (F16)")
+
+    def store(self, recipe, model, artifact: Path, evaluation: dict, base_key: str, quant_seconds: float) -> None:
+        final_dir = self.settings.outputs_dir / model.slug
+        final_dir.mkdir(parents=True, exist_ok=True)
+        final = final_dir / f"job{self.job_id}-{artifact.name}"
+        self.check_cancel()
+        artifact.replace(final)
+        try:
+            self._insert_result(recipe, model, final, evaluation, base_key, is_base=False,
+                                label=self.job.recipe, quant_seconds=quant_seconds, finish_job=True)
+        except BaseException:
+            final.unlink(missing_ok=True)
+            raise
+
+    def _insert_result(self, recipe, model, artifact: Path, evaluation: dict, base_key: str, *, is_base: bool,
+                       label: str, quant_seconds: float | None = None, finish_job: bool = False) -> None:
+        census = gguf_census(artifact)
+        with session(self.settings.db_url) as s:
+            result = Result(
+                job_id=None if is_base else self.job_id, model=str(model.path), model_key=model.key,
+                recipe=label, family=recipe.family, is_base=is_base, base_key=base_key,
+                artifact=str(artifact), size_bytes=artifact.stat().st_size, n_params=census["n_params"],
+                bpw=census["bpw"], tensor_types=census["tensor_types"],
+                fallback_tensors=0 if is_base else recipe.fallback_tensors(self.options, census),
+                ppl=evaluation["ppl"], nll_sum=evaluation["nll_sum"], n_ctx=self.job.n_ctx,
+                n_chunks=evaluation["n_chunks"], n_tokens_scored=evaluation["n_tokens_scored"],
+                prefill_tok_s=evaluation["prefill_tok_s"], decode_tok_s=evaluation["decode_tok_s"],
+                peak_rss_bytes=evaluation["peak_rss_bytes"], quant_seconds=quant_seconds,
+                load_seconds=evaluation.get("load_seconds"), eval_text_sha=self.job.eval_text_sha)
+            s.add(result)
+            s.flush()
+            s.add_all([Generation(result_id=result.id, prompt_index=i, prompt=g["prompt"], text=g["text"],
+                                  n_tokens=g["n_tokens"]) for i, g in enumerate(evaluation["generations"])])
+            if finish_job:
+                job = s.get(Job, self.job_id)
+                job.state, job.stage, job.progress, job.finished_at = JobState.DONE, "done", 1.0, utcnow()
+                s.add(job)
+            s.commit()
+
+
+def _record_error(settings: Settings, job_id: int, message: str) -> None:
+    with session(settings.db_url) as s:
+        job = s.get(Job, job_id)
+        job.error = message
+        s.add(job)
+        s.commit()
+
+
+def main() -> int:
+    job_id = int(sys.argv[1])
+    settings = Settings.from_env()
+    # SIGTERM (cancel) unwinds through finally blocks instead of dying mid-write.
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(Cancelled()))
+    runner = JobRunner(settings, job_id)
+    try:
+        runner.run()
+        return 0
+    except Cancelled:
+        print("cancelled", flush=True)
+        return 3
+    except Exception as exc:
+        traceback.print_exc()
+        _record_error(settings, job_id, f"{runner_stage(settings, job_id)}: {exc}")
+        return 1
+
+
+def runner_stage(settings: Settings, job_id: int) -> str:
+    with session(settings.db_url) as s:
+        return s.get(Job, job_id).stage
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""Start the studio: settings, database, queue consumer, UI. `python launch.py --help`."""
+from __future__ import annotations
+
+import os
+
+# Offline by default: these must be set before gradio / huggingface_hub are imported.
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+import argparse  # noqa: E402
+import ipaddress  # noqa: E402
+import sys  # noqa: E402
+
+from studio.config import REPO_ROOT, Settings  # noqa: E402
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description="Quantization Studio")
+    p.add_argument("--host", default=os.environ.get("STUDIO_HOST", "127.0.0.1"))
+    p.add_argument("--port", type=int, default=int(os.environ.get("STUDIO_PORT", "7860")))
+    p.add_argument("--workspace", default=None, help="default: $STUDIO_WORKSPACE or ./workspace")
+    p.add_argument("--workers", type=int, default=int(os.environ.get("STUDIO_WORKERS", "1")),
+                   help="jobs run at once by this process (0 = none: workers run elsewhere)")
+    p.add_argument("--insecure-no-auth", action="store_true",
+                   help="allow a non-loopback --host without STUDIO_AUTH (anyone on the network can use it)")
+    return p.parse_args(argv)
+
+
+def auth_from_env() -> tuple[str, str] | None:
+    raw = os.environ.get("STUDIO_AUTH", "")
+    if not raw:
+        return None
+    user, sep, password = raw.partition(":")
+    if not sep or not user or not password:
+        raise SystemExit("STUDIO_AUTH must be user:password")
+    return (user, password)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    auth = auth_from_env()
+    if not _is_loopback(args.host) and auth is None:
+        if not args.insecure_no_auth:
+            raise SystemExit(f"refusing to listen on {args.host} without authentication: set STUDIO_AUTH=user:password, "
+                             "or pass --insecure-no-auth if the network is trusted")
+        print(f"WARNING: listening on {args.host} with no authentication", file=sys.stderr)
+
+    settings = Settings.from_env(args.workspace)
+    settings.ensure_dirs()
+    from jobs.queue import reap, requeue_pending, start_consumer
+
+    reaped = reap(settings)
+    if reaped:
+        print(f"marked interrupted job(s) as failed: {reaped}", file=sys.stderr)
+    if not settings.queue_url:
+        print(f"re-queued {requeue_pending(settings)} pending job(s)", file=sys.stderr)
+    consumer = start_consumer(settings, args.workers) if args.workers > 0 else None
+
+    from components.app import build_app
+
+    app = build_app(settings)
+    css = (REPO_ROOT / "static" / "studio.css").read_text()
+    print(f"Quantization Studio: http://{args.host}:{args.port}  (workspace {settings.workspace})", file=sys.stderr)
+    try:
+        app.queue(default_concurrency_limit=8).launch(
+            server_name=args.host, server_port=args.port, share=False, auth=auth, css=css,
+            show_error=True, footer_links=["api"], allowed_paths=[str(settings.outputs_dir)])
+    finally:
+        if consumer is not None:
+            consumer.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,135 @@
+"""`python -m studio`: everything the UI does, headless."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from studio.config import Settings
+from studio.evaluation.texts import BUILTIN_SAMPLE, DEFAULT_PROMPTS
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m studio", description="Quantization Studio, headless")
+    p.add_argument("--workspace", help="workspace folder (default: $STUDIO_WORKSPACE or ./workspace)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    q = sub.add_parser("quantize", help="preflight and queue one job per recipe")
+    q.add_argument("--model", required=True, help="checkpoint folder or hub id")
+    q.add_argument("--recipe", action="append", required=True, help="e.g. gguf:Q4_K_M (repeatable)")
+    q.add_argument("--option", action="append", default=[], metavar="RECIPE.KEY=VALUE",
+                   help="override a recipe option, e.g. gguf.threads=2")
+    q.add_argument("--eval-text", type=Path, default=BUILTIN_SAMPLE, help="UTF-8 text (default: built-in sample)")
+    q.add_argument("--ctx", type=int, default=512)
+    q.add_argument("--max-chunks", type=int, default=None)
+    q.add_argument("--prompt", action="append", help="sample prompt (repeatable)")
+    q.add_argument("--max-new-tokens", type=int, default=64)
+    q.add_argument("--wait", action="store_true", help="wait for the jobs and print their results")
+    q.add_argument("--json", action="store_true")
+
+    j = sub.add_parser("jobs", help="list jobs")
+    j.add_argument("--json", action="store_true")
+    r = sub.add_parser("results", help="list results (with their base rows)")
+    r.add_argument("--json", action="store_true")
+    c = sub.add_parser("cancel", help="cancel a queued or running job")
+    c.add_argument("job_id", type=int)
+    lg = sub.add_parser("log", help="print a job's log")
+    lg.add_argument("job_id", type=int)
+    return p
+
+
+def _parse_overrides(items: list[str]) -> tuple[tuple[str, str], ...]:
+    out = []
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or "." not in key:
+            raise SystemExit(f"error: --option {item!r}: expected RECIPE.KEY=VALUE")
+        out.append((key.strip(), value.strip()))
+    return tuple(out)
+
+
+def cmd_quantize(settings: Settings, args) -> int:
+    from jobs.queue import consumer_alive, start_consumer
+    from studio import service
+    from studio.preflight import PreflightError
+
+    req = service.JobRequest(model=args.model, recipes=tuple(args.recipe), eval_text=args.eval_text,
+                             n_ctx=args.ctx, max_chunks=args.max_chunks,
+                             prompts=tuple(args.prompt) if args.prompt else DEFAULT_PROMPTS,
+                             max_new_tokens=args.max_new_tokens, overrides=_parse_overrides(args.option))
+    try:
+        job_ids = service.submit(settings, req)
+    except PreflightError as exc:
+        print("preflight refused:\n" + "\n".join(f"  - {r}" for r in exc.reasons), file=sys.stderr)
+        return 2
+    print(f"queued job(s): {', '.join(f'#{i}' for i in job_ids)}", file=sys.stderr)
+    if not args.wait:
+        return 0
+    consumer = None
+    if not settings.queue_url and not consumer_alive(settings):
+        consumer = start_consumer(settings)  # no studio running: run the jobs here
+    try:
+        jobs = service.wait_for(settings, job_ids, on_change=lambda js: _print_progress(js))
+    finally:
+        if consumer is not None:
+            consumer.stop(graceful=True)
+    rows = service.result_rows(settings, job_ids) + service.failed_rows(jobs)
+    _print_rows(rows, args.json)
+    return 0 if all(j.state == "done" for j in jobs) else 1
+
+
+def _print_progress(jobs) -> None:
+    for j in jobs:
+        print(f"  job #{j.id} {j.recipe}: {j.state} / {j.stage} {100 * j.progress:.0f}%"
+              + (f" — {j.error}" if j.error else ""), file=sys.stderr)
+
+
+def _print_rows(rows: list[dict], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(rows, indent=2, default=str))
+        return
+    for r in rows:
+        if r.get("status") != "done":
+            print(f"job #{r['job_id']} {r['recipe']}: {r['status']} — {r.get('error')}")
+            continue
+        delta = f" ({r['ppl_delta_pct']:+.2f} %)" if r.get("ppl_delta_pct") is not None else ""
+        print(f"{r['recipe']:<20} {r['size_bytes'] / 2**20:8.1f} MiB {r['bpw']:5.2f} bpw  PPL {r['ppl']:.4f}{delta}  "
+              f"prefill {r['prefill_tok_s']:.0f} tok/s  decode {r['decode_tok_s']:.1f} tok/s  {r['artifact']}")
+
+
+def cmd_jobs(settings: Settings, args) -> int:
+    from studio import service
+    jobs = service.list_jobs(settings)
+    if args.json:
+        print(json.dumps([j.model_dump(mode="json") for j in jobs], indent=2, default=str))
+    else:
+        for j in jobs:
+            print(f"#{j.id:<5} {j.state:<10} {j.stage:<14} {100 * j.progress:5.1f}%  {j.recipe:<14} {j.model}"
+                  + (f"  — {j.error}" if j.error else ""))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    settings = Settings.from_env(args.workspace)
+    settings.ensure_dirs()
+    from studio import service
+    if args.command == "quantize":
+        return cmd_quantize(settings, args)
+    if args.command == "jobs":
+        return cmd_jobs(settings, args)
+    if args.command == "results":
+        _print_rows(service.result_rows(settings, include_base=True), args.json)
+        return 0
+    if args.command == "cancel":
+        try:
+            print(service.cancel(settings, args.job_id))
+        except KeyError as exc:
+            print(f"error: {exc.args[0]}", file=sys.stderr)
+            return 2
+        return 0
+    if args.command == "log":
+        print("\n".join(service.job_log(settings, args.job_id, tail=100000)))
+        return 0
+    return 2

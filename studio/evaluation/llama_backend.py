@@ -1,0 +1,107 @@
+"""Evaluation of GGUF files through llama-cpp-python: tokens, perplexity chunks, speed, generations."""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from studio.evaluation.protocol import Protocol
+
+
+def threads() -> int:
+    return int(os.environ.get("STUDIO_THREADS") or os.cpu_count() or 1)
+
+
+def _llama(path: Path, n_ctx: int, logits_all: bool = False, vocab_only: bool = False):
+    from llama_cpp import Llama
+    return Llama(str(path), n_ctx=n_ctx, n_batch=min(n_ctx, 512), n_ubatch=min(n_ctx, 512), logits_all=logits_all,
+                 vocab_only=vocab_only, n_threads=threads(), n_threads_batch=threads(), verbose=False)
+
+
+def bos_if_added(llm) -> int | None:
+    """The BOS id when the vocabulary asks for BOS (as llama-perplexity decides), else None."""
+    import llama_cpp
+    vocab = llama_cpp.llama_model_get_vocab(llm.model)
+    return llm.token_bos() if llama_cpp.llama_vocab_get_add_bos(vocab) else None
+
+
+def tokenize(gguf: Path, text: str) -> tuple[np.ndarray, int | None]:
+    """Token ids of the whole text, as llama-perplexity makes them, and the BOS to use per chunk."""
+    llm = _llama(gguf, 512, vocab_only=True)
+    ids = llm.tokenize(text.encode("utf-8"), add_bos=True, special=False)
+    return np.asarray(ids, dtype=np.int32), bos_if_added(llm)
+
+
+def perplexity_nll(gguf: Path, tokens: np.ndarray, bos: int | None, protocol: Protocol,
+                   progress: Callable[[float], None]) -> tuple[np.ndarray, float]:
+    """NLL of every scored token, and the seconds it took to load the model."""
+    t0 = time.perf_counter()
+    llm = _llama(gguf, protocol.n_ctx, logits_all=True)
+    load_seconds = time.perf_counter() - t0
+    n_chunks = protocol.n_chunks(len(tokens))
+    nll = []
+    for i in range(n_chunks):
+        llm.reset()  # each chunk starts from an empty KV cache
+        llm.eval(protocol.chunk_input(tokens, i, bos))
+        nll.append(protocol.chunk_nll(llm.scores[:protocol.n_ctx], tokens, i))
+        progress((i + 1) / n_chunks)
+    del llm
+    return np.concatenate(nll), load_seconds
+
+
+def speed_and_generations(gguf: Path, tokens: np.ndarray, prompts: list[str], max_new_tokens: int,
+                          prefill_tokens: int = 512, repeats: int = 3) -> dict:
+    """Prefill tokens/s on a slice of the eval text, decode tokens/s and greedy generations."""
+    llm = _llama(gguf, prefill_tokens + 512)
+    prompt = [int(t) for t in tokens[:prefill_tokens]]
+    prefill_times = []
+    for _ in range(repeats + 1):  # first run warms caches and is not counted
+        llm.reset()
+        t0 = time.perf_counter()
+        llm.eval(prompt)
+        prefill_times.append(time.perf_counter() - t0)
+    generations, decode_tokens, decode_seconds = [], 0, 0.0
+    for text in prompts:
+        out, n_new, seconds = _generate(llm, text, max_new_tokens)
+        generations.append({"prompt": text, "text": out, "n_tokens": n_new})
+        decode_tokens += max(n_new - 1, 0)
+        decode_seconds += seconds
+    return {
+        "prefill_tok_s": len(prompt) / float(np.median(prefill_times[1:])),
+        "decode_tok_s": decode_tokens / decode_seconds if decode_seconds else 0.0,
+        "generations": generations,
+    }
+
+
+def _generate(llm, prompt: str, max_new_tokens: int) -> tuple[str, int, float]:
+    """Greedy generation with the model's chat template when it has one.
+
+    Returns the text, the number of new tokens, and the seconds spent after the first new token
+    (pure decode: the prompt's prefill is excluded).
+    """
+    import llama_cpp
+    if llm.metadata.get("tokenizer.chat_template"):
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+        formatter = Jinja2ChatFormatter(template=llm.metadata["tokenizer.chat_template"],
+                                        eos_token=llm.detokenize([llm.token_eos()]).decode(errors="ignore"),
+                                        bos_token=llm.detokenize([llm.token_bos()]).decode(errors="ignore"))
+        rendered = formatter(messages=[{"role": "user", "content": prompt}]).prompt
+        ids = llm.tokenize(rendered.encode("utf-8"), add_bos=False, special=True)
+    else:
+        ids = llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=False)
+    llm.reset()
+    new: list[int] = []
+    t_first = None
+    for tok in llm.generate(ids, temp=0.0, top_k=1, repeat_penalty=1.0, reset=True):
+        if t_first is None:
+            t_first = time.perf_counter()
+        if llama_cpp.llama_vocab_is_eog(llm._model.vocab, tok):
+            break
+        new.append(tok)
+        if len(new) >= max_new_tokens:
+            break
+    seconds = time.perf_counter() - t_first if t_first else 0.0
+    return llm.detokenize(new).decode("utf-8", errors="replace"), len(new), seconds

@@ -1,0 +1,58 @@
+"""llama-perplexity's protocol, shared by every backend so all rows score the same tokens.
+
+The text is tokenized once; it is cut into chunks of n_ctx tokens (a partial last chunk is
+dropped); each chunk is evaluated from an empty cache, with its first token replaced by BOS when
+the vocabulary adds BOS; the logits at positions n_ctx/2 .. n_ctx-2 score the next token, so each
+chunk scores n_ctx - 1 - n_ctx/2 tokens.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+class ProtocolError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Protocol:
+    n_ctx: int = 512
+    max_chunks: int | None = None
+
+    def __post_init__(self):
+        if self.n_ctx < 16:
+            raise ProtocolError(f"context length {self.n_ctx} is too small (minimum 16)")
+        if self.max_chunks is not None and self.max_chunks < 1:
+            raise ProtocolError(f"max chunks must be at least 1 (got {self.max_chunks})")
+
+    @property
+    def first_scored(self) -> int:
+        return self.n_ctx // 2
+
+    @property
+    def scored_per_chunk(self) -> int:
+        return self.n_ctx - 1 - self.first_scored
+
+    def n_chunks(self, n_tokens: int) -> int:
+        available = n_tokens // self.n_ctx
+        if available < 2:  # llama-perplexity refuses fewer than 2 * n_ctx tokens
+            raise ProtocolError(f"the evaluation text has {n_tokens} tokens; {2 * self.n_ctx} are needed "
+                                f"for context {self.n_ctx} (use a longer text or a smaller context)")
+        return available if self.max_chunks is None else min(available, self.max_chunks)
+
+    def chunk_input(self, tokens: np.ndarray, index: int, bos: int | None) -> list[int]:
+        chunk = [int(t) for t in tokens[index * self.n_ctx:(index + 1) * self.n_ctx]]
+        if bos is not None:
+            chunk[0] = bos
+        return chunk
+
+    def chunk_nll(self, logits: np.ndarray, tokens: np.ndarray, index: int) -> np.ndarray:
+        """Negative log-likelihoods of the scored tokens of one chunk, in float64."""
+        start = index * self.n_ctx
+        rows = np.asarray(logits[self.first_scored:self.n_ctx - 1], dtype=np.float64)
+        targets = np.asarray(tokens[start + self.first_scored + 1:start + self.n_ctx])
+        peak = rows.max(axis=1, keepdims=True)
+        log_z = peak[:, 0] + np.log(np.exp(rows - peak).sum(axis=1))
+        return log_z - rows[np.arange(len(targets)), targets]

@@ -1,0 +1,119 @@
+"""llama.cpp's own converter and file facts, taken from the same release as llama-cpp-python.
+
+The installed llama-cpp-python wheel has the quantizer and runtime but not `convert_hf_to_gguf.py`.
+Its sdist carries the whole llama.cpp tree, so we fetch that sdist (same version) with pip once,
+keep only the converter, its `conversion/` package and `gguf-py`, and run it as a subprocess.
+"""
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from contextlib import contextmanager
+from importlib.metadata import version
+from pathlib import Path
+from typing import Iterator
+
+CONVERTER_PARTS = ("convert_hf_to_gguf.py", "conversion/", "gguf-py/")
+
+
+def llama_cpp_version() -> str:
+    return version("llama_cpp_python")
+
+
+def converter_dir(cache_dir: Path) -> Path:
+    return cache_dir / f"llama.cpp-{llama_cpp_version()}"
+
+
+@contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock between processes (two jobs converting the same model, say)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def ensure_converter(cache_dir: Path) -> Path:
+    """Return the folder holding convert_hf_to_gguf.py, fetching the sdist on first use."""
+    target = converter_dir(cache_dir)
+    if (target / "convert_hf_to_gguf.py").exists():
+        return target
+    with file_lock(cache_dir / "converter.lock"):
+        if (target / "convert_hf_to_gguf.py").exists():
+            return target
+        with tempfile.TemporaryDirectory(dir=cache_dir) as tmp:
+            subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
+                            "--no-binary", ":all:", f"llama-cpp-python=={llama_cpp_version()}",
+                            "-d", tmp], check=True)
+            sdist = next(Path(tmp).glob("llama_cpp_python-*.tar.gz"))
+            staging = Path(tmp) / "staging"
+            _extract_converter(sdist, staging)
+            os.replace(staging, target)  # appears whole or not at all
+    return target
+
+
+def _extract_converter(sdist: Path, dest: Path) -> None:
+    prefix_re = re.compile(r"^[^/]+/vendor/llama\.cpp/")
+    with tarfile.open(sdist) as tar:
+        for member in tar.getmembers():
+            rel = prefix_re.sub("", member.name, count=1)
+            if rel == member.name or not rel.startswith(CONVERTER_PARTS) or not member.isfile():
+                continue
+            out = dest / rel
+            out.parent.mkdir(parents=True, exist_ok=True)
+            with tar.extractfile(member) as src, open(out, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+
+
+def supported_architectures(cache_dir: Path) -> set[str]:
+    """HF architecture names the converter registers (read from its source, nothing imported)."""
+    conv = ensure_converter(cache_dir)
+    names: set[str] = set()
+    for py in (conv / "conversion").glob("*.py"):
+        for args in re.findall(r"@ModelBase\.register\(([^)]*)\)", py.read_text()):
+            names.update(re.findall(r'"([A-Za-z0-9_]+)"', args))
+    return names
+
+
+def convert_command(cache_dir: Path, model_dir: Path, outfile: Path, outtype: str = "f16") -> tuple[list[str], dict]:
+    conv = ensure_converter(cache_dir)
+    env = dict(os.environ, PYTHONPATH=str(conv / "gguf-py") + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    cmd = [sys.executable, str(conv / "convert_hf_to_gguf.py"), str(model_dir),
+           "--outtype", outtype, "--outfile", str(outfile)]
+    return cmd, env
+
+
+if __name__ == "__main__":  # `python -m studio.llamacpp CACHE_DIR`: fetch at install time
+    from studio.config import Settings
+    print(ensure_converter(Path(sys.argv[1]) if len(sys.argv) > 1 else Settings.from_env().cache_dir))
+
+
+# Row sizes must be a multiple of the block size; k-quants use 256-wide super-blocks.
+K_QUANT_BLOCK = 256
+
+
+def gguf_census(path: Path) -> dict:
+    """Tensor types, bits per weight and k-quant fallbacks of a GGUF file, read back from disk."""
+    from gguf import GGUFReader
+
+    reader = GGUFReader(str(path))
+    types: dict[str, int] = {}
+    n_elements = n_bytes = not_k_divisible = 0
+    for t in reader.tensors:
+        name = t.tensor_type.name
+        types[name] = types.get(name, 0) + 1
+        n_elements += int(t.n_elements)
+        n_bytes += int(t.n_bytes)
+        if len(t.shape) >= 2 and int(t.shape[0]) % K_QUANT_BLOCK:
+            not_k_divisible += 1
+    return {"tensor_types": types, "n_params": n_elements, "tensor_bytes": n_bytes,
+            "bpw": 8.0 * n_bytes / n_elements, "rows_not_k_divisible": not_k_divisible}

@@ -1,0 +1,149 @@
+"""What every quantization recipe declares: name, family, options schema, hardware needs, stages.
+
+One schema drives the New-job form, the CLI's `--option NAME.key=value`, and validation, and is
+stored with the job.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from studio.models import ModelFacts
+
+
+class OptionError(ValueError):
+    """An option value outside the recipe's schema."""
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str
+    kind: str  # "choice" | "multi" | "int" | "float" | "bool" | "str"
+    default: Any
+    help: str = ""
+    choices: tuple = ()
+    minimum: float | None = None
+    maximum: float | None = None
+
+    def parse(self, value: Any) -> Any:
+        """Coerce a UI or CLI value (possibly a string) and check it against the schema."""
+        try:
+            parsed = self._coerce(value)
+        except (TypeError, ValueError) as exc:
+            raise OptionError(f"{self.name}: {value!r} is not a valid {self.kind}") from exc
+        if self.kind == "choice" and parsed not in self.choices:
+            raise OptionError(f"{self.name}: {parsed!r} is not one of {', '.join(map(str, self.choices))}")
+        if self.kind == "multi" and (bad := [v for v in parsed if v not in self.choices]):
+            raise OptionError(f"{self.name}: {', '.join(map(str, bad))} not among {', '.join(map(str, self.choices))}")
+        if self.minimum is not None and parsed < self.minimum:
+            raise OptionError(f"{self.name}: {parsed} is below the minimum {self.minimum}")
+        if self.maximum is not None and parsed > self.maximum:
+            raise OptionError(f"{self.name}: {parsed} is above the maximum {self.maximum}")
+        return parsed
+
+    def _coerce(self, value: Any) -> Any:
+        if self.kind == "int":
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError(value)
+            return int(value)
+        if self.kind == "float":
+            return float(value)
+        if self.kind == "bool":
+            if isinstance(value, str):
+                if value.lower() not in {"true", "false", "1", "0", "yes", "no", "on", "off"}:
+                    raise ValueError(value)
+                return value.lower() in {"true", "1", "yes", "on"}
+            return bool(value)
+        if self.kind == "multi":
+            return tuple(v.strip() for v in value.split(",") if v.strip()) if isinstance(value, str) else tuple(value)
+        if self.kind == "choice":
+            matching = [c for c in self.choices if str(c) == str(value)]
+            return matching[0] if matching else value
+        return str(value)
+
+
+@dataclass(frozen=True)
+class Requirements:
+    """What a recipe needs to run; the hardware table turns this into available / why not."""
+    cpu_ok: bool = True
+    cuda: bool = False
+    min_compute_capability: float | None = None
+    packages: tuple[str, ...] = ()
+    note: str = ""
+
+
+@dataclass
+class StageContext:
+    """What a recipe's stages get from the job runner: where to write and how to report."""
+    job_id: int
+    model: ModelFacts
+    options: dict
+    tmp_dir: Path
+    cache_dir: Path  # per-model cache in the workspace
+    shared_cache: Path  # across workspaces (llama.cpp converter)
+    report: Callable[[float, str | None], None]  # (fraction of stage done, log line)
+    run_logged: Callable[..., None]  # run a subprocess, streaming its output to the job log
+    enter_stage: Callable[[str], None]  # name the stage now running (checks for cancellation)
+
+
+@dataclass(frozen=True)
+class Variant:
+    """`recipe:variant` on the command line sets the recipe's primary option."""
+    option: str
+
+
+class Recipe(ABC):
+    name: str
+    family: str  # the base the results are compared against
+    title: str
+    description: str
+    options: tuple[Option, ...] = ()
+    variant: Variant | None = None
+    requirements: Requirements = Requirements()
+    keeps_high_precision: tuple[str, ...] = ()
+    stages: tuple[str, ...] = ("quantize",)
+
+    def option(self, name: str) -> Option:
+        for opt in self.options:
+            if opt.name == name:
+                return opt
+        raise OptionError(f"{self.name} has no option '{name}' "
+                          f"(it has: {', '.join(o.name for o in self.options) or 'none'})")
+
+    def defaults(self) -> dict:
+        return {o.name: o.default for o in self.options}
+
+    def resolve_options(self, variant: str | None, overrides: dict) -> dict:
+        values = self.defaults()
+        if variant is not None:
+            if self.variant is None:
+                raise OptionError(f"{self.name} takes no ':variant' suffix")
+            values[self.variant.option] = self.option(self.variant.option).parse(variant)
+        for key, raw in overrides.items():
+            values[key] = self.option(key).parse(raw)
+        return values
+
+    def label(self, options: dict) -> str:
+        return f"{self.name}:{options[self.variant.option]}" if self.variant else self.name
+
+    @abstractmethod
+    def preflight(self, model: ModelFacts, options: dict, settings) -> list[str]:
+        """Reasons this recipe cannot run on this model (empty when it can)."""
+
+    @abstractmethod
+    def estimate_output_bytes(self, model: ModelFacts, options: dict) -> int:
+        """Disk the job will need, for the preflight's space check."""
+
+    @abstractmethod
+    def quantize(self, ctx: StageContext) -> Path:
+        """Write the artifact under ctx.tmp_dir and return its path."""
+
+    @abstractmethod
+    def base_artifact(self, ctx: StageContext) -> Path:
+        """The unquantized model in this family's format: the base every result is compared to."""
+
+    def fallback_tensors(self, options: dict, census: dict) -> int:
+        """How many tensors could not take the requested type (0 unless the format has such rules)."""
+        return 0

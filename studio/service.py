@@ -1,0 +1,175 @@
+"""The studio's API: what the UI, the CLI and tests call. No Gradio here."""
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlmodel import select
+
+from studio.config import Settings
+from studio.evaluation.texts import BUILTIN_SAMPLE, DEFAULT_PROMPTS
+from studio.preflight import Plan, PreflightError, run_preflight
+from studio.storage import Generation, Job, JobLog, JobState, Result, session
+from studio.storage.tables import utcnow
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    model: str
+    recipes: tuple[str, ...]
+    eval_text: Path = BUILTIN_SAMPLE
+    n_ctx: int = 512
+    max_chunks: int | None = None
+    prompts: tuple[str, ...] = DEFAULT_PROMPTS
+    max_new_tokens: int = 64
+    overrides: tuple[tuple[str, str], ...] = ()
+
+
+def preflight(settings: Settings, req: JobRequest) -> Plan:
+    return run_preflight(settings, req.model, list(req.recipes), Path(req.eval_text), req.n_ctx,
+                         req.max_chunks, dict(req.overrides))
+
+
+def submit(settings: Settings, req: JobRequest) -> list[int]:
+    """Preflight, then create one job per recipe and put it on the queue. Returns the job ids."""
+    from jobs.queue import enqueue
+
+    plan = preflight(settings, req)
+    prompts = [p for p in req.prompts if p.strip()]
+    jobs = []
+    with session(settings.db_url) as s:
+        for planned in plan.jobs:
+            key = _dedupe_key(plan, planned.label, planned.options, prompts, req.max_new_tokens)
+            dup = s.exec(select(Job).where(Job.dedupe_key == key,
+                                           Job.state.in_([JobState.QUEUED, JobState.RUNNING]))).first()
+            if dup is not None:
+                raise PreflightError([f"{planned.label} on this model and text is already {dup.state} "
+                                      f"as job #{dup.id}"])
+            job = Job(model=str(plan.model.path), model_key=plan.model.key, recipe=planned.label,
+                      options=planned.options, eval_text_path=str(plan.text_path), eval_text_sha=plan.text_sha,
+                      n_ctx=plan.protocol.n_ctx, max_chunks=plan.protocol.max_chunks, prompts=prompts,
+                      max_new_tokens=req.max_new_tokens, dedupe_key=key)
+            s.add(job)
+            jobs.append(job)
+        s.commit()
+    for job in jobs:
+        enqueue(settings, job.id)
+    return [job.id for job in jobs]
+
+
+def _dedupe_key(plan: Plan, label: str, options: dict, prompts: list[str], max_new: int) -> str:
+    blob = json.dumps([plan.model.key, label, options, plan.text_sha, plan.protocol.n_ctx,
+                       plan.protocol.max_chunks, prompts, max_new], sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+def save_upload(settings: Settings, source: Path) -> Path:
+    """Copy an uploaded text under a generated name: the user's file name never becomes a path."""
+    settings.ensure_dirs()
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()[:16]
+    target = settings.uploads_dir / f"text-{digest}.txt"
+    if not target.exists():
+        shutil.copyfile(source, target)
+    return target
+
+
+def cancel(settings: Settings, job_id: int) -> str:
+    with session(settings.db_url) as s:
+        job = s.get(Job, job_id)
+        if job is None:
+            raise KeyError(f"no job #{job_id}")
+        if job.state in JobState.FINISHED:
+            return f"job #{job_id} is already {job.state}"
+        job.cancel_requested = True
+        if job.state == JobState.QUEUED:  # never starts: the claim refuses non-queued jobs
+            job.state, job.error, job.finished_at = JobState.CANCELLED, "cancelled before it started", utcnow()
+        s.add(job)
+        s.commit()
+        return f"job #{job_id}: cancel requested" if job.state == JobState.RUNNING else f"job #{job_id} cancelled"
+
+
+def list_jobs(settings: Settings, limit: int = 500) -> list[Job]:
+    with session(settings.db_url) as s:
+        return list(s.exec(select(Job).order_by(Job.id.desc()).limit(limit)).all())
+
+
+def job_log(settings: Settings, job_id: int, tail: int = 400) -> list[str]:
+    with session(settings.db_url) as s:
+        rows = s.exec(select(JobLog.line).where(JobLog.job_id == job_id)
+                      .order_by(JobLog.id.desc()).limit(tail)).all()
+    return list(reversed(rows))
+
+
+def wait_for(settings: Settings, job_ids: list[int], poll: float = 0.5, on_change=None) -> list[Job]:
+    import time
+    last = None
+    while True:
+        with session(settings.db_url) as s:
+            jobs = [s.get(Job, i) for i in job_ids]
+        state = [(j.state, j.stage, round(j.progress, 2)) for j in jobs]
+        if on_change and state != last:
+            on_change(jobs)
+        last = state
+        if all(j.state in JobState.FINISHED for j in jobs):
+            return jobs
+        time.sleep(poll)
+
+
+def results(settings: Settings, job_ids: list[int] | None = None) -> list[Result]:
+    with session(settings.db_url) as s:
+        query = select(Result).order_by(Result.id)
+        if job_ids is not None:
+            query = query.where(Result.job_id.in_(job_ids))
+        return list(s.exec(query).all())
+
+
+def base_for(settings: Settings, base_key: str) -> Result | None:
+    with session(settings.db_url) as s:
+        return s.exec(select(Result).where(Result.base_key == base_key, Result.is_base)).first()
+
+
+def generations(settings: Settings, result_ids: list[int]) -> dict[int, list[Generation]]:
+    with session(settings.db_url) as s:
+        rows = s.exec(select(Generation).where(Generation.result_id.in_(result_ids))
+                      .order_by(Generation.prompt_index)).all()
+    out: dict[int, list[Generation]] = {i: [] for i in result_ids}
+    for g in rows:
+        out[g.result_id].append(g)
+    return out
+
+
+def result_row(result: Result, base: Result | None) -> dict:
+    """One result as the JSON the CLI prints and the Compare table shows."""
+    return {
+        "id": result.id, "job_id": result.job_id, "recipe": result.recipe, "model": result.model,
+        "family": result.family, "is_base": result.is_base, "artifact": result.artifact,
+        "size_bytes": result.size_bytes, "n_params": result.n_params, "bpw": result.bpw,
+        "tensor_types": result.tensor_types, "fallback_tensors": result.fallback_tensors,
+        "ppl": result.ppl, "ppl_base": base.ppl if base else None,
+        "ppl_delta": result.ppl - base.ppl if base else None,
+        "ppl_delta_pct": 100 * (result.ppl / base.ppl - 1) if base else None,
+        "n_ctx": result.n_ctx, "n_chunks": result.n_chunks, "n_tokens_scored": result.n_tokens_scored,
+        "prefill_tok_s": result.prefill_tok_s, "decode_tok_s": result.decode_tok_s,
+        "peak_rss_bytes": result.peak_rss_bytes, "quant_seconds": result.quant_seconds,
+        "base": base.recipe if base else None, "base_key": result.base_key, "status": "done",
+    }
+
+
+def result_rows(settings: Settings, job_ids: list[int] | None = None, include_base: bool = False) -> list[dict]:
+    rows = []
+    bases: dict[str, Result | None] = {}
+    for r in results(settings, job_ids):
+        if r.is_base and not include_base:
+            continue
+        if r.base_key not in bases:
+            bases[r.base_key] = base_for(settings, r.base_key)
+        rows.append(result_row(r, bases[r.base_key]))
+    return rows
+
+
+def failed_rows(jobs: list[Job]) -> list[dict]:
+    return [{"job_id": j.id, "recipe": j.recipe, "model": j.model, "status": j.state, "error": j.error}
+            for j in jobs if j.state != JobState.DONE]

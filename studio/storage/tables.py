@@ -1,0 +1,90 @@
+"""The studio's tables: jobs (one recipe on one model), their log lines, results and generations."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import Column, JSON
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class JobState:
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    FINISHED = (DONE, FAILED, CANCELLED)
+
+
+class Job(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    model: str = Field(index=True)  # resolved checkpoint folder
+    model_key: str = Field(index=True)  # fingerprint of the checkpoint; keys caches
+    recipe: str  # e.g. "gguf:Q4_K_M"
+    options: dict = Field(default_factory=dict, sa_column=Column(JSON))
+    eval_text_path: str
+    eval_text_sha: str
+    n_ctx: int = 512
+    max_chunks: int | None = None
+    prompts: list = Field(default_factory=list, sa_column=Column(JSON))
+    max_new_tokens: int = 64
+    dedupe_key: str = Field(index=True)  # same work asked twice while pending -> refused
+    state: str = Field(default=JobState.QUEUED, index=True)
+    stage: str = "queued"
+    progress: float = 0.0  # of the current stage, 0..1
+    eta_seconds: float | None = None
+    error: str | None = None
+    pid: int | None = None
+    cancel_requested: bool = False
+    created_at: datetime = Field(default_factory=utcnow)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+class JobLog(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    job_id: int = Field(index=True, foreign_key="job.id")
+    at: datetime = Field(default_factory=utcnow)
+    line: str
+
+
+class Result(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    job_id: int | None = Field(default=None, index=True)
+    model: str = Field(index=True)
+    model_key: str = Field(index=True)
+    recipe: str
+    family: str  # which base it is compared against, e.g. "gguf"
+    is_base: bool = False
+    base_key: str = Field(index=True)  # model_key + text + protocol + family: rows comparable to each other
+    artifact: str
+    size_bytes: int
+    n_params: int
+    bpw: float
+    tensor_types: dict = Field(default_factory=dict, sa_column=Column(JSON))
+    fallback_tensors: int = 0
+    ppl: float
+    nll_sum: float
+    n_ctx: int
+    n_chunks: int
+    n_tokens_scored: int
+    prefill_tok_s: float
+    decode_tok_s: float
+    peak_rss_bytes: int
+    quant_seconds: float | None = None
+    load_seconds: float | None = None
+    eval_text_sha: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Generation(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    result_id: int = Field(index=True, foreign_key="result.id")
+    prompt_index: int
+    prompt: str
+    text: str
+    n_tokens: int
