@@ -1,0 +1,86 @@
+"""Fixtures that build real things: a real checkpoint, a real workspace with SQLite, real subprocesses."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from studio.config import REPO_ROOT, Settings
+from tests.models import build_smollm2_checkpoint, build_tiny_llama
+
+SHARED_TEXT = REPO_ROOT.parent / "shared" / "data" / "wikitext-2-raw-test.txt"
+ARTIFACTS = REPO_ROOT / "test-artifacts"
+
+
+@pytest.fixture(scope="session")
+def studio_cache() -> Path:
+    """Shared across runs: llama.cpp's converter and the SmolLM2 checkpoint are built once per machine."""
+    path = Path(os.environ.get("STUDIO_CACHE", Path.home() / ".cache" / "quantization-studio"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def smol(studio_cache) -> Path:
+    return build_smollm2_checkpoint(studio_cache / "test-models")
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory, smol) -> Path:
+    return build_tiny_llama(tmp_path_factory.mktemp("models") / "tiny-llama", smol)
+
+
+@pytest.fixture(scope="session")
+def eval_text(tmp_path_factory) -> Path:
+    """The first ~100 KB of the shared WikiText-2 test text (enough for 8+ chunks of 512)."""
+    text = SHARED_TEXT.read_text(encoding="utf-8")[:100_000]
+    path = tmp_path_factory.mktemp("texts") / "wikitext-head.txt"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def make_env(workspace: Path, studio_cache: Path, model_dirs: list[Path]) -> dict:
+    return {**os.environ, "STUDIO_WORKSPACE": str(workspace), "STUDIO_CACHE": str(studio_cache),
+            "STUDIO_MODEL_DIRS": os.pathsep.join(str(d) for d in model_dirs),
+            "HF_HUB_OFFLINE": "1", "STUDIO_DB_URL": ""}
+
+
+@pytest.fixture
+def workspace_env(tmp_path, studio_cache, smol, tiny, monkeypatch):
+    """A fresh workspace; the environment (for in-process calls and child processes) points at it."""
+    env = make_env(tmp_path / "ws", studio_cache, [smol.parent, tiny.parent])
+    for key in ("STUDIO_WORKSPACE", "STUDIO_CACHE", "STUDIO_MODEL_DIRS", "HF_HUB_OFFLINE"):
+        monkeypatch.setenv(key, env[key])
+    monkeypatch.delenv("STUDIO_DB_URL", raising=False)
+    monkeypatch.delenv("STUDIO_QUEUE_URL", raising=False)
+    return env
+
+
+@pytest.fixture
+def settings(workspace_env) -> Settings:
+    s = Settings.from_env()
+    s.ensure_dirs()
+    return s
+
+
+def run_cli(args: list[str], env: dict, timeout: float = 900) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "studio", *args], env=env, cwd=REPO_ROOT, text=True,
+                          capture_output=True, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def smol_run(tmp_path_factory, studio_cache, smol, eval_text):
+    """One real headless run on SmolLM2: F16 base, Q8_0, Q4_K_M, Q2_K through the queue (4 chunks of 512)."""
+    ws = tmp_path_factory.mktemp("smol-run")
+    env = make_env(ws, studio_cache, [smol.parent])
+    proc = run_cli(["quantize", "--model", str(smol), "--recipe", "gguf:Q8_0", "--recipe", "gguf:Q4_K_M",
+                    "--recipe", "gguf:Q2_K", "--eval-text", str(eval_text), "--ctx", "512", "--max-chunks", "4",
+                    "--max-new-tokens", "24", "--wait", "--json"], env)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    rows = json.loads(proc.stdout)
+    base_proc = run_cli(["results", "--json"], env)
+    return {"env": env, "workspace": ws, "rows": rows, "all": json.loads(base_proc.stdout), "stderr": proc.stderr}
