@@ -45,6 +45,13 @@ def auth_from_env() -> tuple[str, str] | None:
     return (user, password)
 
 
+def offline_theme():
+    """Gradio's default theme fetches a web font; system fonts keep the studio offline."""
+    import gradio as gr
+    return gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"],
+                             font_mono=["ui-monospace", "SFMono-Regular", "monospace"])
+
+
 def main(argv=None) -> None:
     args = parse_args(argv)
     auth = auth_from_env()
@@ -72,7 +79,7 @@ def main(argv=None) -> None:
     print(f"Quantization Studio: http://{args.host}:{args.port}  (workspace {settings.workspace})", file=sys.stderr)
     try:
         app.queue(default_concurrency_limit=8).launch(
-            server_name=args.host, server_port=args.port, share=False, auth=auth, css=css,
+            server_name=args.host, server_port=args.port, share=False, auth=auth, css=css, theme=offline_theme(),
             show_error=True, footer_links=["api"], allowed_paths=[str(settings.outputs_dir)])
     finally:
         if consumer is not None:

@@ -1,0 +1,97 @@
+"""The real app in headless Chromium: refuse a bad path, quantize SmolLM2 to Q4_K_M, watch the job
+finish, compare it with the base, read two generations side by side."""
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from studio.config import REPO_ROOT
+from tests.conftest import ARTIFACTS, make_env
+
+pytestmark = pytest.mark.browser
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(tmp_path, studio_cache, smol):
+    port = _free_port()
+    env = make_env(tmp_path / "ws", studio_cache, [smol.parent])
+    log = open(tmp_path / "server.log", "w")
+    proc = subprocess.Popen([sys.executable, "launch.py", "--port", str(port)], cwd=REPO_ROOT, env=env,
+                            stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            break
+        except OSError:
+            assert proc.poll() is None, (tmp_path / "server.log").read_text()
+            time.sleep(0.5)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+@pytest.fixture
+def page(server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run", "--disable-quic"])
+        pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+        pg.goto(server)
+        yield pg
+        browser.close()
+
+
+def _fill(page, elem_id: str, value: str) -> None:
+    page.locator(f"#{elem_id} textarea, #{elem_id} input").first.fill(value)
+
+
+def test_quantize_watch_and_compare_in_a_real_browser(page, smol):
+    page.get_by_role("tab", name="Hardware").click()
+    page.locator("#recipes-table tr[data-recipe=gguf]").get_by_text("available", exact=True).wait_for()
+
+    page.get_by_role("tab", name="New job").click()
+    _fill(page, "model-input", str(smol.parent / "no-such-model"))
+    page.locator("#preflight-btn").click()
+    page.locator("#new-job-status").get_by_text("does not exist").wait_for()
+
+    _fill(page, "model-input", str(smol))
+    _fill(page, "max-chunks", "2")
+    page.locator("#quantize-btn").click()
+    page.locator("#new-job-status").get_by_text("Queued job(s) #1").wait_for()
+
+    page.get_by_role("tab", name="Jobs").click()
+    page.locator("#jobs-table tr[data-job-id='1'][data-state='done']").wait_for(timeout=600_000)
+
+    page.get_by_role("tab", name="Compare").click()
+    rows = page.locator("#compare-table tbody tr")
+    rows.nth(1).wait_for()
+    assert rows.count() == 2
+    assert "base" in rows.nth(0).inner_text()
+    q4 = page.locator("#compare-table tr[data-recipe='gguf:Q4_K_M']")
+    assert float(q4.locator(".qs-ppl").inner_text()) > 1
+    assert "fallback" in q4.inner_text()
+    first_prompt = page.locator("#generations .qs-prompt").first
+    first_prompt.wait_for()
+    assert first_prompt.locator(".qs-gen").count() == 2
+    assert all(t.strip() for t in first_prompt.locator(".qs-gen pre").all_inner_texts())
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "compare.png"), full_page=True)
