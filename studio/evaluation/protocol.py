@@ -48,11 +48,19 @@ class Protocol:
             chunk[0] = bos
         return chunk
 
-    def chunk_nll(self, logits: np.ndarray, tokens: np.ndarray, index: int) -> np.ndarray:
-        """Negative log-likelihoods of the scored tokens of one chunk, in float64."""
+    def chunk_nll(self, logits: np.ndarray, tokens: np.ndarray, index: int, block: int = 32) -> np.ndarray:
+        """Negative log-likelihoods of the scored tokens of one chunk, in float64.
+
+        Rows go through float64 a block at a time, so the extra memory is block x vocabulary,
+        not n_ctx x vocabulary.
+        """
         start = index * self.n_ctx
-        rows = np.asarray(logits[self.first_scored:self.n_ctx - 1], dtype=np.float64)
         targets = np.asarray(tokens[start + self.first_scored + 1:start + self.n_ctx])
-        peak = rows.max(axis=1, keepdims=True)
-        log_z = peak[:, 0] + np.log(np.exp(rows - peak).sum(axis=1))
-        return log_z - rows[np.arange(len(targets)), targets]
+        out = np.empty(len(targets), dtype=np.float64)
+        for b in range(0, len(targets), block):
+            n = min(block, len(targets) - b)
+            rows = np.asarray(logits[self.first_scored + b:self.first_scored + b + n], dtype=np.float64)
+            peak = rows.max(axis=1, keepdims=True)
+            log_z = peak[:, 0] + np.log(np.exp(rows - peak).sum(axis=1))
+            out[b:b + n] = log_z - rows[np.arange(n), targets[b:b + n]]
+        return out
