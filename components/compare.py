@@ -7,7 +7,8 @@ from components.formatting import esc, mib
 from studio import service
 from studio.config import Settings
 
-COLUMNS = ("Recipe", "Size (MiB)", "Bits/weight", "PPL", "Δ PPL", "Δ %", "Prefill tok/s", "Decode tok/s",
+COLUMNS = ("Recipe", "Size (MiB)", "Bits/weight", "PPL", "Δ PPL", "Δ %", "Mean KLD", "KLD p99", "Same top %",
+           "RMS Δp %", "Prefill tok/s", "Decode tok/s",
            "Peak RAM (MiB)", "Protocol", "Tensor types")
 
 
@@ -20,7 +21,18 @@ def _groups(settings: Settings) -> dict[str, list[dict]]:
 
 def group_label(rows: list[dict]) -> str:
     r = rows[0]
-    return f"{r['model'].rsplit('/', 1)[-1]} · {r['family']} · ctx {r['n_ctx']} · {r['n_tokens_scored']} tokens · {r['base_key'][-24:]}"
+    text_sha = r["base_key"].split(":")[2]
+    return (f"{r['model'].rsplit('/', 1)[-1]} · {r['family']} · text {text_sha[:8]} · ctx {r['n_ctx']} · "
+            f"{r['n_tokens_scored']} tokens")
+
+
+def _divergence_cells(r: dict) -> str:
+    if r["is_base"]:
+        return "<td></td>" * 4
+    if r["kld_mean"] is None:
+        return "<td>—</td>" * 4
+    return (f'<td class="qs-kld">{r["kld_mean"]:.4f}</td><td>{r["kld_p99"]:.4f}</td>'
+            f'<td>{r["same_top_pct"]:.1f}</td><td>{r["rms_dp_pct"]:.2f}</td>')
 
 
 def table_html(rows: list[dict]) -> str:
@@ -36,7 +48,7 @@ def table_html(rows: list[dict]) -> str:
         body.append(
             f'<tr class="{cls}" data-recipe="{esc(r["recipe"])}"><td>{esc(r["recipe"])}{flag}</td>'
             f"<td>{mib(r['size_bytes'])}</td><td>{r['bpw']:.2f}</td><td class=\"qs-ppl\">{r['ppl']:.4f}</td>"
-            f"<td>{delta}</td><td>{pct}</td><td>{r['prefill_tok_s']:.0f}</td><td>{r['decode_tok_s']:.1f}</td>"
+            f"<td>{delta}</td><td>{pct}</td>{_divergence_cells(r)}<td>{r['prefill_tok_s']:.0f}</td><td>{r['decode_tok_s']:.1f}</td>"
             f"<td>{mib(r['peak_rss_bytes'])}</td><td>ctx {r['n_ctx']}, {r['n_chunks']} chunks, "
             f"{r['n_tokens_scored']} tokens</td><td class=\"qs-census\">{esc(census)}</td></tr>")
     head = "".join(f"<th>{c}</th>" for c in COLUMNS)
@@ -48,13 +60,14 @@ def generations_html(settings: Settings, rows: list[dict]) -> str:
     if not rows:
         return '<p class="qs-empty">Pick results above to see their generations side by side.</p>'
     gens = service.generations(settings, [r["id"] for r in rows])
-    n_prompts = max((len(g) for g in gens.values()), default=0)
+    # Matched by prompt text: results of jobs with other prompts must not pair with the wrong answer.
+    by_prompt = {rid: {g.prompt: g.text for g in gs} for rid, gs in gens.items()}
+    prompts = list(dict.fromkeys(g.prompt for gs in gens.values() for g in gs))
     blocks = []
-    for i in range(n_prompts):
-        prompt = next((g[i].prompt for g in gens.values() if len(g) > i), "")
+    for i, prompt in enumerate(prompts):
         cells = "".join(
             f'<div class="qs-gen"><div class="qs-gen-head">{esc(r["recipe"])}</div>'
-            f'<pre>{esc(gens[r["id"]][i].text if len(gens[r["id"]]) > i else "")}</pre></div>' for r in rows)
+            f'<pre>{esc(by_prompt[r["id"]].get(prompt, "(not asked this prompt)"))}</pre></div>' for r in rows)
         blocks.append(f'<div class="qs-prompt"><div class="qs-prompt-text">Prompt {i + 1}: {esc(prompt)}</div>'
                       f'<div class="qs-gens">{cells}</div></div>')
     return f'<div id="generations">{"".join(blocks)}</div>'

@@ -8,17 +8,32 @@ import subprocess
 import time
 
 _PR_SET_PDEATHSIG = 1
+_prctl = ctypes.CDLL("libc.so.6", use_errno=True).prctl  # resolved before any fork
 
 
-def _die_with_parent() -> None:
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+def die_with_parent() -> None:
+    """SIGKILL this process when the thread that started it ends; exit now if that already happened."""
+    parent = os.getppid()
+    _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if parent == 1:
+        os._exit(1)
 
 
-def spawn(cmd: list[str], *, new_group: bool, env: dict | None = None, cwd: str | None = None) -> subprocess.Popen:
-    """Start cmd with stdout+stderr merged into one pipe; SIGKILLed if our thread dies."""
+def _die_with_parent_in_child() -> None:
+    _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def spawn(cmd: list[str], *, new_group: bool, env: dict | None = None, cwd: str | None = None,
+          from_threaded_parent: bool = False) -> subprocess.Popen:
+    """Start cmd with stdout+stderr merged into one pipe.
+
+    From a single-threaded parent (the runner) the child is set to die with it before exec. A
+    threaded parent (the supervisor) must not run Python between fork and exec, so there the child
+    (jobs.runner) calls die_with_parent() itself.
+    """
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            env=env, cwd=cwd, text=True, errors="replace", bufsize=1,
-                            start_new_session=new_group, preexec_fn=_die_with_parent)
+                            env=env, cwd=cwd, text=True, errors="replace", bufsize=1, start_new_session=new_group,
+                            preexec_fn=None if from_threaded_parent else _die_with_parent_in_child)
 
 
 def stop_group(proc: subprocess.Popen, grace: float = 1.0) -> None:

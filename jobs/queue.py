@@ -64,25 +64,35 @@ def supervise(settings: Settings, job_id: int) -> None:
     if not claim(settings, job_id):
         return
     env = {**os.environ, **settings.to_env(), "PYTHONUNBUFFERED": "1"}
-    proc = spawn([sys.executable, "-m", "jobs.runner", str(job_id)], new_group=True, env=env, cwd=str(REPO_ROOT))
-    with session(settings.db_url) as s:
-        job = s.get(Job, job_id)
-        job.pid = proc.pid
-        s.add(job)
-        s.commit()
-    relay = threading.Thread(target=_relay_log, args=(settings, job_id, proc), daemon=True)
-    relay.start()
-    cancelled = _wait_or_cancel(settings, job_id, proc)
-    relay.join(timeout=10)
-    _finish(settings, job_id, proc.returncode, cancelled)
+    proc, cancelled, failure = None, False, None
+    try:
+        proc = spawn([sys.executable, "-m", "jobs.runner", str(job_id)], new_group=True, env=env,
+                     cwd=str(REPO_ROOT), from_threaded_parent=True)
+        with session(settings.db_url) as s:
+            job = s.get(Job, job_id)
+            job.pid = proc.pid
+            s.add(job)
+            s.commit()
+        relay = threading.Thread(target=_relay_log, args=(settings, job_id, proc), daemon=True)
+        relay.start()
+        cancelled = _wait_or_cancel(settings, job_id, proc)
+        relay.join(timeout=10)
+    except Exception as exc:  # the supervisor itself failed: stop the job rather than orphan it
+        failure = f"supervisor error: {type(exc).__name__}: {exc}"
+        if proc is not None:
+            stop_group(proc)
+    finally:
+        _finish(settings, job_id, proc.returncode if proc else None, cancelled, failure)
 
 
 def _wait_or_cancel(settings: Settings, job_id: int, proc) -> bool:
     while proc.poll() is None:
         with session(settings.db_url) as s:
-            if s.get(Job, job_id).cancel_requested:
-                stop_group(proc)
-                return True
+            job = s.get(Job, job_id)
+        # Once storing has begun the job finishes whole: stopping it there could orphan its artifact.
+        if job.cancel_requested and job.stage != "store":
+            stop_group(proc)
+            return True
         time.sleep(0.25)
     return False
 
@@ -100,13 +110,18 @@ def _relay_log(settings: Settings, job_id: int, proc) -> None:
 
 
 def _append_log(settings: Settings, job_id: int, lines: list[str]) -> None:
-    if lines:
+    """Store log lines; a failed write loses those lines, never the pipe (a full pipe would block the job)."""
+    if not lines:
+        return
+    try:
         with session(settings.db_url) as s:
             s.add_all([JobLog(job_id=job_id, line=line) for line in lines])
             s.commit()
+    except Exception as exc:
+        print(f"job {job_id}: could not store {len(lines)} log line(s): {exc}", file=sys.stderr)
 
 
-def _finish(settings: Settings, job_id: int, returncode: int, cancelled: bool) -> None:
+def _finish(settings: Settings, job_id: int, returncode: int | None, cancelled: bool, failure: str | None) -> None:
     shutil.rmtree(settings.job_tmp_dir(job_id), ignore_errors=True)
     with session(settings.db_url) as s:
         job = s.get(Job, job_id)
@@ -115,7 +130,7 @@ def _finish(settings: Settings, job_id: int, returncode: int, cancelled: bool) -
                 job.state, job.error = JobState.CANCELLED, "cancelled by the user"
             else:
                 job.state = JobState.FAILED
-                job.error = job.error or exit_reason(returncode)
+                job.error = failure or job.error or exit_reason(returncode)
             job.finished_at = utcnow()
         job.pid = None
         s.add(job)

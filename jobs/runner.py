@@ -18,21 +18,21 @@ from pathlib import Path
 
 from sqlmodel import select
 
-from jobs.process import exit_reason, spawn
+from jobs.process import die_with_parent, exit_reason, spawn
 from studio import recipes
 from studio.config import REPO_ROOT, Settings
 from studio.evaluation.process import PROGRESS_PREFIX
-from studio.evaluation.texts import load_text
+from studio.evaluation.texts import TextError, load_text, text_sha
 from studio.evaluation.tokens import ensure_tokens
-from studio.llamacpp import file_lock, gguf_census
+from studio.llamacpp import file_lock, gguf_census, llama_cpp_version
 from studio.models import ModelError, read_model_facts
 from studio.recipes.base import StageContext
 from studio.storage import Generation, Job, JobState, Result, session
 from studio.storage.tables import utcnow
 
 
-class Cancelled(Exception):
-    pass
+class Cancelled(BaseException):
+    """Raised by SIGTERM or a cancel flag; a BaseException so no `except Exception` swallows it."""
 
 
 class JobRunner:
@@ -114,19 +114,26 @@ class JobRunner:
         quant_seconds = time.perf_counter() - t0
 
         self.enter("evaluate")
+        if text_sha(Path(job.eval_text_path)) != job.eval_text_sha:
+            raise TextError("the evaluation text changed on disk since the job was queued; submit it again")
         base_artifact = recipe.base_artifact(ctx)
         tokens_path, bos = ensure_tokens(model_cache, base_artifact, load_text(Path(job.eval_text_path)),
                                          job.eval_text_sha)
         evaluation = self.evaluate(artifact, tokens_path, bos, tmp / "eval.json")
+        self.enter("divergence")
+        evaluation["divergence"] = self.evaluate(artifact, tokens_path, bos, tmp / "kld.json",
+                                                 base=base_artifact)["divergence"]
         base_key = self.base_key(recipe.family, model.key)
         self.ensure_base_row(recipe, model, base_artifact, base_key, tokens_path, bos, tmp)
 
         self.enter("store")
         self.store(recipe, model, artifact, evaluation, base_key, quant_seconds)
 
-    def evaluate(self, artifact: Path, tokens_path: Path, bos: int | None, out: Path) -> dict:
+    def evaluate(self, artifact: Path, tokens_path: Path, bos: int | None, out: Path,
+                 base: Path | None = None) -> dict:
         job = self.job
-        request = {"artifact": str(artifact), "tokens_path": str(tokens_path), "bos": bos,
+        request = {"artifact": str(artifact), "base_artifact": str(base) if base else None,
+                   "tokens_path": str(tokens_path), "bos": bos,
                    "n_ctx": job.n_ctx, "max_chunks": job.max_chunks, "prompts": job.prompts,
                    "max_new_tokens": job.max_new_tokens}
         req_path = out.with_suffix(".request.json")
@@ -136,7 +143,9 @@ class JobRunner:
 
     def base_key(self, family: str, model_key: str) -> str:
         job = self.job
-        return f"{family}:{model_key}:{job.eval_text_sha}:ctx{job.n_ctx}:chunks{job.max_chunks or 'all'}"
+        # The llama.cpp version is part of the key: a new build gets a new base row.
+        return (f"{family}:{model_key}:{job.eval_text_sha}:ctx{job.n_ctx}:chunks{job.max_chunks or 'all'}"
+                f":llama.cpp-{llama_cpp_version()}")
 
     def ensure_base_row(self, recipe, model, base_artifact: Path, base_key: str, tokens_path: Path,
                         bos: int | None, tmp: Path) -> None:
@@ -155,6 +164,8 @@ class JobRunner:
         final_dir.mkdir(parents=True, exist_ok=True)
         final = final_dir / f"job{self.job_id}-{artifact.name}"
         self.check_cancel()
+        # From here the job either finishes whole or leaves nothing: a cancel's SIGTERM waits.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
         artifact.replace(final)
         try:
             self._insert_result(recipe, model, final, evaluation, base_key, is_base=False,
@@ -177,7 +188,8 @@ class JobRunner:
                 n_chunks=evaluation["n_chunks"], n_tokens_scored=evaluation["n_tokens_scored"],
                 prefill_tok_s=evaluation["prefill_tok_s"], decode_tok_s=evaluation["decode_tok_s"],
                 peak_rss_bytes=evaluation["peak_rss_bytes"], quant_seconds=quant_seconds,
-                load_seconds=evaluation.get("load_seconds"), eval_text_sha=self.job.eval_text_sha)
+                load_seconds=evaluation.get("load_seconds"), eval_text_sha=self.job.eval_text_sha,
+                divergence=evaluation.get("divergence") or {})
             s.add(result)
             s.flush()
             s.add_all([Generation(result_id=result.id, prompt_index=i, prompt=g["prompt"], text=g["text"],
@@ -199,6 +211,7 @@ def _record_error(settings: Settings, job_id: int, message: str) -> None:
 
 def main() -> int:
     job_id = int(sys.argv[1])
+    die_with_parent()
     settings = Settings.from_env()
     # SIGTERM (cancel) unwinds through finally blocks instead of dying mid-write.
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(Cancelled()))

@@ -100,6 +100,19 @@ def safetensors_header(path: Path) -> dict:
     return header
 
 
+def _needs_remote_code(path: Path, config: dict) -> bool:
+    """Custom code can come in through the model config, the tokenizer config, or .py files."""
+    if config.get("auto_map") or any(path.glob("*.py")):
+        return True
+    for name in ("tokenizer_config.json", "processor_config.json"):
+        try:
+            if "auto_map" in json.loads((path / name).read_text()):
+                return True
+        except (OSError, json.JSONDecodeError):
+            continue
+    return False
+
+
 def read_model_facts(path: Path, settings: Settings) -> ModelFacts:
     config_path = path / "config.json"
     if not config_path.is_file():
@@ -108,7 +121,7 @@ def read_model_facts(path: Path, settings: Settings) -> ModelFacts:
         config = json.loads(config_path.read_text())
     except json.JSONDecodeError as exc:
         raise ModelError(f"{config_path} is not valid JSON ({exc})") from exc
-    if config.get("auto_map") and not settings.trust_remote_code:
+    if _needs_remote_code(path, config) and not settings.trust_remote_code:
         raise ModelError(f"{path.name} needs trust_remote_code (its config maps to custom code); "
                          "refused by default: set STUDIO_TRUST_REMOTE_CODE=1 only if you trust its author")
     weights = sorted(path.glob("*.safetensors"))
@@ -133,6 +146,8 @@ def read_model_facts(path: Path, settings: Settings) -> ModelFacts:
         st = w.stat()
         weight_bytes += st.st_size
         fp.update(f"{w.name}:{st.st_size}:{st.st_mtime_ns}".encode())
+    for extra in sorted(path.glob("tokenizer*")) + sorted(path.glob("*.jinja")):
+        fp.update(extra.read_bytes())
     text_config = config.get("text_config", config)
     tok_cfg = path / "tokenizer_config.json"
     has_template = (path / "chat_template.jinja").exists() or (

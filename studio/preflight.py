@@ -49,9 +49,15 @@ class Plan:
         return "\n".join(lines + self.notes)
 
 
+MAX_NEW_TOKENS = 512
+
+
 def run_preflight(settings: Settings, model_name: str, recipe_specs: list[str], text_path: Path,
-                  n_ctx: int, max_chunks: int | None, overrides: dict[str, str] | None = None) -> Plan:
+                  n_ctx: int, max_chunks: int | None, overrides: dict[str, str] | None = None,
+                  max_new_tokens: int = 64) -> Plan:
     reasons: list[str] = []
+    if not 1 <= max_new_tokens <= MAX_NEW_TOKENS:
+        reasons.append(f"max new tokens must be between 1 and {MAX_NEW_TOKENS} (got {max_new_tokens})")
     model = _model_or_reason(settings, model_name, reasons)
     protocol = _protocol_or_reason(n_ctx, max_chunks, reasons)
     sha = _text_or_reason(text_path, protocol, reasons)

@@ -29,8 +29,8 @@ class JobRequest:
 
 
 def preflight(settings: Settings, req: JobRequest) -> Plan:
-    return run_preflight(settings, req.model, list(req.recipes), Path(req.eval_text), req.n_ctx,
-                         req.max_chunks, dict(req.overrides))
+    return run_preflight(settings, req.model, list(req.recipes), Path(req.eval_text).expanduser().resolve(),
+                         req.n_ctx, req.max_chunks, dict(req.overrides), req.max_new_tokens)
 
 
 def submit(settings: Settings, req: JobRequest) -> list[int]:
@@ -141,6 +141,10 @@ def generations(settings: Settings, result_ids: list[int]) -> dict[int, list[Gen
     return out
 
 
+# The base against itself: what divergence() gives for identical logits (a test checks it).
+BASE_DIVERGENCE = {"kld_mean": 0.0, "kld_median": 0.0, "kld_p99": 0.0, "same_top_pct": 100.0, "rms_dp_pct": 0.0}
+
+
 def result_row(result: Result, base: Result | None) -> dict:
     """One result as the JSON the CLI prints and the Compare table shows."""
     return {
@@ -154,6 +158,8 @@ def result_row(result: Result, base: Result | None) -> dict:
         "n_ctx": result.n_ctx, "n_chunks": result.n_chunks, "n_tokens_scored": result.n_tokens_scored,
         "prefill_tok_s": result.prefill_tok_s, "decode_tok_s": result.decode_tok_s,
         "peak_rss_bytes": result.peak_rss_bytes, "quant_seconds": result.quant_seconds,
+        "load_seconds": result.load_seconds,
+        **{k: (BASE_DIVERGENCE[k] if result.is_base else result.divergence.get(k)) for k in BASE_DIVERGENCE},
         "base": base.recipe if base else None, "base_key": result.base_key, "status": "done",
     }
 

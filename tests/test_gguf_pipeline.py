@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 
 REQUIRED_KEYS = {"recipe", "model", "artifact", "size_bytes", "bpw", "ppl", "ppl_base", "n_ctx",
-                 "n_tokens_scored", "prefill_tok_s", "decode_tok_s", "peak_rss_bytes", "status"}
+                 "n_tokens_scored", "prefill_tok_s", "decode_tok_s", "peak_rss_bytes", "status",
+                 "kld_mean", "kld_p99", "same_top_pct", "rms_dp_pct", "base", "id", "quant_seconds",
+                 "load_seconds"}
 
 
 def _by_recipe(rows):
@@ -58,18 +60,38 @@ def test_f16_base_perplexity_equals_transformers_on_the_same_tokens(smol_run, sm
     assert abs(base["ppl"] / ppl_hf - 1) < 1e-3, (base["ppl"], ppl_hf)
 
 
-def test_quantized_perplexity_matches_a_direct_llama_cpp_loop(smol_run):
+def test_quantized_perplexity_and_kld_match_direct_llama_cpp_loops(smol_run):
+    import torch
     from llama_cpp import Llama
 
     row = _by_recipe(smol_run["rows"])["gguf:Q4_K_M"]
+    base = next(r for r in smol_run["all"] if r["is_base"])
     tokens = _tokens(smol_run)
-    llm = Llama(row["artifact"], n_ctx=512, n_batch=512, logits_all=True, verbose=False)
-    nll = []
+    llms = [Llama(path, n_ctx=512, n_batch=512, logits_all=True, verbose=False)
+            for path in (row["artifact"], base["artifact"])]
+    nll, kld, same = [], [], []
     for i in range(4):
-        llm.reset()
-        llm.eval(tokens[i * 512:(i + 1) * 512].tolist())
-        nll.append(_independent_nll(np.array(llm.scores[256:511]), tokens[i * 512 + 257:(i + 1) * 512]))
+        scored = []
+        for llm in llms:
+            llm.reset()
+            llm.eval(tokens[i * 512:(i + 1) * 512].tolist())
+            scored.append(torch.from_numpy(np.array(llm.scores[256:511])).double())
+        nll.append(_independent_nll(scored[0].numpy(), tokens[i * 512 + 257:(i + 1) * 512]))
+        lq, lb = (torch.log_softmax(x, dim=-1) for x in scored)
+        kld.append(torch.nn.functional.kl_div(lq, lb, log_target=True, reduction="none").sum(-1).numpy())
+        same.append((lq.argmax(-1) == lb.argmax(-1)).numpy())
     assert row["ppl"] == pytest.approx(float(np.exp(np.concatenate(nll).mean())), rel=1e-5)
+    assert row["kld_mean"] == pytest.approx(float(np.concatenate(kld).mean()), rel=1e-6)
+    assert row["kld_p99"] == pytest.approx(float(np.percentile(np.concatenate(kld), 99)), rel=1e-6)
+    assert row["same_top_pct"] == pytest.approx(100 * float(np.concatenate(same).mean()))
+
+
+def test_kld_grows_as_bits_shrink(smol_run):
+    rows = _by_recipe(smol_run["rows"])
+    klds = [rows[r]["kld_mean"] for r in ("gguf:Q8_0", "gguf:Q4_K_M", "gguf:Q2_K")]
+    assert 0 < klds[0] < klds[1] < klds[2]
+    tops = [rows[r]["same_top_pct"] for r in ("gguf:Q8_0", "gguf:Q4_K_M", "gguf:Q2_K")]
+    assert 100 > tops[0] > tops[2]
 
 
 def test_q8_0_is_within_two_percent_of_f16(smol_run):
@@ -102,24 +124,37 @@ def test_k_quants_report_their_fallbacks_on_576_wide_rows(smol_run):
     assert sizes == sorted(sizes)
 
 
-def test_speeds_agree_with_an_independent_timing(smol_run):
+def _independent_speeds(artifact: str, tokens: list[int]) -> tuple[float, float]:
     from llama_cpp import Llama
 
-    row = _by_recipe(smol_run["rows"])["gguf:Q4_K_M"]
-    tokens = _tokens(smol_run)[:512].tolist()
-    llm = Llama(row["artifact"], n_ctx=1024, n_batch=512, verbose=False)
+    llm = Llama(artifact, n_ctx=1024, n_batch=512, verbose=False)
     llm.eval(tokens)  # warm-up
     llm.reset()
     t0 = time.perf_counter()
     llm.eval(tokens)
-    prefill = 512 / (time.perf_counter() - t0)
+    prefill = len(tokens) / (time.perf_counter() - t0)
     t0 = time.perf_counter()
-    for _ in range(32):
-        llm.eval([tokens[llm.n_tokens % 512]])
-    decode = 32 / (time.perf_counter() - t0)
-    # Same machine, other moment: speeds agree within a factor of 3 on these noisy 2-core machines.
-    assert 1 / 3 < row["prefill_tok_s"] / prefill < 3, (row["prefill_tok_s"], prefill)
-    assert 1 / 3 < row["decode_tok_s"] / decode < 3, (row["decode_tok_s"], decode)
+    for i in range(32):
+        llm.eval([tokens[i]])
+    return prefill, 32 / (time.perf_counter() - t0)
+
+
+def test_speeds_agree_with_an_independent_timing(smol_run):
+    """The studio's speed code and a plain timing loop, run back to back (A/B) on the same file; the
+    stored figure, taken at another moment on this noisy machine, only within an order of magnitude."""
+    from studio.evaluation.llama_backend import speed_and_generations
+
+    row = _by_recipe(smol_run["rows"])["gguf:Q4_K_M"]
+    tokens = _tokens(smol_run)[:512]
+    ratios = []
+    for _ in range(2):
+        prefill, decode = _independent_speeds(row["artifact"], tokens.tolist())
+        studio = speed_and_generations(Path(row["artifact"]), tokens, ["Name three colours."], 32)
+        ratios.append((studio["prefill_tok_s"] / prefill, studio["decode_tok_s"] / decode))
+    prefill_ratio = float(np.median([r[0] for r in ratios]))
+    decode_ratio = float(np.median([r[1] for r in ratios]))
+    assert 0.5 < prefill_ratio < 2 and 0.5 < decode_ratio < 2, ratios
+    assert 0.1 < row["prefill_tok_s"] / prefill < 10 and 0.1 < row["decode_tok_s"] / decode < 10
 
 
 def test_peak_rss_covers_the_mapped_model(smol_run):

@@ -39,3 +39,34 @@ def test_chunk_nll_equals_a_direct_log_softmax():
 def test_bad_protocols_are_refused(n_ctx, max_chunks, message):
     with pytest.raises(ProtocolError, match=message):
         Protocol(n_ctx, max_chunks)
+
+
+def test_divergence_matches_a_direct_float64_computation():
+    from studio.evaluation.protocol import divergence, summarize_divergence
+
+    rng = np.random.default_rng(1)
+    base = rng.normal(size=(50, 300)) * 3
+    model = base + rng.normal(size=(50, 300)) * 0.5
+    targets = rng.integers(0, 300, size=50)
+    d = divergence(model.astype(np.float32), base.astype(np.float32), targets, block=8)
+
+    def softmax(x):
+        e = np.exp(x - x.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+    pb, pq = softmax(base.astype(np.float32).astype(np.float64)), softmax(model.astype(np.float32).astype(np.float64))
+    kld = (pb * np.log(pb / pq)).sum(axis=1)
+    np.testing.assert_allclose(d["kld"], kld, rtol=1e-9, atol=1e-12)
+    assert d["same_top"].tolist() == (pb.argmax(1) == pq.argmax(1)).tolist()
+    np.testing.assert_allclose(d["dp"], pq[np.arange(50), targets] - pb[np.arange(50), targets], atol=1e-12)
+    s = summarize_divergence(d["kld"], d["same_top"], d["dp"])
+    assert s["kld_p99"] == pytest.approx(np.percentile(kld, 99))
+    assert s["rms_dp_pct"] == pytest.approx(100 * np.sqrt(np.mean(d["dp"] ** 2)))
+
+
+def test_divergence_of_the_base_against_itself_is_exactly_zero():
+    from studio.evaluation.protocol import divergence, summarize_divergence
+    from studio.service import BASE_DIVERGENCE
+
+    logits = np.random.default_rng(2).normal(size=(40, 500)).astype(np.float32) * 5
+    d = divergence(logits, logits.copy(), np.arange(40))
+    assert summarize_divergence(d["kld"], d["same_top"], d["dp"]) == {**BASE_DIVERGENCE, "kld_max": 0.0}

@@ -8,7 +8,7 @@ from typing import Callable
 
 import numpy as np
 
-from studio.evaluation.protocol import Protocol
+from studio.evaluation.protocol import Protocol, divergence, summarize_divergence
 
 
 def threads() -> int:
@@ -36,26 +36,41 @@ def tokenize(gguf: Path, text: str) -> tuple[np.ndarray, int | None]:
 
 
 def perplexity_nll(gguf: Path, tokens: np.ndarray, bos: int | None, protocol: Protocol,
-                   progress: Callable[[float], None]) -> tuple[np.ndarray, float]:
-    """NLL of every scored token, and the seconds it took to load the model."""
+                   progress: Callable[[float], None], base: Path | None = None) -> tuple[np.ndarray, float, dict | None]:
+    """NLL of every scored token, the seconds it took to load the model, and, when a base model is
+    given, the divergence statistics against it (both run chunk by chunk in lockstep, so no more
+    than one chunk's logits of each is ever held)."""
     t0 = time.perf_counter()
     llm = _llama(gguf, protocol.n_ctx, logits_all=True)
     load_seconds = time.perf_counter() - t0
+    base_llm = _llama(base, protocol.n_ctx, logits_all=True) if base else None
     n_chunks = protocol.n_chunks(len(tokens))
-    nll = []
+    nll, parts = [], []
     for i in range(n_chunks):
-        llm.reset()  # each chunk starts from an empty KV cache
-        llm.eval(protocol.chunk_input(tokens, i, bos))
-        nll.append(protocol.chunk_nll(llm.scores[:protocol.n_ctx], tokens, i))
+        chunk = protocol.chunk_input(tokens, i, bos)
+        logits = _chunk_logits(llm, chunk, protocol)
+        nll.append(protocol.chunk_nll(logits, tokens, i))
+        if base_llm is not None:
+            base_logits = _chunk_logits(base_llm, chunk, protocol)
+            parts.append(divergence(protocol.scored_logits(logits), protocol.scored_logits(base_logits),
+                                    protocol.targets(tokens, i)))
         progress((i + 1) / n_chunks)
-    del llm
-    return np.concatenate(nll), load_seconds
+    stats = None
+    if parts:
+        stats = summarize_divergence(*(np.concatenate([p[k] for p in parts]) for k in ("kld", "same_top", "dp")))
+    return np.concatenate(nll), load_seconds, stats
+
+
+def _chunk_logits(llm, chunk: list[int], protocol: Protocol) -> np.ndarray:
+    llm.reset()  # each chunk starts from an empty KV cache
+    llm.eval(chunk)
+    return llm.scores[:protocol.n_ctx]
 
 
 def speed_and_generations(gguf: Path, tokens: np.ndarray, prompts: list[str], max_new_tokens: int,
                           prefill_tokens: int = 512, repeats: int = 3) -> dict:
     """Prefill tokens/s on a slice of the eval text, decode tokens/s and greedy generations."""
-    llm = _llama(gguf, prefill_tokens + 512)
+    llm = _llama(gguf, max(prefill_tokens, 512) + max_new_tokens)
     prompt = [int(t) for t in tokens[:prefill_tokens]]
     prefill_times = []
     for _ in range(repeats + 1):  # first run warms caches and is not counted
@@ -65,9 +80,9 @@ def speed_and_generations(gguf: Path, tokens: np.ndarray, prompts: list[str], ma
         prefill_times.append(time.perf_counter() - t0)
     generations, decode_tokens, decode_seconds = [], 0, 0.0
     for text in prompts:
-        out, n_new, seconds = _generate(llm, text, max_new_tokens)
+        out, decoded, seconds, n_new = _generate(llm, text, max_new_tokens)
         generations.append({"prompt": text, "text": out, "n_tokens": n_new})
-        decode_tokens += max(n_new - 1, 0)
+        decode_tokens += decoded
         decode_seconds += seconds
     return {
         "prefill_tok_s": len(prompt) / float(np.median(prefill_times[1:])),
@@ -79,8 +94,8 @@ def speed_and_generations(gguf: Path, tokens: np.ndarray, prompts: list[str], ma
 def _generate(llm, prompt: str, max_new_tokens: int) -> tuple[str, int, float]:
     """Greedy generation with the model's chat template when it has one.
 
-    Returns the text, the number of new tokens, and the seconds spent after the first new token
-    (pure decode: the prompt's prefill is excluded).
+    Returns the text, the tokens decoded after the first new one, the seconds that took (pure
+    decode: the prompt's prefill is excluded), and the number of new tokens kept.
     """
     import llama_cpp
     if llm.metadata.get("tokenizer.chat_template"):
@@ -95,13 +110,16 @@ def _generate(llm, prompt: str, max_new_tokens: int) -> tuple[str, int, float]:
     llm.reset()
     new: list[int] = []
     t_first = None
+    decoded = 0  # tokens evaluated after the first one was sampled: what the timer covers
     for tok in llm.generate(ids, temp=0.0, top_k=1, repeat_penalty=1.0, reset=True):
         if t_first is None:
             t_first = time.perf_counter()
+        else:
+            decoded += 1
         if llama_cpp.llama_vocab_is_eog(llm._model.vocab, tok):
             break
         new.append(tok)
         if len(new) >= max_new_tokens:
             break
     seconds = time.perf_counter() - t_first if t_first else 0.0
-    return llm.detokenize(new).decode("utf-8", errors="replace"), len(new), seconds
+    return llm.detokenize(new).decode("utf-8", errors="replace"), decoded, seconds, len(new)

@@ -19,14 +19,22 @@ PROGRESS_PREFIX = "@progress "
 
 
 def evaluate(request: dict) -> dict:
+    """Perplexity, speed and generations of one model alone; or, when the request names a base
+    artifact, only the divergence against that base (a second pass, so that the first pass's peak
+    RSS is the model's own, not the model's plus its base's)."""
     from studio.evaluation import llama_backend as backend
 
     artifact = Path(request["artifact"])
     tokens = np.load(request["tokens_path"])
     protocol = Protocol(request["n_ctx"], request.get("max_chunks"))
+    base = Path(request["base_artifact"]) if request.get("base_artifact") else None
+    share = 1.0 if base else 0.8
     t0 = time.perf_counter()
-    nll, load_seconds = backend.perplexity_nll(artifact, tokens, request.get("bos"), protocol,
-                                 lambda f: print(f"{PROGRESS_PREFIX}{0.8 * f:.4f}", flush=True))
+    nll, load_seconds, divergence = backend.perplexity_nll(
+        artifact, tokens, request.get("bos"), protocol,
+        lambda f: print(f"{PROGRESS_PREFIX}{share * f:.4f}", flush=True), base=base)
+    if base:
+        return {"divergence": divergence, "ppl": float(np.exp(nll.mean()))}
     eval_seconds = time.perf_counter() - t0
     speed = backend.speed_and_generations(artifact, tokens, request["prompts"], request["max_new_tokens"])
     print(f"{PROGRESS_PREFIX}1.0", flush=True)

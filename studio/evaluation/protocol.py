@@ -12,6 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 
 
+MAX_CTX = 16384
+
+
 class ProtocolError(ValueError):
     pass
 
@@ -24,6 +27,9 @@ class Protocol:
     def __post_init__(self):
         if self.n_ctx < 16:
             raise ProtocolError(f"context length {self.n_ctx} is too small (minimum 16)")
+        if self.n_ctx > MAX_CTX:
+            raise ProtocolError(f"context length {self.n_ctx} is too large (maximum {MAX_CTX}: the logits of one "
+                                "chunk are held in memory)")
         if self.max_chunks is not None and self.max_chunks < 1:
             raise ProtocolError(f"max chunks must be at least 1 (got {self.max_chunks})")
 
@@ -48,14 +54,21 @@ class Protocol:
             chunk[0] = bos
         return chunk
 
+    def targets(self, tokens: np.ndarray, index: int) -> np.ndarray:
+        """The tokens a chunk scores: each predicted from the logits one position earlier."""
+        start = index * self.n_ctx
+        return np.asarray(tokens[start + self.first_scored + 1:start + self.n_ctx])
+
+    def scored_logits(self, logits: np.ndarray) -> np.ndarray:
+        return logits[self.first_scored:self.n_ctx - 1]
+
     def chunk_nll(self, logits: np.ndarray, tokens: np.ndarray, index: int, block: int = 32) -> np.ndarray:
         """Negative log-likelihoods of the scored tokens of one chunk, in float64.
 
         Rows go through float64 a block at a time, so the extra memory is block x vocabulary,
         not n_ctx x vocabulary.
         """
-        start = index * self.n_ctx
-        targets = np.asarray(tokens[start + self.first_scored + 1:start + self.n_ctx])
+        targets = self.targets(tokens, index)
         out = np.empty(len(targets), dtype=np.float64)
         for b in range(0, len(targets), block):
             n = min(block, len(targets) - b)
@@ -64,3 +77,31 @@ class Protocol:
             log_z = peak[:, 0] + np.log(np.exp(rows - peak).sum(axis=1))
             out[b:b + n] = log_z - rows[np.arange(n), targets[b:b + n]]
         return out
+
+
+def _log_softmax(rows: np.ndarray) -> np.ndarray:
+    rows = np.asarray(rows, dtype=np.float64)
+    peak = rows.max(axis=1, keepdims=True)
+    return rows - (peak + np.log(np.exp(rows - peak).sum(axis=1, keepdims=True)))
+
+
+def divergence(logits: np.ndarray, base_logits: np.ndarray, targets: np.ndarray, block: int = 32) -> dict:
+    """Per-token statistics of a model against its base on the same positions (llama-perplexity's
+    --kl-divergence definitions): KL(base || model), same top token, and Δp of the correct token."""
+    n = len(targets)
+    kld, same_top, dp = np.empty(n), np.empty(n, dtype=bool), np.empty(n)
+    for b in range(0, n, block):
+        m = min(block, n - b)
+        lq, lb = _log_softmax(logits[b:b + m]), _log_softmax(base_logits[b:b + m])
+        pb = np.exp(lb)
+        kld[b:b + m] = (pb * (lb - lq)).sum(axis=1)
+        same_top[b:b + m] = lq.argmax(axis=1) == lb.argmax(axis=1)
+        idx = np.arange(m), targets[b:b + m]
+        dp[b:b + m] = np.exp(lq[idx]) - pb[idx]
+    return {"kld": kld, "same_top": same_top, "dp": dp}
+
+
+def summarize_divergence(kld: np.ndarray, same_top: np.ndarray, dp: np.ndarray) -> dict:
+    return {"kld_mean": float(kld.mean()), "kld_median": float(np.median(kld)),
+            "kld_p99": float(np.percentile(kld, 99)), "kld_max": float(kld.max()),
+            "same_top_pct": float(100 * same_top.mean()), "rms_dp_pct": float(100 * np.sqrt((dp ** 2).mean()))}

@@ -75,6 +75,7 @@ class Result(SQLModel, table=True):
     prefill_tok_s: float
     decode_tok_s: float
     peak_rss_bytes: int
+    divergence: dict = Field(default_factory=dict, sa_column=Column(JSON))  # KLD etc. vs the base
     quant_seconds: float | None = None
     load_seconds: float | None = None
     eval_text_sha: str
