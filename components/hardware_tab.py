@@ -8,6 +8,11 @@ from studio import hardware, recipes
 from studio.config import Settings
 
 
+def _note(recipe) -> str:
+    kept = ", ".join(recipe.keeps_high_precision)
+    return recipe.requirements.note + (f" · keeps in high precision: {kept}" if kept else "")
+
+
 def hardware_html(settings: Settings) -> str:
     hw = hardware.detect(settings.workspace)
     gpus = "".join(f"<li>GPU {d.index}: {esc(d.name)}, compute capability {d.compute_capability}, "
@@ -24,7 +29,7 @@ def hardware_html(settings: Settings) -> str:
         why = hardware.check(entry.recipe.requirements, hw)
         state, cls = ("available", "qs-available") if why is None else ("unavailable", "qs-unavailable")
         rows.append(f'<tr class="{cls}" data-recipe="{esc(name)}"><td>{esc(entry.recipe.title)}</td><td>{state}</td>'
-                    f"<td>{esc(why or entry.recipe.requirements.note)}</td></tr>")
+                    f"<td>{esc(why or _note(entry.recipe))}</td></tr>")
     table = ('<table class="qs-table" id="recipes-table"><thead><tr><th>Recipe</th><th>Status</th>'
              f'<th>Reason / note</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
     return f"<h3>Detected</h3>{facts}<h3>Recipes</h3>{table}"

@@ -103,7 +103,6 @@ class Recipe(ABC):
     variant: Variant | None = None
     requirements: Requirements = Requirements()
     keeps_high_precision: tuple[str, ...] = ()
-    stages: tuple[str, ...] = ("quantize",)
 
     def option(self, name: str) -> Option:
         for opt in self.options:

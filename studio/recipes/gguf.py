@@ -53,7 +53,6 @@ class GGUFRecipe(Recipe):
     requirements = Requirements(cpu_ok=True, packages=("llama_cpp",),
                                 note="runs on CPU; llama.cpp keeps norms in F32")
     keeps_high_precision = ("norms (F32)",)
-    stages = ("convert", "quantize")
 
     def preflight(self, model: ModelFacts, options: dict, settings) -> list[str]:
         if not model.architecture.endswith(CAUSAL_LM_SUFFIXES):
@@ -67,9 +66,6 @@ class GGUFRecipe(Recipe):
         # Small models fall back to wider types (rows not a multiple of 256): allow 8.5 bpw.
         bits = max(GGUF_TYPES[options["type"]][1], 8.5 if (model.hidden_size or 0) % K_QUANT_BLOCK else 0)
         return int(model.n_params * bits / 8 * 1.05)
-
-    def intermediate_bytes(self, model: ModelFacts) -> int:
-        return model.n_params * 2
 
     def base_artifact(self, ctx: StageContext) -> Path:
         return ensure_base_gguf(ctx)
