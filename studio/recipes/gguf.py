@@ -68,7 +68,9 @@ class GGUFRecipe(Recipe):
         return int(model.n_params * bits / 8 * 1.05)
 
     def base_artifact(self, ctx: StageContext) -> Path:
-        return ensure_base_gguf(ctx)
+        # quantize() has converted it already; only take the lock again if it has not.
+        target = base_gguf_path(ctx.cache_dir)
+        return target if target.exists() else ensure_base_gguf(ctx)
 
     def fallback_tensors(self, options: dict, census: dict) -> int:
         return census["rows_not_k_divisible"] if "_K" in options["type"] else 0
