@@ -60,13 +60,23 @@ def claim(settings: Settings, job_id: int) -> bool:
         return True
 
 
+RUNNER_MODULES = ("jobs.runner", "jobs.ollama_job")
+
+
+def runner_module(recipe: str) -> str:
+    """Ollama imports (recipe "ollama:…") have their own runner; every other job quantizes."""
+    return "jobs.ollama_job" if recipe.startswith("ollama:") else "jobs.runner"
+
+
 def supervise(settings: Settings, job_id: int) -> None:
     if not claim(settings, job_id):
         return
     env = {**os.environ, **settings.to_env(), "PYTHONUNBUFFERED": "1"}
     proc, cancelled, failure = None, False, None
     try:
-        proc = spawn([sys.executable, "-m", "jobs.runner", str(job_id)], new_group=True, env=env,
+        with session(settings.db_url) as s:
+            module = runner_module(s.get(Job, job_id).recipe)
+        proc = spawn([sys.executable, "-m", module, str(job_id)], new_group=True, env=env,
                      cwd=str(REPO_ROOT), from_threaded_parent=True)
         with session(settings.db_url) as s:
             job = s.get(Job, job_id)
@@ -158,7 +168,7 @@ def _is_runner(pid: int, job_id: int) -> bool:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
         return False
-    return b"jobs.runner" in cmdline and str(job_id).encode() in cmdline
+    return any(m.encode() in cmdline for m in RUNNER_MODULES) and str(job_id).encode() in cmdline
 
 
 def requeue_pending(settings: Settings) -> int:

@@ -1,0 +1,117 @@
+"""The Ollama import API the UI and the CLI call: preview a result's Modelfile, queue an import job,
+read how it went. The import itself runs in `python -m jobs.ollama_job JOB_ID`."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlmodel import select
+
+from studio.config import Settings
+from studio.ollama import modelfile
+from studio.ollama.gguf_chat import read_chat_metadata
+from studio.ollama.importer import from_line, plan_import
+from studio.ollama.names import canonical
+from studio.ollama.store import OllamaImport, import_for_job, import_session
+from studio.ollama.templates import chat_setup
+from studio.storage import Job, JobState, Result, session
+
+IMPORT_RECIPE = "ollama:import"
+
+
+@dataclass(frozen=True)
+class ModelfilePreview:
+    result_id: int
+    artifact: Path
+    family: str | None  # None: unknown chat template, the user writes the TEMPLATE
+    text: str
+    warnings: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ImportRequest:
+    result_id: int
+    name: str
+    host: str
+    modelfile: str
+    overwrite: bool = False
+
+
+@dataclass(frozen=True)
+class ImportStatus:
+    job: Job
+    log: list[str]
+    outcome: OllamaImport | None  # set once the job is done
+
+
+def gguf_result(settings: Settings, result_id: int) -> Result:
+    with session(settings.db_url) as s:
+        result = s.get(Result, result_id)
+    if result is None:
+        raise KeyError(f"no result #{result_id} (see `python -m studio results --json` for ids)")
+    if result.family != "gguf":
+        raise ValueError(f"result #{result_id} is a {result.family} result; Ollama imports GGUF files only")
+    return result
+
+
+def preview_modelfile(settings: Settings, result_id: int) -> ModelfilePreview:
+    result = gguf_result(settings, result_id)
+    artifact = Path(result.artifact)
+    meta = read_chat_metadata(artifact)
+    setup = chat_setup(meta)
+    header = [f"Modelfile for Ollama, written by Quantization Studio from result #{result_id}",
+              f"{result.recipe} of {Path(result.model).name} ({meta.file_type}, {meta.architecture})",
+              f"chat template family: {setup.family or 'unknown'} (from the GGUF's tokenizer.chat_template)",
+              "by hand: put this file next to the GGUF and run  ollama create NAME -f Modelfile"]
+    text = modelfile.render(from_line(artifact), setup, header)
+    return ModelfilePreview(result_id, artifact, setup.family, text, setup.warnings)
+
+
+def write_modelfile(settings: Settings, result_id: int, text: str) -> Path:
+    """The Modelfile as a file to download next to the GGUF."""
+    folder = settings.outputs_dir / "modelfiles" / f"result-{result_id}"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "Modelfile"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def submit_import(settings: Settings, req: ImportRequest) -> int:
+    """Check everything checkable without the server, then queue the import job; returns its id."""
+    from jobs.queue import enqueue
+
+    result = gguf_result(settings, req.result_id)
+    plan = plan_import(Path(result.artifact), req.name, req.modelfile)
+    key = hashlib.sha256(f"{IMPORT_RECIPE}|{req.result_id}|{canonical(plan.name)}|{req.host}".encode()).hexdigest()[:24]
+    with session(settings.db_url) as s:
+        dup = s.exec(select(Job).where(Job.dedupe_key == key,
+                                       Job.state.in_([JobState.QUEUED, JobState.RUNNING]))).first()
+        if dup is not None:
+            raise ValueError(f"importing result #{req.result_id} as {plan.name!r} is already {dup.state} as job #{dup.id}")
+        job = Job(model=result.model, model_key=result.model_key, recipe=IMPORT_RECIPE, eval_text_path="",
+                  eval_text_sha=result.eval_text_sha, dedupe_key=key, prompts=[],
+                  options={"result_id": req.result_id, "name": plan.name, "host": req.host,
+                           "modelfile": req.modelfile, "overwrite": req.overwrite})
+        s.add(job)
+        s.commit()
+    enqueue(settings, job.id)
+    return job.id
+
+
+def import_status(settings: Settings, job_id: int, tail: int = 40) -> ImportStatus:
+    from studio import service
+
+    with session(settings.db_url) as s:
+        job = s.get(Job, job_id)
+    if job is None or job.recipe != IMPORT_RECIPE:
+        raise KeyError(f"no Ollama import job #{job_id}")
+    return ImportStatus(job, service.job_log(settings, job_id, tail=tail), import_for_job(settings, job_id))
+
+
+def imports(settings: Settings, result_id: int | None = None) -> list[OllamaImport]:
+    with import_session(settings) as s:
+        query = select(OllamaImport).order_by(OllamaImport.id)
+        if result_id is not None:
+            query = query.where(OllamaImport.result_id == result_id)
+        return list(s.exec(query).all())

@@ -1,0 +1,66 @@
+"""One row per finished Ollama import: what was sent, the smoke-test answer, and what `show` reported."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Iterator
+
+from sqlalchemy import JSON, Column
+from sqlmodel import Field, Session, SQLModel, select
+
+from studio.config import Settings
+from studio.storage import Job, JobState, engine_for, session
+from studio.storage.tables import utcnow
+
+
+class OllamaImport(SQLModel, table=True):
+    __tablename__ = "ollama_import"
+    id: int | None = Field(default=None, primary_key=True)
+    job_id: int = Field(index=True, foreign_key="job.id")
+    result_id: int = Field(index=True, foreign_key="result.id")
+    name: str
+    host: str
+    server_version: str
+    digest: str
+    uploaded: bool
+    modelfile: str  # exactly the text the import used
+    smoke_prompt: str
+    smoke_answer: str
+    show: dict = Field(default_factory=dict, sa_column=Column(JSON))  # parameters, template, details, model_info
+    seconds: float
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+_ready: set[str] = set()
+
+
+@contextmanager
+def import_session(settings: Settings) -> Iterator[Session]:
+    """A session on the studio database, with this table created on first use (the studio's own
+    create_all may have run before this module was imported)."""
+    if settings.db_url not in _ready:
+        OllamaImport.__table__.create(engine_for(settings.db_url), checkfirst=True)
+        _ready.add(settings.db_url)
+    with session(settings.db_url) as s:
+        yield s
+
+
+def record_import(settings: Settings, job_id: int, result_id: int, modelfile: str, outcome) -> OllamaImport:
+    """Store the import and mark its job done, in one transaction."""
+    with import_session(settings) as s:
+        row = OllamaImport(job_id=job_id, result_id=result_id, name=outcome.name, host=outcome.host,
+                           server_version=outcome.server_version, digest=outcome.digest, uploaded=outcome.uploaded,
+                           modelfile=modelfile, smoke_prompt=outcome.smoke_prompt,
+                           smoke_answer=outcome.smoke_answer, show=outcome.show, seconds=outcome.seconds)
+        s.add(row)
+        job = s.get(Job, job_id)
+        job.state, job.stage, job.progress, job.finished_at = JobState.DONE, "done", 1.0, utcnow()
+        s.add(job)
+        s.commit()
+        return row
+
+
+def import_for_job(settings: Settings, job_id: int) -> OllamaImport | None:
+    with import_session(settings) as s:
+        return s.exec(select(OllamaImport).where(OllamaImport.job_id == job_id)).first()
+
