@@ -8,6 +8,7 @@ from pathlib import Path
 
 from studio.config import Settings
 from studio.evaluation.texts import BUILTIN_SAMPLE, DEFAULT_PROMPTS
+from studio.ollama import cli as ollama_cli
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -36,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("job_id", type=int)
     lg = sub.add_parser("log", help="print a job's log")
     lg.add_argument("job_id", type=int)
+    ollama_cli.add_parser(sub)
     return p
 
 
@@ -129,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {exc.args[0]}", file=sys.stderr)
             return 2
         return 0
+    if args.command == "ollama":
+        return ollama_cli.run(settings, args)
     if args.command == "log":
         print("\n".join(service.job_log(settings, args.job_id, tail=100000)))
         return 0

@@ -180,8 +180,9 @@ class OllamaStandIn:
         from llama_cpp import Llama
 
         if digest not in self._llamas:
-            self._llamas[digest] = Llama(model_path=str(self.blob_path(digest)), n_ctx=2048, n_threads=2,
-                                         verbose=False)
+            # One thread: on a busy 2-core machine llama.cpp's spinning worker threads slow a 135M model 100-fold.
+            self._llamas[digest] = Llama(model_path=str(self.blob_path(digest)), n_ctx=2048, n_threads=1,
+                                         n_threads_batch=1, verbose=False)
         llm = self._llamas[digest]
         llm.reset()
         # As Ollama's runner: special tokens in the prompt are parsed, BOS added if the vocabulary says so.
