@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 _WHITESPACE = " \t\r\n"
 _TOKEN = re.compile(r'''\s*(?:(?P<str>"(?:[^"\\]|\\.)*")|(?P<raw>`[^`]*`)|(?P<num>-?\d+(?:\.\d+)?)'''
-                    r'''|(?P<var>\$[A-Za-z0-9_]*)|(?P<field>(?:\.[A-Za-z_][A-Za-z0-9_]*)+|\.)'''
+                    r'''|(?P<var>\$[A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)|(?P<field>(?:\.[A-Za-z_][A-Za-z0-9_]*)+|\.)'''
                     r'''|(?P<op>:=|=|\(|\)|,|\|)|(?P<ident>[A-Za-z_][A-Za-z0-9_]*))''')
 
 
