@@ -8,9 +8,9 @@ from studio import hardware, recipes
 from studio.config import Settings
 
 
-def _note(recipe) -> str:
+def _note(recipe, requirements) -> str:
     kept = ", ".join(recipe.keeps_high_precision)
-    return recipe.requirements.note + (f" · keeps in high precision: {kept}" if kept else "")
+    return requirements.note + (f" · keeps in high precision: {kept}" if kept else "")
 
 
 def hardware_html(settings: Settings) -> str:
@@ -22,15 +22,15 @@ def hardware_html(settings: Settings) -> str:
              f"<li>Free disk in the workspace ({esc(settings.workspace)}): {hw.disk_free_bytes / 2**30:.1f} GiB</li>"
              f"{gpus}</ul>")
     rows = []
-    for name, entry in sorted(recipes.entries().items()):
-        if entry.recipe is None:
-            rows.append(f'<tr class="qs-unavailable"><td>{esc(name)}</td><td>unavailable</td><td>{esc(entry.import_error)}</td></tr>')
-            continue
-        why = hardware.check(entry.recipe.requirements, hw)
-        state, cls = ("available", "qs-available") if why is None else ("unavailable", "qs-unavailable")
-        rows.append(f'<tr class="{cls}" data-recipe="{esc(name)}"><td>{esc(entry.recipe.title)}</td><td>{state}</td>'
-                    f"<td>{esc(why or _note(entry.recipe))}</td></tr>")
-    table = ('<table class="qs-table" id="recipes-table"><thead><tr><th>Recipe</th><th>Status</th>'
+    for row in hardware.support_matrix(hw):
+        entry = recipes.entries()[row.recipe]
+        title = entry.recipe.title if entry.recipe else row.recipe
+        state, cls = ("available", "qs-available") if row.reason is None else ("unavailable", "qs-unavailable")
+        note = row.reason or _note(entry.recipe, row.requirements)
+        rows.append(f'<tr class="{cls}" data-recipe="{esc(row.recipe)}" data-mode="{esc(row.mode)}">'
+                    f"<td>{esc(title)}</td><td>{esc(row.mode or 'default')}</td><td>{state}</td>"
+                    f"<td>{esc(note)}</td></tr>")
+    table = ('<table class="qs-table" id="recipes-table"><thead><tr><th>Recipe</th><th>Mode</th><th>Status</th>'
              f'<th>Reason / note</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
     return f"<h3>Detected</h3>{facts}<h3>Recipes</h3>{table}"
 

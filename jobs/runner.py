@@ -27,6 +27,7 @@ from studio.evaluation.tokens import ensure_tokens
 from studio.llamacpp import file_lock, gguf_census, llama_cpp_version
 from studio.models import ModelError, read_model_facts
 from studio.recipes.base import StageContext
+from studio.recipes.hf import hf_census
 from studio.storage import Generation, Job, JobState, Result, session
 from studio.storage.tables import utcnow
 
@@ -80,14 +81,21 @@ class JobRunner:
                 raise Cancelled()
 
     def run_logged(self, cmd: list[str], env: dict | None = None) -> None:
-        """Run a subprocess, relaying its output; `@progress f` lines update the stage's progress."""
+        """Run a subprocess, relaying its output; `@progress f` lines update the stage's progress.
+        Redraws of a progress bar (lines starting like the previous one, less than 2 s apart) are
+        dropped, so a tool that animates its bars does not flood the job log."""
         proc = spawn(cmd, new_group=False, env=env, cwd=str(REPO_ROOT))
+        last_prefix, last_time = "", 0.0
         for line in proc.stdout:
             line = line.rstrip("\n")
             if line.startswith(PROGRESS_PREFIX):
                 self.report(float(line[len(PROGRESS_PREFIX):]))
-            else:
-                self.log(line)
+                continue
+            prefix, now = line[:24], time.monotonic()
+            if line.strip() and prefix == last_prefix and now - last_time < 2.0:
+                continue
+            last_prefix, last_time = prefix, now
+            self.log(line)
         if proc.wait() != 0:
             raise RuntimeError(f"{Path(cmd[1]).name if len(cmd) > 1 else cmd[0]} {exit_reason(proc.returncode)}")
 
@@ -108,6 +116,7 @@ class JobRunner:
         self.options = options
         ctx = StageContext(job.id, model, options, tmp, model_cache, settings.cache_dir,
                            self.report, self.run_logged, self.enter)
+        self.recipe, self.model = recipe, model
 
         t0 = time.perf_counter()
         artifact = recipe.quantize(ctx)
@@ -117,12 +126,13 @@ class JobRunner:
         if text_sha(Path(job.eval_text_path)) != job.eval_text_sha:
             raise TextError("the evaluation text changed on disk since the job was queued; submit it again")
         base_artifact = recipe.base_artifact(ctx)
-        tokens_path, bos = ensure_tokens(model_cache, base_artifact, load_text(Path(job.eval_text_path)),
-                                         job.eval_text_sha)
-        evaluation = self.evaluate(artifact, tokens_path, bos, tmp / "eval.json")
+        tokenizer_source = base_artifact if recipe.family == "gguf" else model.path
+        tokens_path, bos = ensure_tokens(model_cache, recipe.family, tokenizer_source,
+                                         load_text(Path(job.eval_text_path)), job.eval_text_sha)
+        evaluation = self.evaluate(artifact, tokens_path, bos, tmp / "eval.json", recipe_name=recipe.name)
         self.enter("divergence")
         evaluation["divergence"] = self.evaluate(artifact, tokens_path, bos, tmp / "kld.json",
-                                                 base=base_artifact)["divergence"]
+                                                 base=base_artifact, recipe_name=recipe.name)["divergence"]
         base_key = self.base_key(recipe.family, model.key)
         self.ensure_base_row(recipe, model, base_artifact, base_key, tokens_path, bos, tmp)
 
@@ -130,9 +140,12 @@ class JobRunner:
         self.store(recipe, model, artifact, evaluation, base_key, quant_seconds)
 
     def evaluate(self, artifact: Path, tokens_path: Path, bos: int | None, out: Path,
-                 base: Path | None = None) -> dict:
+                 base: Path | None = None, recipe_name: str | None = None) -> dict:
+        """Evaluate in a fresh process; recipe_name None means the unquantized base itself."""
         job = self.job
         request = {"artifact": str(artifact), "base_artifact": str(base) if base else None,
+                   "backend": "llama" if self.recipe.family == "gguf" else "torch",
+                   "recipe": recipe_name, "tokenizer": str(self.model.path),
                    "tokens_path": str(tokens_path), "bos": bos,
                    "n_ctx": job.n_ctx, "max_chunks": job.max_chunks, "prompts": job.prompts,
                    "max_new_tokens": job.max_new_tokens}
@@ -143,9 +156,9 @@ class JobRunner:
 
     def base_key(self, family: str, model_key: str) -> str:
         job = self.job
-        # The llama.cpp version is part of the key: a new build gets a new base row.
+        # The backend's version is part of the key: a new llama.cpp or torch gets a new base row.
         return (f"{family}:{model_key}:{job.eval_text_sha}:ctx{job.n_ctx}:chunks{job.max_chunks or 'all'}"
-                f":llama.cpp-{llama_cpp_version()}")
+                f":{backend_version(family)}")
 
     def ensure_base_row(self, recipe, model, base_artifact: Path, base_key: str, tokens_path: Path,
                         bos: int | None, tmp: Path) -> None:
@@ -156,8 +169,8 @@ class JobRunner:
                     return
             self.enter("evaluate base")
             evaluation = self.evaluate(base_artifact, tokens_path, bos, tmp / "base-eval.json")
-            self._insert_result(recipe, model, base_artifact, evaluation, base_key, is_base=True,
-                                label=f"{recipe.family}:base (F16)")
+            label = "gguf:base (F16)" if recipe.family == "gguf" else f"{recipe.family}:base (checkpoint)"
+            self._insert_result(recipe, model, base_artifact, evaluation, base_key, is_base=True, label=label)
 
     def store(self, recipe, model, artifact: Path, evaluation: dict, base_key: str, quant_seconds: float) -> None:
         final_dir = self.settings.outputs_dir / model.slug
@@ -171,17 +184,23 @@ class JobRunner:
             self._insert_result(recipe, model, final, evaluation, base_key, is_base=False,
                                 label=self.job.recipe, quant_seconds=quant_seconds, finish_job=True)
         except BaseException:
-            final.unlink(missing_ok=True)
+            if final.is_dir():
+                shutil.rmtree(final, ignore_errors=True)
+            else:
+                final.unlink(missing_ok=True)
             raise
 
     def _insert_result(self, recipe, model, artifact: Path, evaluation: dict, base_key: str, *, is_base: bool,
                        label: str, quant_seconds: float | None = None, finish_job: bool = False) -> None:
-        census = gguf_census(artifact)
+        census = gguf_census(artifact) if artifact.is_file() else hf_census(artifact, model)
         with session(self.settings.db_url) as s:
             result = Result(
                 job_id=None if is_base else self.job_id, model=str(model.path), model_key=model.key,
                 recipe=label, family=recipe.family, is_base=is_base, base_key=base_key,
-                artifact=str(artifact), size_bytes=artifact.stat().st_size, n_params=census["n_params"],
+                artifact=str(artifact), size_bytes=census.get("size_bytes") or artifact.stat().st_size,
+                n_params=census["n_params"],
+                emulated=False if is_base else recipe.is_emulated(self.options),
+                peak_vram_bytes=evaluation.get("peak_vram_bytes"),
                 bpw=census["bpw"], tensor_types=census["tensor_types"],
                 fallback_tensors=0 if is_base else recipe.fallback_tensors(self.options, census),
                 ppl=evaluation["ppl"], nll_sum=evaluation["nll_sum"], n_ctx=self.job.n_ctx,
@@ -199,6 +218,13 @@ class JobRunner:
                 job.state, job.stage, job.progress, job.finished_at = JobState.DONE, "done", 1.0, utcnow()
                 s.add(job)
             s.commit()
+
+
+def backend_version(family: str) -> str:
+    if family == "gguf":
+        return f"llama.cpp-{llama_cpp_version()}"
+    from importlib.metadata import version
+    return f"transformers-{version('transformers')}+torch-{version('torch')}"
 
 
 def _record_error(settings: Settings, job_id: int, message: str) -> None:

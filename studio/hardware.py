@@ -69,14 +69,42 @@ def detect(workspace: Path) -> Hardware:
 
 
 def check(req: Requirements, hw: Hardware) -> str | None:
-    """None when the requirements are met, else the reason they are not."""
+    """None when the requirements are met, else the reason they are not (and what to run instead)."""
     missing = [p for p in req.packages if importlib.util.find_spec(p) is None]
     if missing:
         return f"missing Python package(s): {', '.join(missing)}"
+    instead = f"; run {req.emulated_alternative} instead" if req.emulated_alternative else ""
+    cc = hw.best_compute_capability
     if req.cuda or not req.cpu_ok:
         if not hw.cuda:
-            return "needs an NVIDIA GPU with CUDA; none detected"
-        cc = hw.best_compute_capability
+            return f"{req.note or 'this'} needs an NVIDIA GPU with CUDA; none detected{instead}"
         if req.min_compute_capability and cc < req.min_compute_capability:
-            return f"needs compute capability ≥ {req.min_compute_capability}; best GPU here has {cc}"
+            return (f"{req.note or 'this'} needs compute capability ≥ {req.min_compute_capability}; "
+                    f"the best GPU here has {cc}{instead}")
+    elif hw.cuda and req.gpu_min_compute_capability and cc < req.gpu_min_compute_capability:
+        return (f"its CUDA kernels need compute capability ≥ {req.gpu_min_compute_capability}; the GPU here has "
+                f"{cc} (hide it with CUDA_VISIBLE_DEVICES= to use the CPU backend)")
     return None
+
+
+@dataclass(frozen=True)
+class SupportRow:
+    recipe: str
+    mode: str
+    requirements: Requirements
+    reason: str | None  # None: runs here
+
+
+def support_matrix(hw: Hardware) -> list[SupportRow]:
+    """Every recipe and execution mode against this machine: the table the Hardware tab shows and
+    preflight applies (both call `check` on the same declarations)."""
+    from studio import recipes
+    rows = []
+    for name, entry in sorted(recipes.entries().items()):
+        if entry.recipe is None:
+            rows.append(SupportRow(name, "", Requirements(note=entry.import_error or ""), entry.import_error))
+            continue
+        for mode, options in entry.recipe.execution_modes():
+            req = entry.recipe.requirements_for(options)
+            rows.append(SupportRow(name, mode, req, check(req, hw)))
+    return rows

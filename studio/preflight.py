@@ -71,11 +71,12 @@ def run_preflight(settings: Settings, model_name: str, recipe_specs: list[str], 
         except OptionError as exc:
             reasons.append(f"{spec}: {exc}")
             continue
-        if (why := hardware.check(recipe.requirements, hw)) is not None:
+        if (why := hardware.check(recipe.requirements_for(options), hw)) is not None:
             reasons.append(f"{spec}: not available on this machine: {why}")
             continue
         if model is not None:
             reasons += [f"{spec}: {r}" for r in recipe.preflight(model, options, settings)]
+            reasons += [f"{spec}: {r}" for r in _memory_problems(recipe, model, options, hw)]
             planned.append(PlannedJob(recipe, options, recipe.label(options),
                                       recipe.estimate_output_bytes(model, options)))
     if model is None or reasons:
@@ -86,6 +87,19 @@ def run_preflight(settings: Settings, model_name: str, recipe_specs: list[str], 
         raise PreflightError([f"not enough disk in {settings.workspace}: about {needed / 2**20:.0f} MiB needed "
                               f"(intermediate + outputs), {free / 2**20:.0f} MiB free"])
     return Plan(model, text_path, sha, protocol, planned, needed, free)
+
+
+def _memory_problems(recipe: Recipe, model: ModelFacts, options: dict, hw: hardware.Hardware) -> list[str]:
+    """Refuse, with numbers, a job whose heaviest stage will not fit (in VRAM on a GPU, else RAM)."""
+    need = recipe.estimate_memory_bytes(model, options)
+    if hw.cuda and recipe.family != "gguf":
+        have, where = max(d.memory_bytes for d in hw.cuda), "GPU memory"
+    else:
+        have, where = hw.ram_available_bytes, "available RAM"
+    if need <= have:
+        return []
+    return [f"needs about {need / 2**30:.1f} GiB of {where} ({model.n_params / 1e9:.2f} B parameters), "
+            f"{have / 2**30:.1f} GiB here"]
 
 
 def _intermediate_bytes(settings: Settings, model: ModelFacts, planned: list[PlannedJob]) -> int:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from sqlmodel import select
 
+from studio import recipes
 from studio.config import Settings
 from studio.evaluation.texts import BUILTIN_SAMPLE, DEFAULT_PROMPTS
 from studio.preflight import Plan, PreflightError, run_preflight
@@ -158,10 +159,21 @@ def result_row(result: Result, base: Result | None) -> dict:
         "n_ctx": result.n_ctx, "n_chunks": result.n_chunks, "n_tokens_scored": result.n_tokens_scored,
         "prefill_tok_s": result.prefill_tok_s, "decode_tok_s": result.decode_tok_s,
         "peak_rss_bytes": result.peak_rss_bytes, "quant_seconds": result.quant_seconds,
-        "load_seconds": result.load_seconds,
+        "load_seconds": result.load_seconds, "peak_vram_bytes": result.peak_vram_bytes,
+        "emulated": result.emulated, "load_snippet": load_snippet(result),
         **{k: (BASE_DIVERGENCE[k] if result.is_base else result.divergence.get(k)) for k in BASE_DIVERGENCE},
         "base": base.recipe if base else None, "base_key": result.base_key, "status": "done",
     }
+
+
+def load_snippet(result: Result) -> str:
+    """How to load this row's artifact outside the studio (the recipe knows its format)."""
+    from studio.recipes.hf import transformers_snippet
+    name = result.recipe.split(":", 1)[0]
+    entry = recipes.entries().get(name)
+    if entry and entry.recipe:
+        return entry.recipe.load_snippet(Path(result.artifact))
+    return transformers_snippet(Path(result.artifact))  # an HF base row: the checkpoint itself
 
 
 def result_rows(settings: Settings, job_ids: list[int] | None = None, include_base: bool = False) -> list[dict]:

@@ -2,6 +2,7 @@
 
 A fresh process makes "peak RAM while loaded" mean exactly that: its own peak RSS, not the
 quantizer's leftovers. Progress goes to stdout as `@progress <fraction>` lines the runner relays.
+The request names the backend: llama.cpp for GGUF files, torch for Hugging Face folders.
 """
 from __future__ import annotations
 
@@ -18,36 +19,77 @@ from studio.evaluation.protocol import Protocol
 PROGRESS_PREFIX = "@progress "
 
 
+def _progress(share: float):
+    return lambda f: print(f"{PROGRESS_PREFIX}{share * f:.4f}", flush=True)
+
+
 def evaluate(request: dict) -> dict:
     """Perplexity, speed and generations of one model alone; or, when the request names a base
     artifact, only the divergence against that base (a second pass, so that the first pass's peak
     RSS is the model's own, not the model's plus its base's)."""
-    from studio.evaluation import llama_backend as backend
-
-    artifact = Path(request["artifact"])
     tokens = np.load(request["tokens_path"])
     protocol = Protocol(request["n_ctx"], request.get("max_chunks"))
-    base = Path(request["base_artifact"]) if request.get("base_artifact") else None
-    share = 1.0 if base else 0.8
+    run = _evaluate_torch if request.get("backend") == "torch" else _evaluate_llama
     t0 = time.perf_counter()
-    nll, load_seconds, divergence = backend.perplexity_nll(
-        artifact, tokens, request.get("bos"), protocol,
-        lambda f: print(f"{PROGRESS_PREFIX}{share * f:.4f}", flush=True), base=base)
-    if base:
+    nll, load_seconds, divergence, speed = run(request, tokens, protocol)
+    if request.get("base_artifact"):
         return {"divergence": divergence, "ppl": float(np.exp(nll.mean()))}
-    eval_seconds = time.perf_counter() - t0
-    speed = backend.speed_and_generations(artifact, tokens, request["prompts"], request["max_new_tokens"])
     print(f"{PROGRESS_PREFIX}1.0", flush=True)
     return {
         "ppl": float(np.exp(nll.mean())),
         "nll_sum": float(nll.sum()),
         "n_tokens_scored": int(nll.size),
         "n_chunks": int(nll.size // protocol.scored_per_chunk),
-        "eval_seconds": eval_seconds,
+        "eval_seconds": time.perf_counter() - t0,
         "load_seconds": load_seconds,
         "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "peak_vram_bytes": _peak_vram(),
         **speed,
     }
+
+
+def _evaluate_llama(request: dict, tokens: np.ndarray, protocol: Protocol):
+    from studio.evaluation import llama_backend as backend
+    artifact = Path(request["artifact"])
+    base = Path(request["base_artifact"]) if request.get("base_artifact") else None
+    nll, load_seconds, divergence = backend.perplexity_nll(
+        artifact, tokens, request.get("bos"), protocol, _progress(1.0 if base else 0.8), base=base)
+    if base:
+        return nll, load_seconds, divergence, {}
+    return nll, load_seconds, None, backend.speed_and_generations(artifact, tokens, request["prompts"],
+                                                                   request["max_new_tokens"])
+
+
+def _evaluate_torch(request: dict, tokens: np.ndarray, protocol: Protocol):
+    from studio.evaluation import torch_backend as backend
+    from studio.recipes.hf import compute_device, load_checkpoint
+    device = compute_device()
+    t0 = time.perf_counter()
+    model = _load_torch(request["recipe"], Path(request["artifact"]), device)
+    load_seconds = time.perf_counter() - t0
+    base = load_checkpoint(Path(request["base_artifact"]), device=device) if request.get("base_artifact") else None
+    nll, divergence = backend.perplexity_nll(model, tokens, request.get("bos"), protocol,
+                                             _progress(1.0 if base is not None else 0.8), base=base)
+    if base is not None:
+        return nll, load_seconds, divergence, {}
+    return nll, load_seconds, None, backend.speed_and_generations(
+        model, Path(request["tokenizer"]), tokens, request["prompts"], request["max_new_tokens"])
+
+
+def _load_torch(recipe_name: str | None, artifact: Path, device: str):
+    """The base checkpoint (no recipe) or a recipe's artifact, through the recipe's own loader."""
+    from studio import recipes
+    from studio.recipes.hf import load_checkpoint
+    if recipe_name is None:
+        return load_checkpoint(artifact, device=device)
+    return recipes.get(recipe_name).load(artifact, device)
+
+
+def _peak_vram() -> int | None:
+    if "torch" not in sys.modules:
+        return None
+    import torch
+    return int(torch.cuda.max_memory_allocated()) if torch.cuda.is_available() else None
 
 
 def main() -> None:

@@ -1,4 +1,5 @@
-"""The recipe registry: every module in this package that defines RECIPE is a quantization method.
+"""The recipe registry: every module in this package that defines RECIPE is a quantization method
+(modules without one, like `formats` and `hf`, are helpers the recipes share).
 
 Modules are discovered by walking the package, so adding a method touches one file. A module that
 fails to import (an optional package missing) is still listed, unavailable, with the error as reason.
@@ -33,9 +34,11 @@ def entries() -> dict[str, RegistryEntry]:
                 continue
             module_name = f"{__name__}.{info.name}"
             try:
-                recipe = importlib.import_module(module_name).RECIPE
+                recipe = getattr(importlib.import_module(module_name), "RECIPE", None)
             except Exception as exc:  # a broken method must not break the others
                 found[info.name] = RegistryEntry(module_name, None, f"{type(exc).__name__}: {exc}")
+                continue
+            if recipe is None:
                 continue
             if not isinstance(recipe, Recipe):
                 raise TypeError(f"{module_name}.RECIPE is not a Recipe")

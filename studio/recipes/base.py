@@ -72,6 +72,8 @@ class Requirements:
     min_compute_capability: float | None = None
     packages: tuple[str, ...] = ()
     note: str = ""
+    emulated_alternative: str = ""  # what to run instead when this cannot run here
+    gpu_min_compute_capability: float | None = None  # when a GPU is present, its kernels need this
 
 
 @dataclass
@@ -124,6 +126,21 @@ class Recipe(ABC):
             values[key] = self.option(key).parse(raw)
         return values
 
+    def requirements_for(self, options: dict) -> Requirements:
+        """What these options need (e.g. a native execution mode needs a newer GPU)."""
+        return self.requirements
+
+    def execution_modes(self) -> list[tuple[str, dict]]:
+        """(mode, options) pairs whose requirements differ: e.g. native vs emulated."""
+        opts = {o.name: o for o in self.options}
+        if "execution" not in opts:
+            return [("", self.defaults())]
+        return [(m, {**self.defaults(), "execution": m}) for m in opts["execution"].choices if m != "auto"]
+
+    def estimate_memory_bytes(self, model: ModelFacts, options: dict) -> int:
+        """Peak RAM (or VRAM) the job's heaviest stage needs, checked before it is queued."""
+        return model.n_params * 4 + 512 * 2**20
+
     def label(self, options: dict) -> str:
         return f"{self.name}:{options[self.variant.option]}" if self.variant else self.name
 
@@ -142,6 +159,14 @@ class Recipe(ABC):
     @abstractmethod
     def base_artifact(self, ctx: StageContext) -> Path:
         """The unquantized model in this family's format: the base every result is compared to."""
+
+    def is_emulated(self, options: dict) -> bool:
+        """True when the format's arithmetic is imitated in higher precision rather than run natively."""
+        return False
+
+    def load_snippet(self, artifact: Path) -> str:
+        """Python that loads the saved artifact outside the studio."""
+        return f"from llama_cpp import Llama\nllm = Llama({str(artifact)!r})"
 
     def fallback_tensors(self, options: dict, census: dict) -> int:
         """How many tensors could not take the requested type (0 unless the format has such rules)."""

@@ -10,7 +10,7 @@ import os
 from contextlib import contextmanager
 from typing import Iterator
 
-from sqlalchemy import event
+from sqlalchemy import event, inspect
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, create_engine
 
@@ -29,7 +29,7 @@ def engine_for(url: str) -> Engine:
 def _make_engine(url: str) -> Engine:
     if not url.startswith("sqlite"):
         engine = create_engine(url, pool_pre_ping=True)
-        SQLModel.metadata.create_all(engine)
+        _create_tables(engine)
         return engine
     engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
 
@@ -47,8 +47,24 @@ def _make_engine(url: str) -> Engine:
     def _on_begin(conn):
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
-    SQLModel.metadata.create_all(engine)
+    _create_tables(engine)
     return engine
+
+
+def _create_tables(engine: Engine) -> None:
+    """Create missing tables, and add columns that newer versions of the studio declare to tables
+    an older version created (always nullable or defaulted, so old rows stay valid)."""
+    SQLModel.metadata.create_all(engine)
+    existing = inspect(engine)
+    with engine.begin() as conn:
+        for table in SQLModel.metadata.sorted_tables:
+            have = {c["name"] for c in existing.get_columns(table.name)}
+            for column in table.columns:
+                if column.name in have:
+                    continue
+                kind = column.type.compile(engine.dialect)
+                default = " DEFAULT 0" if kind.upper() == "BOOLEAN" else ""
+                conn.exec_driver_sql(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}{default}')
 
 
 @contextmanager

@@ -75,6 +75,8 @@ class Result(SQLModel, table=True):
     prefill_tok_s: float
     decode_tok_s: float
     peak_rss_bytes: int
+    peak_vram_bytes: int | None = None
+    emulated: bool = False  # the format's arithmetic imitated in higher precision, not run natively
     divergence: dict = Field(default_factory=dict, sa_column=Column(JSON))  # KLD etc. vs the base
     quant_seconds: float | None = None
     load_seconds: float | None = None

@@ -1,0 +1,118 @@
+"""Evaluation of Hugging Face-format models with torch: the same protocol as the llama.cpp backend
+(same chunks, same scored positions, float64 scoring), on logits from a torch forward pass."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from studio.evaluation.protocol import Protocol, divergence, summarize_divergence
+
+
+def tokenize(checkpoint: Path, text: str) -> tuple[np.ndarray, int | None]:
+    """Token ids of the whole text with the checkpoint's tokenizer, and the BOS to put at the start
+    of each chunk when the tokenizer adds one (as llama-perplexity does with llama.cpp's)."""
+    from transformers import AutoTokenizer
+    tok = AutoTokenizer.from_pretrained(str(checkpoint), trust_remote_code=False)
+    ids = tok(text, add_special_tokens=True).input_ids
+    adds_bos = tok.bos_token_id is not None and tok("a", add_special_tokens=True).input_ids[:1] == [tok.bos_token_id]
+    return np.asarray(ids, dtype=np.int32), tok.bos_token_id if adds_bos else None
+
+
+def _chunk_logits(model, chunk: list[int]) -> np.ndarray:
+    import torch
+    device = next(model.parameters()).device
+    with torch.inference_mode():
+        logits = model(torch.tensor([chunk], device=device), use_cache=False).logits[0]
+    return logits.float().cpu().numpy()
+
+
+def perplexity_nll(model, tokens: np.ndarray, bos: int | None, protocol: Protocol,
+                   progress: Callable[[float], None], base=None) -> tuple[np.ndarray, dict | None]:
+    """NLL of every scored token and, with a base model, the divergence statistics against it (base
+    and model run chunk by chunk in lockstep, so one chunk's logits of each is all that is held)."""
+    n_chunks = protocol.n_chunks(len(tokens))
+    nll, parts = [], []
+    for i in range(n_chunks):
+        chunk = protocol.chunk_input(tokens, i, bos)
+        logits = _chunk_logits(model, chunk)
+        nll.append(protocol.chunk_nll(logits, tokens, i))
+        if base is not None:
+            base_logits = _chunk_logits(base, chunk)
+            parts.append(divergence(protocol.scored_logits(logits), protocol.scored_logits(base_logits),
+                                    protocol.targets(tokens, i)))
+        progress((i + 1) / n_chunks)
+    stats = None
+    if parts:
+        stats = summarize_divergence(*(np.concatenate([p[k] for p in parts]) for k in ("kld", "same_top", "dp")))
+    return np.concatenate(nll), stats
+
+
+def speed_and_generations(model, tokenizer_path: Path, tokens: np.ndarray, prompts: list[str], max_new_tokens: int,
+                          prefill_tokens: int = 512, repeats: int = 3) -> dict:
+    """Prefill tokens/s on a slice of the eval text, decode tokens/s (KV cache) and greedy generations."""
+    import torch
+    from transformers import AutoTokenizer
+    device = next(model.parameters()).device
+    prompt = torch.tensor([tokens[:prefill_tokens].tolist()], device=device)
+    times = []
+    with torch.inference_mode():
+        for _ in range(repeats + 1):  # the first run warms up and is not counted
+            t0 = time.perf_counter()
+            model(prompt, use_cache=False)
+            _sync(device)
+            times.append(time.perf_counter() - t0)
+    tok = AutoTokenizer.from_pretrained(str(tokenizer_path), trust_remote_code=False)
+    generations, decoded, seconds = [], 0, 0.0
+    for text in prompts:
+        out, n_decoded, secs, n_new = _generate(model, tok, text, max_new_tokens)
+        generations.append({"prompt": text, "text": out, "n_tokens": n_new})
+        decoded += n_decoded
+        seconds += secs
+    return {"prefill_tok_s": prompt.shape[1] / float(np.median(times[1:])),
+            "decode_tok_s": decoded / seconds if seconds else 0.0, "generations": generations}
+
+
+def _sync(device) -> None:
+    import torch
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _generate(model, tok, prompt: str, max_new_tokens: int) -> tuple[str, int, float, int]:
+    """Greedy decoding with the KV cache, timed from the first new token (prefill excluded)."""
+    import torch
+    device = next(model.parameters()).device
+    if tok.chat_template:
+        ids = tok.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,
+                                      tokenize=True, return_dict=True)["input_ids"]
+    else:
+        ids = tok(prompt).input_ids
+    stop = set(_as_list(model.generation_config.eos_token_id) + _as_list(tok.eos_token_id))
+    new: list[int] = []
+    decoded, t_first = 0, None
+    with torch.inference_mode():
+        out = model(torch.tensor([ids], device=device), use_cache=True)
+        while True:
+            next_id = int(out.logits[0, -1].argmax())
+            if t_first is None:
+                _sync(device)
+                t_first = time.perf_counter()
+            if next_id in stop:
+                break
+            new.append(next_id)
+            if len(new) >= max_new_tokens:
+                break
+            out = model(torch.tensor([[next_id]], device=device), past_key_values=out.past_key_values, use_cache=True)
+            decoded += 1
+    _sync(device)
+    seconds = time.perf_counter() - t_first
+    return tok.decode(new, skip_special_tokens=True), decoded, seconds, len(new)
+
+
+def _as_list(value) -> list[int]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]

@@ -1,0 +1,60 @@
+"""bitsandbytes 4-bit (NF4 or FP4), the QLoRA format: quantized as the checkpoint loads, saved
+with its quant state, loaded back by plain transformers. CUDA (compute capability ≥ 6.0) or
+bitsandbytes' CPU backend."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from studio.recipes.base import Option, Requirements, StageContext
+from studio.recipes.hf import (KEEP_OPTION, HFRecipe, compute_device, kept_module_names, keep_patterns,
+                               load_checkpoint, save_quantized)
+
+DTYPES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
+
+
+class BnbNF4Recipe(HFRecipe):
+    name = "bnb-nf4"
+    title = "bitsandbytes NF4"
+    description = "4-bit NormalFloat (or FP4) with optional double quantization: QLoRA's format."
+    options = (
+        Option("quant_type", "choice", "nf4", "NF4 (normal-distribution levels) or plain FP4", choices=("nf4", "fp4")),
+        Option("double_quant", "bool", True, "quantize the quantization constants too (≈0.4 bits/weight saved)"),
+        Option("compute_dtype", "choice", "bf16", "dtype of the matmuls; bf16 needs compute capability ≥ 8.0 on "
+               "CUDA (fp16 there otherwise)", choices=tuple(DTYPES)),
+        KEEP_OPTION,
+    )
+    requirements = Requirements(cpu_ok=True, packages=("bitsandbytes",), gpu_min_compute_capability=6.0,
+                                note="CUDA compute capability ≥ 6.0, or bitsandbytes' CPU backend")
+    nominal_bits = 4.5
+
+    def shape_problems(self, model, options: dict) -> list[str]:
+        from studio.hardware import cuda_devices
+        gpus = cuda_devices()
+        if gpus and options["compute_dtype"] == "bf16" and max(d.compute_capability for d in gpus) < 8.0:
+            return ["bf16 compute needs compute capability ≥ 8.0 on CUDA; use compute_dtype=fp16 on this GPU"]
+        return []
+
+    def config(self, options: dict, model_path: Path):
+        import torch
+        from transformers import BitsAndBytesConfig
+        return BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type=options["quant_type"],
+            bnb_4bit_use_double_quant=options["double_quant"],
+            bnb_4bit_compute_dtype=getattr(torch, DTYPES[options["compute_dtype"]]),
+            llm_int8_skip_modules=["lm_head", *kept_module_names(model_path, keep_patterns(options))])
+
+    def quantize(self, ctx: StageContext) -> Path:
+        ctx.enter_stage("quantize")
+        out = self.new_artifact_dir(ctx)
+        ctx.report(0.1, f"loading {ctx.model.path.name} with bitsandbytes {ctx.options['quant_type']}")
+        model = load_checkpoint(ctx.model.path, dtype="auto", device=compute_device(),
+                                quantization_config=self.config(ctx.options, ctx.model.path))
+        save_quantized(model, out)
+        ctx.report(1.0, "saved with its quant state")
+        return out
+
+    def load(self, artifact: Path, device: str):
+        return load_checkpoint(artifact, device=device)
+
+
+RECIPE = BnbNF4Recipe()

@@ -1,0 +1,61 @@
+"""What NVFP4 and MXFP4 share: E2M1 codes in blocks, written to the studio's packed checkpoint and
+expanded on load (emulation). Only the block size and the scale encoding differ."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from studio.models import ModelFacts
+from studio.recipes import packed
+from studio.recipes.base import Option, Requirements, StageContext
+from studio.recipes.hf import KEEP_OPTION, HFRecipe, compute_dtype, keep_patterns
+
+NATIVE_CC = 10.0
+
+
+class FP4Recipe(HFRecipe):
+    block: int
+    scale_note: str
+    quantize_fn = None
+    dequantize_fn = None
+    requirements = Requirements(cpu_ok=True, note="emulated on any device (exact format, float matmul); "
+                                "native FP4 tensor cores need compute capability ≥ 10.0 (Blackwell)")
+
+    @property
+    def options(self) -> tuple[Option, ...]:
+        return (Option("execution", "choice", "emulated", f"emulated: exact {self.name.upper()} weights, float "
+                       f"matmul, any device; native needs compute capability ≥ {NATIVE_CC}",
+                       choices=("emulated", "native")),
+                KEEP_OPTION)
+
+    def requirements_for(self, options: dict) -> Requirements:
+        if options["execution"] == "native":
+            return Requirements(cpu_ok=False, cuda=True, min_compute_capability=NATIVE_CC,
+                                note=f"native {self.name.upper()} matmuls",
+                                emulated_alternative=f"{self.name} with execution=emulated")
+        return self.requirements
+
+    def shape_problems(self, model: ModelFacts, options: dict) -> list[str]:
+        if options["execution"] == "native":
+            # Reached only on a GPU that has FP4 tensor cores: the studio does not drive them yet.
+            return [f"native {self.name.upper()} kernels are not wired into the studio yet; "
+                    f"run {self.name} with execution=emulated (same weights, float matmul)"]
+        return []
+
+    def is_emulated(self, options: dict) -> bool:
+        return True
+
+    def quantize(self, ctx: StageContext) -> Path:
+        ctx.enter_stage("quantize")
+        out = self.new_artifact_dir(ctx)
+        layers = packed.write_packed(ctx.model.path, out, self.name, ctx.options, type(self).quantize_fn,
+                                     keep_patterns(ctx.options), lambda f: ctx.report(f, None))
+        ctx.report(1.0, f"{self.name}: {len(layers)} linear layers in E2M1 ({self.scale_note})")
+        return out
+
+    def load(self, artifact: Path, device: str):
+        return packed.load_packed(artifact, type(self).dequantize_fn, device, compute_dtype(device))
+
+    def load_snippet(self, artifact: Path) -> str:
+        return (f"from studio.recipes import get\n"
+                f"model = get({self.name!r}).load(Path({str(artifact)!r}), 'cpu')  # exact {self.name.upper()}, "
+                f"expanded on load")

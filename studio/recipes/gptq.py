@@ -1,0 +1,73 @@
+"""GPTQ through GPTQModel (the maintained successor of the archived AutoGPTQ): layer-by-layer
+second-order rounding on calibration activations. Fast kernels need CUDA; GPTQModel's CPU torch
+kernels run here, slowly."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from studio.models import ModelFacts
+from studio.recipes.base import Option, Requirements, StageContext
+from studio.recipes.calibration import CALIBRATION_OPTIONS, calibration_path, calibration_problems
+from studio.recipes.hf import HFRecipe, KEEP_OPTION, group_size_problem, keep_patterns, load_checkpoint
+
+GROUP_SIZES = (32, 64, 128, -1)
+
+
+def gptqmodel_quantize(recipe: HFRecipe, ctx: StageContext, method: str, config: dict) -> Path:
+    """Run GPTQModel in a child process; its output (progress bars included) goes to the job log."""
+    ctx.enter_stage("quantize")
+    out = ctx.tmp_dir / f"{ctx.model.slug}-{recipe.label(ctx.options).replace(':', '-')}"
+    scratch = ctx.tmp_dir / "gptqmodel-scratch"
+    scratch.mkdir(parents=True, exist_ok=True)
+    # Modules the user keeps stay unquantized: GPTQModel's `dynamic` rules, "-:" = skip.
+    dynamic = {f"-:{p.replace('.', '[.]').replace('*', '.*')}": {} for p in keep_patterns(ctx.options)}
+    request = {"method": method, "model": str(ctx.model.path), "out": str(out), "scratch": str(scratch),
+               "calibration": str(calibration_path(ctx.options["calibration"])),
+               "config": {**config, "samples": ctx.options["samples"], "seq_len": ctx.options["seq_len"],
+                          "dynamic": dynamic or None}}
+    path = ctx.tmp_dir / f"{method}-request.json"
+    path.write_text(json.dumps(request))
+    ctx.run_logged([sys.executable, "-m", "studio.recipes.gptqmodel_process", str(path)])
+    return out
+
+
+class GPTQRecipe(HFRecipe):
+    name = "gptq"
+    title = "GPTQ (GPTQModel)"
+    description = "Calibrated 2/3/4/8-bit weights with group scales; fast to quantize, served by vLLM/TGI."
+    options = (
+        Option("bits", "choice", 4, "bits per weight", choices=(2, 3, 4, 8)),
+        Option("group_size", "choice", 64, "weights per scale (-1: one per output channel)", choices=GROUP_SIZES),
+        Option("desc_act", "bool", False, "quantize columns in order of activation size (act-order): better "
+               "quality, slower kernels"),
+        Option("damp_percent", "float", 0.05, "Hessian dampening, a fraction of its mean diagonal",
+               minimum=0.001, maximum=0.5),
+        *CALIBRATION_OPTIONS,
+        KEEP_OPTION,
+    )
+    requirements = Requirements(cpu_ok=True, gpu_min_compute_capability=6.0, packages=("gptqmodel", "optimum"),
+                                note="fast kernels need CUDA; on CPU GPTQModel's torch kernels are slow "
+                                     "(minutes for a 135M model)")
+    nominal_bits = 4.25
+
+    def preflight(self, model: ModelFacts, options: dict, settings) -> list[str]:
+        return super().preflight(model, options, settings) + calibration_problems(options, settings)
+
+    def shape_problems(self, model: ModelFacts, options: dict) -> list[str]:
+        return group_size_problem(model, options, GROUP_SIZES)
+
+    def estimate_output_bytes(self, model: ModelFacts, options: dict) -> int:
+        return int(model.n_params * 16 / 8 * 1.05)  # embeddings and lm_head stay 16-bit: bounded by fp16
+
+    def quantize(self, ctx: StageContext) -> Path:
+        o = ctx.options
+        return gptqmodel_quantize(self, ctx, "gptq", {"bits": o["bits"], "group_size": o["group_size"], "sym": True,
+                                                      "desc_act": o["desc_act"], "damp_percent": o["damp_percent"]})
+
+    def load(self, artifact: Path, device: str):
+        return load_checkpoint(artifact, device=device)
+
+
+RECIPE = GPTQRecipe()

@@ -1,0 +1,156 @@
+"""What the Hugging Face-format recipes share: the base they are compared to (the checkpoint itself,
+evaluated by torch), where they run, which layers they leave alone, and how big their output is.
+"""
+from __future__ import annotations
+
+import fnmatch
+import shutil
+from abc import abstractmethod
+from pathlib import Path
+
+from studio.models import ModelFacts
+from studio.recipes.base import Option, Recipe, StageContext
+
+CAUSAL_LM_SUFFIXES = ("ForCausalLM", "LMHeadModel")
+# Files that travel with every HF artifact so it loads on its own (weights are the recipe's).
+SIDE_FILES = ("config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
+              "tokenizer.model", "special_tokens_map.json", "chat_template.jinja", "vocab.json", "merges.txt")
+KEEP_OPTION = Option("keep", "str", "", "extra modules to keep in high precision, comma-separated "
+                     "name patterns (e.g. *.mlp.down_proj,model.layers.0.*); embeddings, norms and lm_head "
+                     "always stay")
+
+
+def compute_device() -> str:
+    import torch
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def compute_dtype(device: str):
+    """float32 on CPU (half-precision matmuls there are slow or missing); bf16 where the GPU has it."""
+    import torch
+    if device == "cpu":
+        return torch.float32
+    return torch.bfloat16 if torch.cuda.get_device_capability()[0] >= 8 else torch.float16
+
+
+def load_checkpoint(path: Path, dtype=None, device: str | None = None, **kwargs):
+    """The unquantized model as the checkpoint stores it, safetensors only, no remote code."""
+    from transformers import AutoModelForCausalLM
+    device = device or compute_device()
+    model = AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype or compute_dtype(device), device_map=device,
+                                                 use_safetensors=True, trust_remote_code=False, **kwargs)
+    return model.eval()
+
+
+def keep_patterns(options: dict) -> list[str]:
+    return [p.strip() for p in options.get("keep", "").split(",") if p.strip()]
+
+
+def quantizable_linears(model, patterns: list[str]) -> list[str]:
+    """Linear layers inside the decoder blocks, minus the ones the user keeps. Embeddings, norms and
+    lm_head are never on the list: quantizing them costs the most quality for the least size."""
+    import torch
+    names = []
+    for name, module in model.named_modules():
+        if not isinstance(module, torch.nn.Linear) or name.endswith("lm_head"):
+            continue
+        if ".layers." not in f".{name}" or any(fnmatch.fnmatchcase(name, p) for p in patterns):
+            continue
+        names.append(name)
+    return names
+
+
+def copy_side_files(source: Path, target: Path) -> None:
+    target.mkdir(parents=True, exist_ok=True)
+    for name in SIDE_FILES:
+        if (source / name).exists():
+            shutil.copy2(source / name, target / name)
+
+
+def transformers_snippet(artifact: Path) -> str:
+    return (f"from transformers import AutoModelForCausalLM\n"
+            f"model = AutoModelForCausalLM.from_pretrained({str(artifact)!r})")
+
+
+def weight_bytes(artifact: Path) -> int:
+    """Size on disk of the weights (what the format costs), without tokenizer and config files."""
+    if artifact.is_file():
+        return artifact.stat().st_size
+    return sum(p.stat().st_size for p in artifact.iterdir() if p.suffix in {".safetensors", ".bin"})
+
+
+def hf_census(artifact: Path, base: ModelFacts) -> dict:
+    """Bits per weight = weight bytes x 8 / the base model's parameter count."""
+    size = weight_bytes(artifact)
+    return {"n_params": base.n_params, "bpw": size * 8 / base.n_params, "tensor_types": {},
+            "size_bytes": size}
+
+
+class HFRecipe(Recipe):
+    """A recipe whose artifact is a Hugging Face folder, evaluated with torch against the checkpoint."""
+    family = "hf"
+    keeps_high_precision = ("embeddings", "norms", "lm_head")
+    nominal_bits: float = 16.0  # bits per quantized weight, scales included, for disk estimates
+
+    @abstractmethod
+    def load(self, artifact: Path, device: str):
+        """The saved artifact as a torch model ready to run on `device`."""
+
+    def load_snippet(self, artifact: Path) -> str:
+        return transformers_snippet(artifact)
+
+    def base_artifact(self, ctx: StageContext) -> Path:
+        return ctx.model.path
+
+    def preflight(self, model: ModelFacts, options: dict, settings) -> list[str]:
+        if not model.architecture.endswith(CAUSAL_LM_SUFFIXES):
+            return [f"{model.architecture} is not a causal language model; {self.name} needs one "
+                    "(e.g. LlamaForCausalLM)"]
+        return self.shape_problems(model, options)
+
+    def shape_problems(self, model: ModelFacts, options: dict) -> list[str]:
+        """Reasons the model's shapes do not fit the options (with the nearest option that fits)."""
+        return []
+
+    def estimate_output_bytes(self, model: ModelFacts, options: dict) -> int:
+        # Embeddings and lm_head stay at 16 bits; count them at the quantized rate's upper bound.
+        return int(model.n_params * max(self.nominal_bits, 16) / 8 * 1.05) + 2**20
+
+    def estimate_memory_bytes(self, model: ModelFacts, options: dict) -> int:
+        """Peak RAM of quantizing: the model in float32 plus a copy being written, plus slack."""
+        return model.n_params * 4 * 2 + 512 * 2**20
+
+    def new_artifact_dir(self, ctx: StageContext) -> Path:
+        out = ctx.tmp_dir / f"{ctx.model.slug}-{self.label(ctx.options).replace(':', '-')}"
+        copy_side_files(ctx.model.path, out)
+        return out
+
+
+def group_size_problem(model: ModelFacts, options: dict, valid: tuple[int, ...]) -> list[str]:
+    """Group-wise kernels need the hidden size to be a multiple of the group size."""
+    group = options.get("group_size")
+    hidden = model.hidden_size or 0
+    if group in (None, -1) or not hidden or hidden % group == 0:
+        return []
+    fitting = [g for g in valid if g > 0 and hidden % g == 0]
+    nearest = min(fitting, key=lambda g: abs(g - group)) if fitting else None
+    hint = f"; use group_size={nearest}" if nearest else "; use group_size=-1 (per channel)"
+    return [f"group_size {group} does not divide the hidden size {hidden}{hint}"]
+
+
+def kept_module_names(path: Path, patterns: list[str]) -> list[str]:
+    """Names of the checkpoint's Linear layers that match the user's keep patterns (found on a
+    weightless copy of the model, so nothing is loaded)."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+    if not patterns:
+        return []
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(str(path)))
+    return [n for n, m in model.named_modules()
+            if isinstance(m, torch.nn.Linear) and any(fnmatch.fnmatchcase(n, p) for p in patterns)]
+
+
+def save_quantized(model, out: Path) -> None:
+    """save_pretrained in safetensors; tokenizer and config side files come from the source."""
+    model.save_pretrained(str(out), safe_serialization=True)

@@ -1,0 +1,62 @@
+"""INT8 round-to-nearest, the textbook formula q = round(x / scale) + zero_point: the floor every
+calibrated method should beat. Weight-only; the weights are expanded to floats for the matmul."""
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+
+from studio.models import ModelFacts
+from studio.recipes import formats, packed
+from studio.recipes.base import Option, Requirements, StageContext
+from studio.recipes.hf import KEEP_OPTION, HFRecipe, compute_dtype, group_size_problem, keep_patterns
+
+GROUP_SIZES = (32, 64, 128, 256)
+
+
+class Int8RTNRecipe(HFRecipe):
+    name = "int8-rtn"
+    title = "INT8 round-to-nearest"
+    description = "Textbook per-channel or per-group INT8, no calibration: a useful floor."
+    options = (
+        Option("scheme", "choice", "symmetric", "symmetric: zero point 0, int8; asymmetric: uint8 with a "
+               "zero point per channel/group", choices=("symmetric", "asymmetric")),
+        Option("granularity", "choice", "per-channel", "one scale per output channel, or per group of inputs",
+               choices=("per-channel", "per-group")),
+        Option("group_size", "choice", 64, "inputs per scale when per-group", choices=GROUP_SIZES),
+        KEEP_OPTION,
+    )
+    requirements = Requirements(cpu_ok=True, note="own implementation; any device")
+    nominal_bits = 8.5
+
+    def _group(self, options: dict) -> int | None:
+        return options["group_size"] if options["granularity"] == "per-group" else None
+
+    def shape_problems(self, model: ModelFacts, options: dict) -> list[str]:
+        if options["granularity"] != "per-group":
+            return []
+        return group_size_problem(model, options, GROUP_SIZES)
+
+    def is_emulated(self, options: dict) -> bool:
+        return True
+
+    def quantize(self, ctx: StageContext) -> Path:
+        ctx.enter_stage("quantize")
+        out = self.new_artifact_dir(ctx)
+        o = ctx.options
+        quantize = partial(formats.quantize_int8, symmetric=o["scheme"] == "symmetric", group_size=self._group(o))
+        layers = packed.write_packed(ctx.model.path, out, self.name, o, quantize, keep_patterns(o),
+                                     lambda f: ctx.report(f, None))
+        ctx.report(1.0, f"int8-rtn: {len(layers)} linear layers quantized ({o['scheme']}, {o['granularity']})")
+        return out
+
+    def load(self, artifact: Path, device: str):
+        options = packed.read_metadata(artifact)["options"]
+        return packed.load_packed(artifact, partial(formats.dequantize_int8, group_size=self._group(options)),
+                                  device, compute_dtype(device))
+
+    def load_snippet(self, artifact: Path) -> str:
+        return (f"from studio.recipes import get\n"
+                f"model = get('int8-rtn').load(Path({str(artifact)!r}), 'cpu')  # packed INT8, expanded on load")
+
+
+RECIPE = Int8RTNRecipe()
