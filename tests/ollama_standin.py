@@ -319,3 +319,47 @@ def _handler(standin: OllamaStandIn):
             self._send(*standin.delete(self._json_body().get("model") or ""))
 
     return Handler
+
+
+# -- something to import: a real SmolLM2-135M Q4_K_M GGUF stored as a studio result ----------------
+def smollm2_q4_k_m(cache: Path) -> Path:
+    """SmolLM2-135M-Instruct as Q4_K_M, quantized with llama.cpp from the packaged GGUF, once per machine.
+
+    Made here rather than through the quantization pipeline so the import tests exercise the import only.
+    """
+    import ctypes
+
+    import llama_cpp
+
+    from studio.llamacpp import file_lock
+    from tests.models import smollm2_gguf
+
+    target = cache / "smollm2-135m-instruct-Q4_K_M.gguf"
+    with file_lock(cache / "smollm2-q4km.lock"):
+        if not target.exists():
+            params = llama_cpp.llama_model_quantize_default_params()
+            params.ftype, params.allow_requantize = llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_K_M, True
+            partial = target.with_suffix(".partial")
+            rc = llama_cpp.llama_model_quantize(str(smollm2_gguf()).encode(), str(partial).encode(),
+                                                ctypes.byref(params))
+            assert rc == 0, f"llama_model_quantize failed with code {rc}"
+            partial.replace(target)
+    return target
+
+
+def store_gguf_result(settings, artifact: Path, base_artifact: Path, recipe: str = "gguf:Q4_K_M") -> int:
+    """A Result row (and its base row) for an existing GGUF, as the quantization runner stores them."""
+    from studio.storage import Result, session
+
+    common = dict(model=str(artifact.parent / "smollm2-135m-instruct"), model_key="smollm2-test", family="gguf",
+                  base_key="gguf:smollm2-test:text:ctx512", n_params=134_515_008, nll_sum=0.0, n_ctx=512,
+                  n_chunks=1, n_tokens_scored=256, prefill_tok_s=0.0, decode_tok_s=0.0, peak_rss_bytes=0,
+                  eval_text_sha="text")
+    with session(settings.db_url) as s:
+        base = Result(recipe="gguf:base (F16)", is_base=True, artifact=str(base_artifact), ppl=20.0, bpw=16.0,
+                      size_bytes=base_artifact.stat().st_size, **common)
+        result = Result(recipe=recipe, artifact=str(artifact), ppl=22.0, bpw=6.17,
+                        size_bytes=artifact.stat().st_size, tensor_types={"q4_K": 91}, **common)
+        s.add_all([base, result])
+        s.commit()
+        return result.id

@@ -1,0 +1,142 @@
+"""Importing a SmolLM2 result into a (stand-in) Ollama server: one job from the result to a model that
+chats with the right template, and every failure a clear message with no model left behind."""
+from __future__ import annotations
+
+import json
+import socket
+
+import pytest
+
+from studio.config import Settings
+from studio.ollama import service
+from studio.ollama.client import DigestMismatch, ModelExists, OllamaServer, ServerDown, ServerError
+from studio.ollama.importer import SMOKE_PROMPT, plan_import, run_import
+from studio.ollama.names import InvalidModelName
+from studio.ollama.store import OllamaImport
+from tests.conftest import make_env, run_cli
+from tests.models import smollm2_gguf
+from tests.ollama_standin import OllamaStandIn, smollm2_q4_k_m, store_gguf_result
+
+CHATML_PROMPT = ("<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n"
+                 f"<|im_start|>user\n{SMOKE_PROMPT}<|im_end|>\n<|im_start|>assistant\n")
+
+
+@pytest.fixture
+def standin(tmp_path):
+    server = OllamaStandIn(tmp_path / "ollama").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def results_ws(tmp_path_factory, studio_cache, smol):
+    """A workspace whose results hold a real SmolLM2-135M Q4_K_M GGUF."""
+    ws = tmp_path_factory.mktemp("ollama-ws")
+    settings = Settings.from_env(ws)
+    settings.ensure_dirs()
+    gguf = smollm2_q4_k_m(studio_cache / "test-models")
+    result_id = store_gguf_result(settings, gguf, base_artifact=smollm2_gguf())
+    return {"env": make_env(ws, studio_cache, [smol.parent]), "settings": settings,
+            "rows": {"gguf:Q4_K_M": {"id": result_id}}}
+
+
+class Steps:
+    """The job runner's reporting, recorded."""
+
+    def __init__(self):
+        self.stages, self.lines = [], []
+
+    def enter(self, stage):
+        self.stages.append(stage)
+
+    def report(self, fraction, line=None):
+        if line:
+            self.lines.append(line)
+
+    def log(self, line):
+        self.lines.append(line)
+
+
+def _plan(results_ws, recipe="gguf:Q4_K_M", name="smol:q4"):
+    preview = service.preview_modelfile(results_ws["settings"], results_ws["rows"][recipe]["id"])
+    return plan_import(preview.artifact, name, preview.text)
+
+
+def test_q4_k_m_imports_with_one_command_and_chats_with_the_chatml_template(results_ws, standin):
+    q4 = results_ws["rows"]["gguf:Q4_K_M"]
+    preview = service.preview_modelfile(results_ws["settings"], q4["id"])
+    assert preview.family == "chatml" and preview.warnings == ()
+    proc = run_cli(["ollama", "import", str(q4["id"]), "--name", "smollm2-135m:q4_k_m", "--host", standin.url,
+                    "--wait", "--json"], results_ws["env"], timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    outcome = json.loads(proc.stdout)
+    print(f"smoke answer: {outcome['smoke_answer']!r}; import took {outcome['seconds']:.2f} s")
+    assert "Paris" in outcome["smoke_answer"]
+    # The Modelfile shown for review is the one used, and the server got exactly its template and stops.
+    assert outcome["modelfile"] == preview.text
+    parsed = plan_import(preview.artifact, "x", preview.text).modelfile
+    assert outcome["show"]["template"] == parsed.template
+    assert outcome["show"]["parameters"].splitlines() == [f'{"stop":<30} "<|im_start|>"', f'{"stop":<30} "<|im_end|>"']
+    assert outcome["show"]["details"]["quantization_level"] == "Q4_K_M"
+    assert outcome["show"]["model_info"]["general.architecture"] == "llama"
+    assert standin.prompts == [CHATML_PROMPT]
+    assert ("POST", f"/api/blobs/{outcome['digest']}") in standin.requests
+    assert [m["name"] for m in standin.tags()["models"]] == ["smollm2-135m:q4_k_m"]
+    with service.import_session(results_ws["settings"]) as s:
+        assert s.get(OllamaImport, outcome["id"]).smoke_answer == outcome["smoke_answer"]
+    log = run_cli(["log", str(outcome["job_id"])], results_ws["env"]).stdout
+    assert "ollama: writing manifest" in log and "ollama: success" in log
+
+
+def test_a_second_import_skips_the_upload_and_overwrite_must_be_confirmed(results_ws, standin):
+    server, steps = OllamaServer(standin.url), Steps()
+    first = run_import(server, _plan(results_ws), overwrite=False, steps=steps)
+    assert first.uploaded
+    with pytest.raises(ModelExists, match="already exists.*confirm overwrite"):
+        run_import(server, _plan(results_ws), overwrite=False, steps=Steps())
+    assert standin.show("smol:q4")[0] == 200  # refused, not deleted
+    again = run_import(server, _plan(results_ws), overwrite=True, steps=Steps())
+    assert not again.uploaded and again.digest == first.digest
+    assert sum(1 for method, path in standin.requests if method == "POST" and "/api/blobs/" in path) == 1
+
+
+def test_server_down_says_how_to_start_ollama_and_the_job_fails_with_it(results_ws):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    q4 = results_ws["rows"]["gguf:Q4_K_M"]
+    proc = run_cli(["ollama", "import", str(q4["id"]), "--name", "smol:down", "--host", dead, "--wait"],
+                   results_ws["env"], timeout=300)
+    assert proc.returncode == 1
+    assert f"no Ollama server answers at {dead}" in proc.stderr and "ollama serve" in proc.stderr
+    print(proc.stderr.strip().splitlines()[-1])
+
+
+def test_digest_mismatch_is_reported_and_nothing_is_created(results_ws, standin):
+    standin.faults.add("corrupt_upload")
+    steps = Steps()
+    with pytest.raises(DigestMismatch, match="digest mismatch.*Nothing was created"):
+        run_import(OllamaServer(standin.url), _plan(results_ws), overwrite=False, steps=steps)
+    assert "create" not in steps.stages
+    assert standin.tags() == {"models": []} and not list(standin.blobs.iterdir())
+
+
+@pytest.mark.parametrize("fault", ["fail_mid_create", "fail_after_manifest"])
+def test_a_server_error_mid_stream_deletes_the_partial_model(results_ws, standin, fault):
+    standin.faults.add(fault)
+    steps = Steps()
+    with pytest.raises(ServerError, match="the Ollama server at .* answered: (write|remove) "):
+        run_import(OllamaServer(standin.url), _plan(results_ws), overwrite=False, steps=steps)
+    assert standin.tags() == {"models": []}
+    assert any(line.startswith(("deleted the partly imported model", "no model")) for line in steps.lines)
+    assert ("DELETE", "/api/delete") in standin.requests
+
+
+def test_an_invalid_name_is_refused_before_a_job_is_queued(results_ws, standin):
+    q4 = results_ws["rows"]["gguf:Q4_K_M"]
+    with pytest.raises(InvalidModelName, match="may only hold"):
+        service.submit_import(results_ws["settings"], service.ImportRequest(q4["id"], "my model", standin.url, ""))
+    proc = run_cli(["ollama", "import", str(q4["id"]), "--name", "bad name!", "--host", standin.url],
+                   results_ws["env"])
+    assert proc.returncode == 2 and "invalid model name 'bad name!'" in proc.stderr
+    assert standin.requests == []
