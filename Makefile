@@ -24,8 +24,9 @@ $(VENV)/bin/activate:
 	python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 
-$(VENV)/.installed: requirements.txt | $(VENV)/bin/activate
+$(VENV)/.installed: requirements.txt requirements-nodeps.txt | $(VENV)/bin/activate
 	$(PIP) install -r requirements.txt
+	$(PIP) install --no-deps -r requirements-nodeps.txt
 	$(PY) -m studio.llamacpp  # llama.cpp's converter, from the same release's sdist
 	touch $@
 

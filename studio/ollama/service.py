@@ -3,6 +3,7 @@ read how it went. The import itself runs in `python -m jobs.ollama_job JOB_ID`."
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,7 @@ class ModelfilePreview:
     family: str | None  # None: unknown chat template, the user writes the TEMPLATE
     text: str
     warnings: tuple[str, ...]
+    suggested_name: str  # e.g. smollm2-135m-instruct:q4_k_m
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,27 @@ def preview_modelfile(settings: Settings, result_id: int) -> ModelfilePreview:
               f"chat template family: {setup.family or 'unknown'} (from the GGUF's tokenizer.chat_template)",
               "by hand: put this file next to the GGUF and run  ollama create NAME -f Modelfile"]
     text = modelfile.render(from_line(artifact), setup, header)
-    return ModelfilePreview(result_id, artifact, setup.family, text, setup.warnings)
+    return ModelfilePreview(result_id, artifact, setup.family, text, setup.warnings, _suggest_name(result, meta))
+
+
+def _suggest_name(result: Result, meta) -> str:
+    model = re.sub(r"[^a-z0-9_.-]+", "-", Path(result.model).name.lower()).strip("-.") or "model"
+    return f"{model[:80]}:{meta.file_type.lower()}"
+
+
+def gguf_results(settings: Settings) -> list[Result]:
+    """Every result an import can start from, newest first."""
+    with session(settings.db_url) as s:
+        return list(s.exec(select(Result).where(Result.family == "gguf").order_by(Result.id.desc())).all())
+
+
+def download_files(settings: Settings, result_id: int, text: str) -> tuple[list[Path], str | None]:
+    """The Modelfile (as edited) and, when it lives among the outputs the UI may serve, the GGUF."""
+    artifact = Path(gguf_result(settings, result_id).artifact)
+    files = [write_modelfile(settings, result_id, text)]
+    if artifact.resolve().is_relative_to(settings.outputs_dir.resolve()):
+        return files + [artifact], None
+    return files, f"the GGUF is not among the studio's outputs; copy it from {artifact}"
 
 
 def write_modelfile(settings: Settings, result_id: int, text: str) -> Path:

@@ -55,8 +55,8 @@ def _create_tables(engine: Engine) -> None:
     """Create missing tables, and add columns that newer versions of the studio declare to tables
     an older version created (always nullable or defaulted, so old rows stay valid)."""
     SQLModel.metadata.create_all(engine)
-    existing = inspect(engine)
     with engine.begin() as conn:
+        existing = inspect(conn)
         for table in SQLModel.metadata.sorted_tables:
             have = {c["name"] for c in existing.get_columns(table.name)}
             for column in table.columns:

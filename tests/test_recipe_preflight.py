@@ -1,0 +1,66 @@
+"""Hardware gating and shape checks of the recipes: refused with the reason, alternatives offered."""
+from __future__ import annotations
+
+import pytest
+
+from studio import hardware, recipes
+from studio.hardware import CudaDevice, Hardware
+from tests.conftest import run_cli
+
+
+def machine(*capabilities: float) -> Hardware:
+    gpus = tuple(CudaDevice(i, f"GPU{i}", cc, 80 * 2**30) for i, cc in enumerate(capabilities))
+    return Hardware(cpu="test", cores=2, ram_bytes=24 * 2**30, ram_available_bytes=20 * 2**30,
+                    disk_free_bytes=100 * 2**30, cuda=gpus)
+
+
+def reason(spec: str, hw: Hardware, **overrides) -> str | None:
+    recipe, options = recipes.parse_recipe_spec(spec, {f"{spec}.{k}": v for k, v in overrides.items()})
+    return hardware.check(recipe.requirements_for(options), hw)
+
+
+@pytest.mark.parametrize("spec, overrides, cc, expected", [
+    ("fp8", {"execution": "native"}, None, "needs an NVIDIA GPU with CUDA; none detected; run fp8 with execution=emulated"),
+    ("fp8", {"execution": "native"}, 8.0, "needs compute capability ≥ 8.9; the best GPU here has 8.0"),
+    ("fp8", {"execution": "native"}, 9.0, None),
+    ("fp8", {"execution": "emulated"}, None, None),
+    ("nvfp4", {"execution": "native"}, 9.0, "needs compute capability ≥ 10.0; the best GPU here has 9.0; run nvfp4 "
+                                            "with execution=emulated"),
+    ("mxfp4", {"execution": "native"}, None, "run mxfp4 with execution=emulated"),
+    ("nvfp4", {}, None, None),
+    ("bnb-int8", {}, 7.0, "its CUDA kernels need compute capability ≥ 7.5; the GPU here has 7.0"),
+    ("bnb-int8", {}, None, None),  # bitsandbytes' CPU backend
+    ("bnb-nf4", {}, 6.1, None),
+    ("awq", {}, 6.1, "need compute capability ≥ 7.5"),
+])
+def test_capability_rules(spec, overrides, cc, expected):
+    got = reason(spec, machine(cc) if cc else machine(), **overrides)
+    if expected is None:
+        assert got is None
+    else:
+        assert got is not None and expected in got
+
+
+def test_support_matrix_lists_native_and_emulated_modes():
+    rows = {(r.recipe, r.mode): r.reason for r in hardware.support_matrix(machine())}
+    assert rows[("fp8", "emulated")] is None and "none detected" in rows[("fp8", "native")]
+    assert rows[("nvfp4", "emulated")] is None and rows[("nvfp4", "native")] is not None
+    assert rows[("gptq", "")] is None and rows[("bnb-nf4", "")] is None
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--recipe", "gptq", "--option", "gptq.group_size=128"], "group_size 128 does not divide the hidden size 576; "
+                                                               "use group_size=64"),
+    (["--recipe", "gptq", "--option", "gptq.bits=5"], "bits: '5' is not one of 2, 3, 4, 8"),
+    (["--recipe", "gptq", "--option", "gptq.group_size=7"], "group_size: '7' is not one of 32, 64, 128, -1"),
+    (["--recipe", "bnb-int8", "--option", "bnb-int8.threshold=-1"], "threshold: -1.0 is below the minimum 0.0"),
+    (["--recipe", "fp8", "--option", "fp8.execution=native"], "run fp8 with execution=emulated"),
+    (["--recipe", "nvfp4", "--option", "nvfp4.execution=native"], "run nvfp4 with execution=emulated"),
+    (["--recipe", "fp8", "--option", "fp8.activations=w8a8", "--option", "fp8.format=e5m2"], "use format=e4m3"),
+    (["--recipe", "awq", "--option", "awq.calibration=/etc/passwd"], "outside the allowed folders"),
+])
+def test_cli_refuses_bad_recipe_options(workspace_env, smol, args, expected):
+    proc = run_cli(["quantize", "--model", str(smol), *args], workspace_env, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert expected in proc.stderr
+    assert "queued" not in proc.stderr
