@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from components import compare, hardware_tab, jobs_tab, new_job
+from components import compare, hardware_tab, jobs_tab, new_job, ollama_panel
 from studio.config import Settings
 
 
@@ -18,8 +18,10 @@ def build_app(settings: Settings) -> gr.Blocks:
                 jobs_tab.build(settings)
             with gr.Tab("Compare", id="compare") as compare_tab:
                 load_compare, c_in, c_out = compare.build(settings)
+                load_ollama, o_out = ollama_panel.build(settings)
             with gr.Tab("Hardware", id="hardware") as hw_tab:
                 load_hw, h_in, h_out = hardware_tab.build(settings)
         compare_tab.select(load_compare, c_in, c_out)
+        compare_tab.select(load_ollama, None, o_out)
         hw_tab.select(load_hw, h_in, h_out)
     return app

@@ -1,0 +1,91 @@
+"""The real app in headless Chromium: on the Compare tab, import a SmolLM2 Q4_K_M result into a
+(stand-in) Ollama server with one click and read the smoke-test answer."""
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+from sqlmodel import select
+
+from studio.config import REPO_ROOT, Settings
+from studio.ollama.store import OllamaImport, import_session
+from tests.conftest import ARTIFACTS, make_env
+from tests.models import smollm2_gguf
+from tests.ollama_standin import OllamaStandIn, smollm2_q4_k_m, store_gguf_result
+
+pytestmark = pytest.mark.browser
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.fixture
+def standin(tmp_path):
+    server = OllamaStandIn(tmp_path / "ollama").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def app_url(tmp_path, studio_cache, smol, standin):
+    ws = tmp_path / "ws"
+    settings = Settings.from_env(ws)
+    settings.ensure_dirs()
+    store_gguf_result(settings, smollm2_q4_k_m(studio_cache / "test-models"), base_artifact=smollm2_gguf())
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**make_env(ws, studio_cache, [smol.parent]), "OLLAMA_HOST": standin.url}
+    log = open(tmp_path / "server.log", "w")
+    proc = subprocess.Popen([sys.executable, "launch.py", "--port", str(port)], cwd=REPO_ROOT, env=env,
+                            stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            break
+        except OSError:
+            assert proc.poll() is None, (tmp_path / "server.log").read_text()
+            time.sleep(0.5)
+    yield url, settings
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def _field(page, elem_id: str):
+    return page.locator(f"#{elem_id} textarea, #{elem_id} input").first
+
+
+def test_import_a_result_into_ollama_with_one_click(app_url, standin):
+    from playwright.sync_api import sync_playwright
+
+    url, settings = app_url
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1400})
+        page.goto(url)
+        page.get_by_role("tab", name="Compare").click()
+        modelfile = page.locator("#ollama-modelfile textarea")
+        page.wait_for_function("() => document.querySelector('#ollama-modelfile textarea')?.value.includes('TEMPLATE')")
+        assert "chatml" in page.locator("#ollama-warnings").inner_text()
+        assert _field(page, "ollama-host").input_value() == standin.url
+        _field(page, "ollama-name").fill("smollm2-135m:q4_k_m")
+        shown = modelfile.input_value()
+        page.locator("#ollama-import-btn").click()
+        answer = page.locator("#ollama-smoke-answer")
+        answer.wait_for(timeout=180_000)
+        print(f"smoke answer in the browser: {answer.inner_text()!r}")
+        assert "Paris" in answer.inner_text()
+        assert "Q4_K_M" in page.locator("#ollama-outcome").inner_text()
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "ollama-import.png"), full_page=True)
+        browser.close()
+    with import_session(settings) as s:
+        stored = s.exec(select(OllamaImport)).one()
+    assert stored.modelfile == shown  # the Modelfile shown is the one used
+    assert [m["name"] for m in standin.tags()["models"]] == ["smollm2-135m:q4_k_m"]
