@@ -8,7 +8,8 @@ the submitted TEMPLATE the way Ollama builds it, and the GGUF runs in llama-cpp-
 
 `faults` makes it misbehave on purpose: "corrupt_upload" (a flipped byte in transit),
 "fail_mid_create" (an error line before the manifest is written), "fail_after_manifest" (an error
-line after the model was written, as when pruning old layers fails).
+line after the model was written, as when pruning old layers fails), "slow_create" (a minute between
+writing the manifest and "success", to cancel an import mid-stream).
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import hashlib
 import json
 import re
 import threading
+import time
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -117,6 +119,8 @@ class OllamaStandIn:
         self.models[_full_name(name)] = {"digest": digest, "template": template, "system": req.get("system") or "",
                                          "parameters": req.get("parameters") or {}, "modified_at": _now(),
                                          "size": blob.stat().st_size, **self._gguf_facts(blob)}
+        if "slow_create" in self.faults:
+            time.sleep(60)
         if "fail_after_manifest" in self.faults:
             yield {"error": "remove /root/.ollama/models/blobs/sha256-old: permission denied"}
             return

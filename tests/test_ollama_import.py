@@ -140,3 +140,29 @@ def test_an_invalid_name_is_refused_before_a_job_is_queued(results_ws, standin):
                    results_ws["env"])
     assert proc.returncode == 2 and "invalid model name 'bad name!'" in proc.stderr
     assert standin.requests == []
+
+
+def test_cancelling_an_import_mid_create_deletes_the_model(results_ws, standin):
+    import time
+
+    from jobs.queue import start_consumer
+    from studio import service as studio_service
+
+    standin.faults.add("slow_create")
+    settings = results_ws["settings"]
+    preview = service.preview_modelfile(settings, results_ws["rows"]["gguf:Q4_K_M"]["id"])
+    consumer = start_consumer(settings)
+    try:
+        job_id = service.submit_import(settings, service.ImportRequest(preview.result_id, "smol:cancel", standin.url,
+                                                                       preview.text))
+        deadline = time.monotonic() + 120
+        while "smol:cancel" not in str(standin.tags()) and time.monotonic() < deadline:
+            time.sleep(0.1)  # the manifest is written; the create stream is still open
+        print(studio_service.cancel(settings, job_id))
+        job = studio_service.wait_for(settings, [job_id])[0]
+    finally:
+        consumer.stop(graceful=False)
+    assert job.state == "cancelled"
+    assert standin.tags() == {"models": []}
+    log = "\n".join(studio_service.job_log(settings, job_id))
+    assert "deleted the partly imported model 'smol:cancel'" in log
