@@ -12,7 +12,7 @@ from studio.ollama import service
 from studio.ollama.client import DigestMismatch, ModelExists, OllamaServer, ServerDown, ServerError
 from studio.ollama.importer import SMOKE_PROMPT, plan_import, run_import
 from studio.ollama.names import InvalidModelName
-from studio.ollama.store import OllamaImport
+from studio.ollama.store import OllamaImport, import_session
 from tests.conftest import make_env, run_cli
 from tests.models import smollm2_gguf
 from tests.ollama_standin import OllamaStandIn, smollm2_q4_k_m, store_gguf_result
@@ -82,7 +82,7 @@ def test_q4_k_m_imports_with_one_command_and_chats_with_the_chatml_template(resu
     assert standin.prompts == [CHATML_PROMPT]
     assert ("POST", f"/api/blobs/{outcome['digest']}") in standin.requests
     assert [m["name"] for m in standin.tags()["models"]] == ["smollm2-135m:q4_k_m"]
-    with service.import_session(results_ws["settings"]) as s:
+    with import_session(results_ws["settings"]) as s:
         assert s.get(OllamaImport, outcome["id"]).smoke_answer == outcome["smoke_answer"]
     log = run_cli(["log", str(outcome["job_id"])], results_ws["env"]).stdout
     assert "ollama: writing manifest" in log and "ollama: success" in log

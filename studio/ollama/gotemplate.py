@@ -45,14 +45,15 @@ def _split(source: str) -> list[tuple[str, str]]:
             return pieces
         text = source[pos:start]
         inner_start = start + 2
-        if source.startswith("- ", inner_start) or source.startswith("-\n", inner_start):
-            text = text.rstrip(_WHITESPACE)
+        after_dash = source[inner_start + 1:inner_start + 2]
+        if source.startswith("-", inner_start) and after_dash and after_dash in _WHITESPACE:
+            text = text.rstrip(_WHITESPACE)  # "{{- " trims the text before it
             inner_start += 1
         end = source.find("}}", inner_start)
         if end < 0:
             raise GoTemplateError(f"unclosed action starting at offset {start}")
         inner, pos = source[inner_start:end], end + 2
-        if inner.endswith(" -") or inner.endswith("\n-"):
+        if len(inner) >= 2 and inner[-1] == "-" and inner[-2] in _WHITESPACE:  # " -}}" trims the text after it
             inner = inner[:-1]
             while pos < len(source) and source[pos] in _WHITESPACE:
                 pos += 1
@@ -177,17 +178,13 @@ def _eq(a, *others):
     return any(a == b for b in others)
 
 
-def _compare(op):
-    return lambda a, b: op(a, b)
-
-
 def _slice(seq, *bounds):
     return seq[bounds[0]:bounds[1]] if len(bounds) == 2 else seq[bounds[0]:] if bounds else seq
 
 
 FUNCTIONS = {
-    "eq": _eq, "ne": lambda a, b: a != b, "lt": _compare(lambda a, b: a < b), "le": _compare(lambda a, b: a <= b),
-    "gt": _compare(lambda a, b: a > b), "ge": _compare(lambda a, b: a >= b), "not": lambda a: not truthy(a),
+    "eq": _eq, "ne": lambda a, b: a != b, "lt": lambda a, b: a < b, "le": lambda a, b: a <= b,
+    "gt": lambda a, b: a > b, "ge": lambda a, b: a >= b, "not": lambda a: not truthy(a),
     "len": len, "index": lambda seq, *keys: _index(seq, keys), "slice": _slice,
 }
 

@@ -14,7 +14,7 @@ from studio.ollama import modelfile
 from studio.ollama.gguf_chat import read_chat_metadata
 from studio.ollama.importer import from_line, plan_import
 from studio.ollama.names import canonical
-from studio.ollama.store import OllamaImport, import_for_job, import_session
+from studio.ollama.store import OllamaImport, import_for_job
 from studio.ollama.templates import chat_setup
 from studio.storage import Job, JobState, Result, session
 
@@ -130,10 +130,3 @@ def import_status(settings: Settings, job_id: int, tail: int = 40) -> ImportStat
         raise KeyError(f"no Ollama import job #{job_id}")
     return ImportStatus(job, service.job_log(settings, job_id, tail=tail), import_for_job(settings, job_id))
 
-
-def imports(settings: Settings, result_id: int | None = None) -> list[OllamaImport]:
-    with import_session(settings) as s:
-        query = select(OllamaImport).order_by(OllamaImport.id)
-        if result_id is not None:
-            query = query.where(OllamaImport.result_id == result_id)
-        return list(s.exec(query).all())
