@@ -9,7 +9,7 @@ import pytest
 
 from studio.config import Settings
 from studio.ollama import service
-from studio.ollama.client import DigestMismatch, ModelExists, OllamaServer, ServerDown, ServerError
+from studio.ollama.client import DigestMismatch, ModelExists, OllamaServer, ServerError
 from studio.ollama.importer import SMOKE_PROMPT, plan_import, run_import
 from studio.ollama.names import InvalidModelName
 from studio.ollama.store import OllamaImport, import_session
