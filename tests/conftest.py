@@ -84,3 +84,39 @@ def smol_run(tmp_path_factory, studio_cache, smol, eval_text):
     rows = json.loads(proc.stdout)
     base_proc = run_cli(["results", "--json"], env)
     return {"env": env, "workspace": ws, "rows": rows, "all": json.loads(base_proc.stdout), "stderr": proc.stderr}
+
+
+HF_RECIPES_TINY = ("int8-rtn", "fp8", "nvfp4", "mxfp4", "bnb-nf4", "bnb-int8", "gptq", "awq")
+
+
+@pytest.fixture(scope="session")
+def tiny_hf_run(tmp_path_factory, studio_cache, tiny, eval_text):
+    """Every HF-format recipe on the tiny random llama through the queue (2 chunks of 128), plus a
+    second submission with other options (FP8 W8A8, asymmetric per-group INT8)."""
+    ws = tmp_path_factory.mktemp("tiny-hf-run")
+    env = make_env(ws, studio_cache, [tiny.parent])
+    common = ["--model", str(tiny), "--eval-text", str(eval_text), "--ctx", "128", "--max-chunks", "2",
+              "--max-new-tokens", "8", "--wait", "--json"]
+    calib = ["--option", "gptq.samples=4", "--option", "gptq.seq_len=64",
+             "--option", "awq.samples=4", "--option", "awq.seq_len=64"]
+    first = run_cli(["quantize", *common, *(a for r in HF_RECIPES_TINY for a in ("--recipe", r)), *calib], env)
+    assert first.returncode == 0, first.stderr[-4000:]
+    second = run_cli(["quantize", *common, "--recipe", "fp8", "--recipe", "int8-rtn",
+                      "--option", "fp8.activations=w8a8", "--option", "int8-rtn.scheme=asymmetric",
+                      "--option", "int8-rtn.granularity=per-group"], env)
+    assert second.returncode == 0, second.stderr[-4000:]
+    return {"env": env, "rows": json.loads(first.stdout) + json.loads(second.stdout)}
+
+
+@pytest.fixture(scope="session")
+def smol_hf_run(tmp_path_factory, studio_cache, smol, eval_text):
+    """The recipes the issue asks to run for real on SmolLM2-135M, through the queue (4 chunks of 512)."""
+    ws = tmp_path_factory.mktemp("smol-hf-run")
+    env = make_env(ws, studio_cache, [smol.parent])
+    proc = run_cli(["quantize", "--model", str(smol), "--recipe", "bnb-nf4", "--recipe", "bnb-int8",
+                    "--recipe", "gptq", "--recipe", "int8-rtn", "--recipe", "fp8",
+                    "--option", "gptq.bits=4", "--option", "gptq.group_size=64",
+                    "--eval-text", str(eval_text), "--ctx", "512", "--max-chunks", "4",
+                    "--max-new-tokens", "24", "--wait", "--json"], env, timeout=1800)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return {"env": env, "rows": json.loads(proc.stdout), "all": json.loads(run_cli(["results", "--json"], env).stdout)}
