@@ -36,7 +36,9 @@ def run(request: dict) -> None:
 
 def main() -> None:
     os.environ.setdefault("GPTQMODEL_CPU_WORKERS", str(os.cpu_count() or 1))
-    run(json.loads(Path(sys.argv[1]).read_text()))
+    request = json.loads(Path(sys.argv[1]).read_text())
+    os.chdir(request["scratch"])  # GPTQModel writes its logs/ folder into the working directory
+    run(request)
 
 
 if __name__ == "__main__":
