@@ -7,23 +7,30 @@ from components.formatting import esc, mib
 from studio import service
 from studio.config import Settings
 
-COLUMNS = ("Recipe", "Size (MiB)", "Bits/weight", "PPL", "Δ PPL", "Δ %", "Mean KLD", "KLD p99", "Same top %",
+COLUMNS = ("Recipe", "Compared to", "Size (MiB)", "Bits/weight", "PPL", "Δ PPL", "Δ %", "Mean KLD", "KLD p99", "Same top %",
            "RMS Δp %", "Prefill tok/s", "Decode tok/s",
            "Peak RAM (MiB)", "Protocol", "Tensor types")
+
+
+def comparison_key(base_key: str) -> str:
+    """model, text and protocol, without the family: GGUF and HF rows of one model sit side by side,
+    each against its own base (llama.cpp F16 or the checkpoint in torch)."""
+    return ":".join(base_key.split(":")[1:5])
 
 
 def _groups(settings: Settings) -> dict[str, list[dict]]:
     groups: dict[str, list[dict]] = {}
     for row in service.result_rows(settings, include_base=True):
-        groups.setdefault(row["base_key"], []).append(row)
+        groups.setdefault(comparison_key(row["base_key"]), []).append(row)
     return groups
 
 
 def group_label(rows: list[dict]) -> str:
     r = rows[0]
     text_sha = r["base_key"].split(":")[2]
-    return (f"{r['model'].rsplit('/', 1)[-1]} · {r['family']} · text {text_sha[:8]} · ctx {r['n_ctx']} · "
-            f"{r['n_tokens_scored']} tokens")
+    families = "+".join(sorted({row["family"] for row in rows}))
+    return (f"{r['model'].rsplit('/', 1)[-1]} · {families} · text {text_sha[:8]} · ctx {r['n_ctx']} · "
+            f"{r['n_chunks']} chunks")
 
 
 def _divergence_cells(r: dict) -> str:
@@ -38,6 +45,8 @@ def _divergence_cells(r: dict) -> str:
 def table_html(rows: list[dict]) -> str:
     body = []
     for r in sorted(rows, key=lambda r: (not r["is_base"], r["size_bytes"])):
+        emulated = (' <span class="qs-flag" title="the format is stored exactly; its arithmetic is imitated in '
+                    'higher precision on this device">emulated</span>' if r.get("emulated") else "")
         delta = "" if r["is_base"] else f"{r['ppl_delta']:+.4f}"
         pct = "" if r["is_base"] else f"{r['ppl_delta_pct']:+.2f}"
         cls = "qs-base" if r["is_base"] else ("qs-worse" if (r["ppl_delta_pct"] or 0) > 5 else "qs-ok")
@@ -46,14 +55,16 @@ def table_html(rows: list[dict]) -> str:
                 f'llama.cpp used a legacy type instead">⚠ {r["fallback_tensors"]} fallback</span>'
                 if r["fallback_tensors"] else "")
         body.append(
-            f'<tr class="{cls}" data-recipe="{esc(r["recipe"])}"><td>{esc(r["recipe"])}{flag}</td>'
-            f"<td>{mib(r['size_bytes'])}</td><td>{r['bpw']:.2f}</td><td class=\"qs-ppl\">{r['ppl']:.4f}</td>"
+            f'<tr class="{cls}" data-recipe="{esc(r["recipe"])}"><td>{esc(r["recipe"])}{flag}{emulated}</td>'
+            f"<td>{esc(r['base'] or '—') if not r['is_base'] else '—'}</td><td>{mib(r['size_bytes'])}</td><td>{r['bpw']:.2f}</td><td class=\"qs-ppl\">{r['ppl']:.4f}</td>"
             f"<td>{delta}</td><td>{pct}</td>{_divergence_cells(r)}<td>{r['prefill_tok_s']:.0f}</td><td>{r['decode_tok_s']:.1f}</td>"
             f"<td>{mib(r['peak_rss_bytes'])}</td><td>ctx {r['n_ctx']}, {r['n_chunks']} chunks, "
             f"{r['n_tokens_scored']} tokens</td><td class=\"qs-census\">{esc(census)}</td></tr>")
     head = "".join(f"<th>{c}</th>" for c in COLUMNS)
+    snippets = "".join(f'<details class="qs-snippet"><summary>Load {esc(r["recipe"])}</summary>'
+                       f'<pre>{esc(r["load_snippet"])}</pre></details>' for r in rows if not r["is_base"])
     return (f'<table class="qs-table" id="compare-table"><thead><tr>{head}</tr></thead>'
-            f'<tbody>{"".join(body)}</tbody></table>')
+            f'<tbody>{"".join(body)}</tbody></table><div id="load-snippets">{snippets}</div>')
 
 
 def generations_html(settings: Settings, rows: list[dict]) -> str:

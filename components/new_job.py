@@ -1,4 +1,5 @@
-"""New job tab: model, GGUF types, evaluation text, prompts; Preflight and Quantize."""
+"""New job tab: model, recipes (GGUF types and the HF-format recipes, each with a form generated
+from its options schema), evaluation text, prompts; Preflight and Quantize."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,15 +16,49 @@ BUILTIN = "Built-in WikiText-2 sample"
 UPLOAD = "Upload a .txt"
 
 
-def _request(settings: Settings, model, types, text_choice, upload, n_ctx, max_chunks, prompts, max_new):
+def _option_widget(recipe_name: str, opt):
+    label, elem_id = f"{opt.name}", f"opt-{recipe_name}-{opt.name}"
+    if opt.kind == "choice":
+        return gr.Dropdown(list(opt.choices), value=opt.default, label=label, info=opt.help, elem_id=elem_id)
+    if opt.kind == "bool":
+        return gr.Checkbox(value=opt.default, label=label, info=opt.help, elem_id=elem_id)
+    if opt.kind in ("int", "float"):
+        return gr.Number(opt.default, label=label, info=opt.help, precision=0 if opt.kind == "int" else None,
+                         elem_id=elem_id)
+    return gr.Textbox(str(opt.default), label=label, info=opt.help, elem_id=elem_id)
+
+
+def _option_forms() -> tuple[list[tuple[str, str]], list]:
+    """One accordion per recipe with a widget per option; returns ((recipe, option) keys, widgets)."""
+    keys, widgets = [], []
+    for name, entry in sorted(recipes.entries().items()):
+        recipe = entry.recipe
+        if recipe is None:
+            continue
+        variant = recipe.variant.option if recipe.variant else None
+        shown = [o for o in recipe.options if o.name != variant]
+        if not shown:
+            continue
+        with gr.Accordion(f"{recipe.title} options", open=False, elem_id=f"options-{name}"):
+            for opt in shown:
+                keys.append((name, opt.name))
+                widgets.append(_option_widget(name, opt))
+    return keys, widgets
+
+
+def _request(settings: Settings, option_keys, model, types, hf_recipes, text_choice, upload, n_ctx, max_chunks,
+             prompts, max_new, *option_values):
     if text_choice == UPLOAD:
         if not upload:
             raise PreflightError(["choose a .txt file to upload, or pick the built-in sample"])
         text = service.save_upload(settings, Path(upload))
     else:
         text = BUILTIN_SAMPLE
+    overrides = tuple((f"{name}.{key}", value) for (name, key), value in zip(option_keys, option_values)
+                      if value is not None)
     return service.JobRequest(
-        model=model or "", recipes=tuple(f"gguf:{t}" for t in (types or [])), eval_text=text,
+        model=model or "", recipes=tuple(f"gguf:{t}" for t in (types or [])) + tuple(hf_recipes or ()),
+        eval_text=text, overrides=overrides,
         n_ctx=int(n_ctx or 0), max_chunks=int(max_chunks) if max_chunks else None,
         prompts=tuple(p.strip() for p in (prompts or "").splitlines() if p.strip()),
         max_new_tokens=int(max_new or 0))
@@ -38,6 +73,10 @@ def build(settings: Settings) -> None:
                                info="a local Hugging Face checkpoint folder, or a hub id (downloaded when online)")
             types = gr.CheckboxGroup(list(gguf.option("type").choices), value=["Q4_K_M"], label="GGUF types",
                                      elem_id="gguf-types", info="llama.cpp quantization types; one job each")
+            hf_names = [n for n, e in sorted(recipes.entries().items()) if e.recipe and e.recipe.family == "hf"]
+            hf_recipes = gr.CheckboxGroup(hf_names, value=[], label="Hugging Face-format recipes", elem_id="hf-recipes",
+                                          info="evaluated with torch against the checkpoint itself; one job each")
+            option_keys, option_widgets = _option_forms()
             with gr.Row():
                 text_choice = gr.Radio([BUILTIN, UPLOAD], value=BUILTIN, label="Evaluation text", elem_id="text-choice")
                 upload = gr.File(label="Text file (.txt, UTF-8)", file_types=[".txt"], type="filepath")
@@ -52,18 +91,18 @@ def build(settings: Settings) -> None:
                 submit_btn = gr.Button("Quantize", variant="primary", elem_id="quantize-btn")
         with gr.Column(scale=2):
             status = gr.HTML(elem_id="new-job-status")
-    inputs = [model, types, text_choice, upload, n_ctx, max_chunks, prompts, max_new]
+    inputs = [model, types, hf_recipes, text_choice, upload, n_ctx, max_chunks, prompts, max_new, *option_widgets]
 
     def on_check(*values):
         try:
-            plan = service.preflight(settings, _request(settings, *values))
+            plan = service.preflight(settings, _request(settings, option_keys, *values))
         except PreflightError as exc:
             return messages("error", exc.reasons)
         return messages("ok", plan.summary().splitlines())
 
     def on_submit(*values):
         try:
-            ids = service.submit(settings, _request(settings, *values))
+            ids = service.submit(settings, _request(settings, option_keys, *values))
         except PreflightError as exc:
             return messages("error", exc.reasons)
         return messages("ok", [f"Queued job(s) {', '.join(f'#{i}' for i in ids)}. Follow them in the Jobs tab."])

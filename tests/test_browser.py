@@ -67,6 +67,8 @@ def _fill(page, elem_id: str, value: str) -> None:
 def test_quantize_watch_and_compare_in_a_real_browser(page, smol):
     page.get_by_role("tab", name="Hardware").click()
     page.locator("#recipes-table tr[data-recipe=gguf]").get_by_text("available", exact=True).wait_for()
+    native_fp8 = page.locator("#recipes-table tr[data-recipe=fp8][data-mode=native]")
+    assert "unavailable" in native_fp8.inner_text() and "execution=emulated" in native_fp8.inner_text()
 
     page.get_by_role("tab", name="New job").click()
     _fill(page, "model-input", str(smol.parent / "no-such-model"))
@@ -75,23 +77,29 @@ def test_quantize_watch_and_compare_in_a_real_browser(page, smol):
 
     _fill(page, "model-input", str(smol))
     _fill(page, "max-chunks", "2")
+    page.locator("#hf-recipes").get_by_text("int8-rtn", exact=True).click()
+    page.locator("#options-int8-rtn").click()  # the form generated from the recipe's schema
+    page.locator("#opt-int8-rtn-scheme").wait_for()
     page.locator("#quantize-btn").click()
-    page.locator("#new-job-status").get_by_text("Queued job(s) #1").wait_for()
+    page.locator("#new-job-status").get_by_text("Queued job(s) #1, #2").wait_for()
 
     page.get_by_role("tab", name="Jobs").click()
-    page.locator("#jobs-table tr[data-job-id='1'][data-state='done']").wait_for(timeout=600_000)
+    for job in (1, 2):
+        page.locator(f"#jobs-table tr[data-job-id='{job}'][data-state='done']").wait_for(timeout=600_000)
 
     page.get_by_role("tab", name="Compare").click()
     rows = page.locator("#compare-table tbody tr")
-    rows.nth(1).wait_for()
-    assert rows.count() == 2
-    assert "base" in rows.nth(0).inner_text()
+    rows.nth(3).wait_for()
+    assert rows.count() == 4  # two bases (llama.cpp F16, the checkpoint in torch) and two results
+    assert "base" in rows.nth(0).inner_text() and "base" in rows.nth(1).inner_text()
+    rtn = page.locator("#compare-table tr[data-recipe='int8-rtn']")
+    assert "emulated" in rtn.inner_text() and "hf:base (checkpoint)" in rtn.inner_text()
     q4 = page.locator("#compare-table tr[data-recipe='gguf:Q4_K_M']")
     assert float(q4.locator(".qs-ppl").inner_text()) > 1
     assert "fallback" in q4.inner_text()
     first_prompt = page.locator("#generations .qs-prompt").first
     first_prompt.wait_for()
-    assert first_prompt.locator(".qs-gen").count() == 2
+    assert first_prompt.locator(".qs-gen").count() == 4
     assert all(t.strip() for t in first_prompt.locator(".qs-gen pre").all_inner_texts())
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "compare.png"), full_page=True)
