@@ -7,16 +7,20 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # llama-cpp-python compiles from source: use every core, and pip's wheel cache keeps the result.
 export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc)
 
-.PHONY: run test test-slow install install-dev chromium clean
+.PHONY: run test test-slow bench install install-dev chromium redis clean
 
 run: install
 	$(PY) launch.py
 
-test: install-dev chromium
+test: install-dev chromium redis
 	$(PY) -m pytest -m "not slow"
 
-test-slow: install-dev chromium
+test-slow: install-dev chromium redis
 	$(PY) -m pytest -m slow
+
+# Benchmarks: ratios against the bare tools, measured in one invocation (see BENCHMARKS.md).
+bench: install-dev
+	$(PY) -m bench
 
 $(VENV)/bin/activate:
 	@python3 -c "import ensurepip" 2>/dev/null && command -v g++ >/dev/null || \
@@ -39,6 +43,10 @@ install-dev: $(VENV)/.installed-dev
 
 chromium:
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
+
+# The multi-worker tests run a real Redis broker on 127.0.0.1.
+redis:
+	@command -v redis-server >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq redis-server; }
 
 clean:
 	rm -rf $(VENV) .pytest_cache test-artifacts
