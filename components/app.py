@@ -1,9 +1,9 @@
-"""The studio's Gradio app: four tabs over the domain layer."""
+"""The studio's Gradio app: five tabs over the domain layer."""
 from __future__ import annotations
 
 import gradio as gr
 
-from components import compare, hardware_tab, jobs_tab, new_job, ollama_panel
+from components import compare, hardware_tab, jobs_tab, new_job, ollama_panel, planner_tab
 from studio.config import Settings
 
 
@@ -11,17 +11,20 @@ def build_app(settings: Settings) -> gr.Blocks:
     with gr.Blocks(title="Quantization Studio") as app:
         gr.HTML('<div class="qs-header"><h1>Quantization Studio</h1>'
                 "<p>Shrink a language model, and see what you lost.</p></div>")
-        with gr.Tabs():
+        with gr.Tabs() as tabs:
             with gr.Tab("New job", id="new"):
-                new_job.build(settings)
+                preset_targets = new_job.build(settings)
             with gr.Tab("Jobs", id="jobs"):
                 jobs_tab.build(settings)
             with gr.Tab("Compare", id="compare") as compare_tab:
                 load_compare, c_in, c_out = compare.build(settings)
                 load_ollama, o_out = ollama_panel.build(settings)
+            with gr.Tab("Planner", id="planner") as plan_tab:
+                load_plan, p_in, p_out = planner_tab.build(settings, preset_targets, tabs)
             with gr.Tab("Hardware", id="hardware") as hw_tab:
                 load_hw, h_in, h_out = hardware_tab.build(settings)
         compare_tab.select(load_compare, c_in, c_out)
         compare_tab.select(load_ollama, None, o_out)
+        plan_tab.select(load_plan, p_in, p_out)
         hw_tab.select(load_hw, h_in, h_out)
     return app

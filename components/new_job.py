@@ -109,3 +109,4 @@ def build(settings: Settings) -> None:
 
     check_btn.click(on_check, inputs, status)
     submit_btn.click(on_submit, inputs, status)
+    return types, hf_recipes

@@ -35,6 +35,13 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--json", action="store_true")
     c = sub.add_parser("cancel", help="cancel a queued or running job")
     c.add_argument("job_id", type=int)
+    pl = sub.add_parser("plan", help="memory-fit planner: weights + KV cache per precision vs a memory target")
+    pl.add_argument("--params", help="parameter count, e.g. 70B or 135M (or give --model)")
+    pl.add_argument("--model", help="checkpoint folder: parameters and KV shape from its config")
+    pl.add_argument("--context", type=int, default=8192)
+    pl.add_argument("--batch", type=int, default=1)
+    pl.add_argument("--memory-gb", type=float, help="memory per GPU (or unified memory), decimal GB")
+    pl.add_argument("--json", action="store_true")
     lg = sub.add_parser("log", help="print a job's log")
     lg.add_argument("job_id", type=int)
     ollama_cli.add_parser(sub)
@@ -112,6 +119,26 @@ def cmd_jobs(settings: Settings, args) -> int:
     return 0
 
 
+def cmd_plan(settings: Settings, args) -> int:
+    from studio import planner, service
+    try:
+        params, shape = service.plan_inputs(settings, args.params, args.model)
+        rows = planner.plan(params, shape, args.context, args.batch, args.memory_gb)
+    except (planner.PlanError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps([r.as_dict() for r in rows], indent=2))
+        return 0
+    print(f"{params / 1e9:.3g} B parameters; KV shape {shape.layers} layers × {shape.kv_heads} KV heads × "
+          f"{shape.head_dim} ({shape.source}); context {args.context}, batch {args.batch}")
+    for r in rows:
+        fit = "" if r.fits is None else (" fits" if r.fits else f" needs {r.gpus_needed} × {r.memory_gb:g} GB")
+        print(f"  {r.precision:<12} {r.bits:5.2f} bits  weights {r.weights_gb:9.2f} GB  KV {r.kv_cache_gb:7.2f} GB"
+              f"  total {r.total_gb:9.2f} GB{fit}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     settings = Settings.from_env(args.workspace)
@@ -133,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "ollama":
         return ollama_cli.run(settings, args)
+    if args.command == "plan":
+        return cmd_plan(settings, args)
     if args.command == "log":
         print("\n".join(service.job_log(settings, args.job_id, tail=100000)))
         return 0

@@ -191,3 +191,22 @@ def result_rows(settings: Settings, job_ids: list[int] | None = None, include_ba
 def failed_rows(jobs: list[Job]) -> list[dict]:
     return [{"job_id": j.id, "recipe": j.recipe, "model": j.model, "status": j.state, "error": j.error}
             for j in jobs if j.state != JobState.DONE]
+
+
+def plan_inputs(settings: Settings, params: str | None, model: str | None):
+    """(parameter count, KV-cache shape) from a checkpoint's config, or from a typed count with the
+    nearest known Llama-family shape."""
+    from studio import planner
+    from studio.models import ModelError, read_model_facts, resolve_model
+    if model:
+        try:
+            facts = read_model_facts(resolve_model(model, settings), settings)
+        except ModelError as exc:
+            raise planner.PlanError(str(exc)) from exc
+        config = json.loads((facts.path / "config.json").read_text())
+        count = planner.parse_params(params) if params else facts.n_params
+        return count, planner.shape_from_config(config)
+    if not params:
+        raise planner.PlanError("give --params (e.g. 70B) or --model PATH")
+    count = planner.parse_params(params)
+    return count, planner.nearest_shape(count)

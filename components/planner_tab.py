@@ -1,0 +1,90 @@
+"""Planner tab: will this model fit (weights + KV cache per precision vs a memory target), and
+which recipe to use for a goal on this machine, one click away from a New-job preset."""
+from __future__ import annotations
+
+import gradio as gr
+
+from components.formatting import esc, messages
+from studio import hardware, planner, recommend, service
+from studio.config import Settings
+
+DETECTED = "This machine's GPU"
+CUSTOM = "Custom (type GB)"
+
+
+def plan_html(settings: Settings, params, model, context, batch, target, memory_gb) -> str:
+    try:
+        count, shape = service.plan_inputs(settings, (params or "").strip() or None, (model or "").strip() or None)
+        memory = _memory(settings, target, memory_gb)
+        rows = planner.plan(count, shape, int(context or 0), int(batch or 0), memory)
+    except (planner.PlanError, ValueError) as exc:
+        return messages("error", [str(exc)])
+    head = ("<tr><th>Precision</th><th>Bits</th><th>Weights (GB)</th><th>KV cache (GB)</th><th>Total (GB)</th>"
+            "<th>Fits?</th></tr>")
+    body = "".join(
+        f'<tr data-precision="{esc(r.precision)}" class="{"qs-ok" if r.fits else "qs-worse"}">'
+        f"<td>{esc(r.precision)}</td><td>{r.bits:g}</td><td>{r.weights_gb:,.2f}</td><td>{r.kv_cache_gb:,.2f}</td>"
+        f"<td>{r.total_gb:,.2f}</td><td>{_fit_text(r)}</td></tr>" for r in rows)
+    caption = (f"{count / 1e9:.3g} B parameters · KV cache for {shape.layers} layers × {shape.kv_heads} KV heads × "
+               f"{shape.head_dim} ({esc(shape.source)}), context {int(context)}, batch {int(batch)}, 16-bit KV"
+               + (f" · target {memory:g} GB" if memory else ""))
+    return f'<p class="qs-caption">{caption}</p><table class="qs-table" id="plan-table">{head}{body}</table>'
+
+
+def _fit_text(row) -> str:
+    if row.fits is None:
+        return "—"
+    return "fits" if row.fits else f"no: needs {row.gpus_needed} × {row.memory_gb:g} GB"
+
+
+def _memory(settings: Settings, target: str, memory_gb) -> float | None:
+    if target == DETECTED:
+        gpus = hardware.detect(settings.workspace).cuda
+        if not gpus:
+            raise planner.PlanError("no CUDA GPU detected here: pick a target or type its memory")
+        return max(d.memory_bytes for d in gpus) / 1e9
+    if target == CUSTOM:
+        return float(memory_gb) if memory_gb else None
+    return float(planner.TARGETS[target])
+
+
+def recommendation_html(settings: Settings, goal: str) -> str:
+    rec = recommend.recommend(goal, hardware.detect(settings.workspace))
+    caveat = f'<p class="qs-caveat">⚠ {esc(rec.caveat)}</p>' if rec.caveat else ""
+    return (f'<div id="recommendation"><p><b>{esc(", ".join(rec.recipes))}</b></p><p>{esc(rec.why)}</p>'
+            f"{caveat}</div>")
+
+
+def build(settings: Settings, preset_targets: tuple, tabs):
+    """preset_targets: the New-job (GGUF types, HF recipes) checkbox groups a preset fills in."""
+    gr.Markdown("### Will it fit?")
+    with gr.Row():
+        params = gr.Textbox("70B", label="Parameters", elem_id="plan-params", info="e.g. 70B, 8B, 135M")
+        model = gr.Textbox("", label="…or a checkpoint folder", elem_id="plan-model",
+                           info="reads parameters and the KV shape from its config.json")
+        context = gr.Number(8192, label="Context (tokens)", precision=0, elem_id="plan-context")
+        batch = gr.Number(1, label="Batch", precision=0, elem_id="plan-batch")
+    with gr.Row():
+        target = gr.Dropdown([*planner.TARGETS, DETECTED, CUSTOM], value="H100 80 GB", label="Memory target",
+                             elem_id="plan-target")
+        memory_gb = gr.Number(None, label="Memory (GB), for Custom", elem_id="plan-memory")
+        plan_btn = gr.Button("Plan", elem_id="plan-btn")
+    table = gr.HTML(elem_id="plan-html")
+    gr.Markdown("### Which recipe?")
+    with gr.Row():
+        goal = gr.Radio([(v, k) for k, v in recommend.GOALS.items()], value="ollama", label="Goal", elem_id="goal")
+        use_btn = gr.Button("Use in New job", elem_id="use-recommendation")
+    advice = gr.HTML(elem_id="recommendation-html")
+
+    inputs = [params, model, context, batch, target, memory_gb]
+    plan_btn.click(lambda *v: plan_html(settings, *v), inputs, table)
+    goal.change(lambda g: recommendation_html(settings, g), goal, advice)
+
+    def preset(g):
+        specs = recommend.recommend(g, hardware.detect(settings.workspace)).recipes
+        gguf = [s.split(":", 1)[1] for s in specs if s.startswith("gguf:")]
+        hf = [s for s in specs if not s.startswith("gguf:")]
+        return gr.update(value=gguf), gr.update(value=hf), gr.Tabs(selected="new")
+
+    use_btn.click(preset, goal, [*preset_targets, tabs])
+    return (lambda *v: (plan_html(settings, *v), recommendation_html(settings, "ollama"))), inputs, [table, advice]
