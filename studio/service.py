@@ -210,3 +210,49 @@ def plan_inputs(settings: Settings, params: str | None, model: str | None):
         raise planner.PlanError("give --params (e.g. 70B) or --model PATH")
     count = planner.parse_params(params)
     return count, planner.nearest_shape(count)
+
+
+class DeleteError(ValueError):
+    pass
+
+
+def delete_result(settings: Settings, result_id: int) -> list[str]:
+    """Delete a result row, its generations and its files under the outputs folder (never a user's
+    checkpoint or a shared cache). A base row goes only when no other result is compared to it."""
+    with session(settings.db_url) as s:
+        result = s.get(Result, result_id)
+        if result is None:
+            raise DeleteError(f"result #{result_id} does not exist")
+        if result.is_base:
+            others = s.exec(select(Result).where(Result.base_key == result.base_key, Result.id != result_id)).all()
+            if others:
+                raise DeleteError(f"result #{result_id} is the base of {len(others)} other result(s); delete those first")
+        for g in s.exec(select(Generation).where(Generation.result_id == result_id)).all():
+            s.delete(g)
+        s.delete(result)
+        s.commit()
+    artifact = Path(result.artifact)
+    removed = []
+    if artifact.exists() and artifact.resolve().is_relative_to(settings.outputs_dir.resolve()):
+        if artifact.is_dir():
+            shutil.rmtree(artifact)
+        else:
+            artifact.unlink()
+        removed.append(str(artifact))
+    return removed
+
+
+CSV_COLUMNS = ("id", "recipe", "family", "base", "is_base", "emulated", "size_bytes", "bpw", "ppl", "ppl_base",
+               "ppl_delta_pct", "kld_mean", "kld_p99", "same_top_pct", "rms_dp_pct", "prefill_tok_s",
+               "decode_tok_s", "peak_rss_bytes", "quant_seconds", "load_seconds", "n_ctx", "n_chunks",
+               "n_tokens_scored", "model", "artifact")
+
+
+def export_csv(rows: list[dict], path: Path) -> Path:
+    import csv
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
