@@ -1,0 +1,72 @@
+"""The Compare tab's domain pieces: Pareto frontier, word diffs, filtering and sorting, CSV, delete."""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from components.compare import visible_rows
+from studio.pareto import frontier
+from studio.textdiff import word_diff
+
+
+def test_frontier_keeps_only_undominated_points():
+    points = [(4, 10), (8, 2), (5, 12), (6, 1), (2, 30), (6, 1)]
+    assert frontier(points) == [4, 0, 3]  # (5,12) and (8,2) are beaten; the duplicate (6,1) adds nothing
+    assert frontier([]) == []
+
+
+def test_word_diff_rejoins_both_texts():
+    base, other = "The capital of France is Paris. It is big.", "The capital of France is Lyon, famous. It is big."
+    segments = word_diff(base, other)
+    assert "".join(t for k, t in segments if k != "removed") == other
+    assert "".join(t for k, t in segments if k != "added") == base
+    assert ("removed", "Paris. ") in segments and ("added", "Lyon, famous. ") in segments
+    assert word_diff("same text", "same text") == [("same", "same text")]
+
+
+def row(rid, recipe, family, size, is_base=False, kld=0.1, decode=10.0):
+    return {"id": rid, "recipe": recipe, "family": family, "size_bytes": size, "bpw": size / 10, "ppl": 10.0,
+            "ppl_delta_pct": 0.0 if is_base else size / 100, "kld_mean": kld, "decode_tok_s": decode,
+            "is_base": is_base}
+
+
+def test_filter_and_sort_keep_bases_first():
+    rows = [row(1, "gguf:base (F16)", "gguf", 500, True), row(2, "gguf:Q8_0", "gguf", 300, kld=0.01),
+            row(3, "bnb-nf4", "hf", 200, kld=0.2, decode=30), row(4, "hf:base (checkpoint)", "hf", 510, True),
+            row(5, "gguf:Q2_K", "gguf", 100, kld=0.5, decode=20)]
+    assert [r["id"] for r in visible_rows(rows, "all", "", "Size")] == [1, 4, 5, 3, 2]
+    assert [r["id"] for r in visible_rows(rows, "all", "", "Mean KLD")] == [1, 4, 2, 3, 5]
+    assert [r["id"] for r in visible_rows(rows, "all", "", "Decode tok/s")] == [1, 4, 3, 5, 2]
+    assert [r["id"] for r in visible_rows(rows, "gguf", "q", "Size")] == [5, 2]
+    assert [r["id"] for r in visible_rows(rows, "hf", "", "Size")] == [4, 3]
+
+
+def test_csv_export_and_delete_on_real_results(workspace_env, settings, tiny, eval_text, tmp_path):
+    import json
+
+    from studio import service
+    from tests.conftest import run_cli
+    proc = run_cli(["quantize", "--model", str(tiny), "--recipe", "gguf:Q8_0", "--recipe", "gguf:Q4_0",
+                    "--eval-text", str(eval_text), "--ctx", "128", "--max-chunks", "2", "--max-new-tokens", "4",
+                    "--wait", "--json"], workspace_env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = service.result_rows(settings, include_base=True)
+    assert len(rows) == 3
+    path = service.export_csv(rows, tmp_path / "out.csv")
+    with open(path, newline="", encoding="utf-8") as f:
+        exported = list(csv.DictReader(f))
+    assert [float(r["ppl"]) for r in exported] == [r["ppl"] for r in rows]
+
+    base = next(r for r in rows if r["is_base"])
+    with pytest.raises(service.DeleteError, match="is the base of 2 other result"):
+        service.delete_result(settings, base["id"])
+    with pytest.raises(service.DeleteError, match="does not exist"):
+        service.delete_result(settings, 999_999)
+    q4 = next(r for r in json.loads(proc.stdout) if r["recipe"] == "gguf:Q4_0")
+    assert service.delete_result(settings, q4["id"]) == [q4["artifact"]]
+    assert not Path(q4["artifact"]).exists()
+    assert q4["id"] not in {r["id"] for r in service.result_rows(settings, include_base=True)}
+    assert not service.generations(settings, [q4["id"]]).get(q4["id"])
+    assert Path(base["artifact"]).exists()  # the shared F16 cache is never deleted
