@@ -101,5 +101,43 @@ def test_quantize_watch_and_compare_in_a_real_browser(page, smol):
     first_prompt.wait_for()
     assert first_prompt.locator(".qs-gen").count() == 4
     assert all(t.strip() for t in first_prompt.locator(".qs-gen pre").all_inner_texts())
+    # The Pareto plot: one point per row, the frontier drawn, hover text naming the recipe.
+    points = page.locator("#pareto-plot g.qs-point")
+    assert points.count() == 4
+    assert "int8-rtn" in page.locator("#pareto-plot g.qs-point[data-recipe='int8-rtn'] title").inner_text()
+    assert page.locator("#pareto-plot polyline.qs-frontier").count() == 1
+    assert page.locator("#speed-plot g.qs-point").count() == 4
+    # Generations: differences from each row's own base are highlighted.
+    q4_gens = page.locator("#generations .qs-gen[data-recipe='gguf:Q4_K_M'] pre")
+    base_gens = page.locator("#generations .qs-gen[data-recipe='gguf:base (F16)'] pre")
+    differs = [q.inner_text() != b.inner_text() for q, b in zip(q4_gens.all(), base_gens.all())]
+    marks = page.locator("#generations .qs-gen[data-recipe='gguf:Q4_K_M'] ins").count()
+    assert (marks > 0) == any(differs)
+    assert page.locator("#generations .qs-gen[data-recipe='gguf:base (F16)'] ins").count() == 0
+    # Sorting and filtering re-render the table from the same rows.
+    page.locator("#filter-family").click()
+    page.get_by_role("option", name="hf", exact=True).click()
+    page.locator("#compare-table tbody tr").nth(1).wait_for()
+    page.wait_for_function("document.querySelectorAll('#compare-table tbody tr').length === 2")
+    assert page.locator("#reference-card").get_by_text("0.031").count() == 1
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "compare.png"), full_page=True)
+
+
+def test_planner_and_recommendation_preset(page):
+    page.get_by_role("tab", name="Planner").click()
+    page.locator("#plan-btn").click()
+    fp16 = page.locator("#plan-table tr[data-precision='FP16/BF16']")
+    fp16.wait_for()
+    assert "140.00" in fp16.inner_text() and "needs 2 × 80 GB" in fp16.inner_text()
+    assert "35.00" in page.locator("#plan-table tr[data-precision='INT4']").inner_text()
+    page.locator("#goal").get_by_text("Fine-tune (QLoRA)").click()
+    page.locator("#recommendation-html").get_by_text("bnb-nf4").wait_for()
+    page.locator("#use-recommendation").click()
+    nf4 = page.locator("#hf-recipes").get_by_role("checkbox", name="bnb-nf4")
+    nf4.wait_for()  # the preset switched to the New job tab
+    deadline = time.monotonic() + 30
+    while not nf4.is_checked() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert nf4.is_checked()
+    assert not page.locator("#gguf-types").get_by_role("checkbox", name="Q4_K_M").is_checked()
