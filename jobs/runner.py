@@ -16,6 +16,7 @@ import time
 import traceback
 from pathlib import Path
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from jobs.process import die_with_parent, exit_reason, spawn
@@ -28,7 +29,7 @@ from studio.llamacpp import file_lock, gguf_census, llama_cpp_version
 from studio.models import ModelError, read_model_facts
 from studio.recipes.base import StageContext
 from studio.recipes.hf import hf_census
-from studio.storage import Generation, Job, JobState, Result, session
+from studio.storage import Generation, Job, JobState, Result, reading, session
 from studio.storage.tables import utcnow
 
 
@@ -76,12 +77,13 @@ class JobRunner:
             s.commit()
 
     def check_cancel(self) -> None:
-        with session(self.settings.db_url) as s:
+        with reading(self.settings.db_url) as s:
             if s.get(Job, self.job_id).cancel_requested:
                 raise Cancelled()
 
-    def run_logged(self, cmd: list[str], env: dict | None = None) -> None:
-        """Run a subprocess, relaying its output; `@progress f` lines update the stage's progress.
+    def run_logged(self, cmd: list[str], env: dict | None = None, progress=None) -> None:
+        """Run a subprocess, relaying its output; `@progress f` lines update the stage's progress, and
+        so does `progress(line)` when it returns a fraction (for tools with their own progress text).
         Redraws of a progress bar (lines starting like the previous one, less than 2 s apart) are
         dropped, so a tool that animates its bars does not flood the job log."""
         proc = spawn(cmd, new_group=False, env=env, cwd=str(REPO_ROOT))
@@ -91,6 +93,8 @@ class JobRunner:
             if line.startswith(PROGRESS_PREFIX):
                 self.report(float(line[len(PROGRESS_PREFIX):]))
                 continue
+            if progress and (fraction := progress(line)) is not None:
+                self.report(fraction)
             prefix, now = line[:24], time.monotonic()
             if line.strip() and prefix == last_prefix and now - last_time < 2.0:
                 continue
@@ -164,13 +168,16 @@ class JobRunner:
                         bos: int | None, tmp: Path) -> None:
         """The unquantized base, evaluated once per (model, text, protocol) and shared by all rows."""
         with file_lock(self.settings.model_cache_dir / model.key / "base-eval.lock"):
-            with session(self.settings.db_url) as s:
+            with reading(self.settings.db_url) as s:
                 if s.exec(select(Result).where(Result.base_key == base_key, Result.is_base)).first():
                     return
             self.enter("evaluate base")
             evaluation = self.evaluate(base_artifact, tokens_path, bos, tmp / "base-eval.json")
             label = "gguf:base (F16)" if recipe.family == "gguf" else f"{recipe.family}:base (checkpoint)"
-            self._insert_result(recipe, model, base_artifact, evaluation, base_key, is_base=True, label=label)
+            try:
+                self._insert_result(recipe, model, base_artifact, evaluation, base_key, is_base=True, label=label)
+            except IntegrityError:  # a worker on another machine (another workspace, another lock) stored it first
+                self.log(f"base row {base_key} was stored meanwhile by another worker")
 
     def store(self, recipe, model, artifact: Path, evaluation: dict, base_key: str, quant_seconds: float) -> None:
         final_dir = self.settings.outputs_dir / model.slug

@@ -1,8 +1,10 @@
-"""llama.cpp's own converter and file facts, taken from the same release as llama-cpp-python.
+"""llama.cpp's own converter, tools and file facts, taken from the same release as llama-cpp-python.
 
-The installed llama-cpp-python wheel has the quantizer and runtime but not `convert_hf_to_gguf.py`.
-Its sdist carries the whole llama.cpp tree, so we fetch that sdist (same version) with pip once,
-keep only the converter, its `conversion/` package and `gguf-py`, and run it as a subprocess.
+The installed llama-cpp-python wheel has the quantizer and runtime but not `convert_hf_to_gguf.py`
+nor the command-line tools. Its sdist carries the whole llama.cpp tree, so we fetch that sdist (same
+version) with pip once, keep the converter, its `conversion/` package and `gguf-py` (run as a
+subprocess), and build `llama-imatrix` and `llama-quantize` (the importance matrix, and quantizing
+with it, are only reachable through them) with cmake into the same cache folder.
 """
 from __future__ import annotations
 
@@ -51,27 +53,66 @@ def ensure_converter(cache_dir: Path) -> Path:
         if (target / "convert_hf_to_gguf.py").exists():
             return target
         with tempfile.TemporaryDirectory(dir=cache_dir) as tmp:
-            subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
-                            "--no-binary", ":all:", f"llama-cpp-python=={llama_cpp_version()}",
-                            "-d", tmp], check=True)
-            sdist = next(Path(tmp).glob("llama_cpp_python-*.tar.gz"))
             staging = Path(tmp) / "staging"
-            _extract_converter(sdist, staging)
+            _extract(_download_sdist(Path(tmp)), staging, CONVERTER_PARTS)
             os.replace(staging, target)  # appears whole or not at all
     return target
 
 
-def _extract_converter(sdist: Path, dest: Path) -> None:
+def _download_sdist(folder: Path) -> Path:
+    subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
+                    f"llama-cpp-python=={llama_cpp_version()}", "-d", str(folder)], check=True)
+    return next(folder.glob("llama_cpp_python-*.tar.gz"))
+
+
+def _extract(sdist: Path, dest: Path, parts: tuple[str, ...] | None) -> None:
+    """The sdist's vendored llama.cpp tree (only `parts`, when given) into dest."""
     prefix_re = re.compile(r"^[^/]+/vendor/llama\.cpp/")
     with tarfile.open(sdist) as tar:
         for member in tar.getmembers():
             rel = prefix_re.sub("", member.name, count=1)
-            if rel == member.name or not rel.startswith(CONVERTER_PARTS) or not member.isfile():
+            if rel == member.name or (parts and not rel.startswith(parts)) or not member.isfile():
                 continue
             out = dest / rel
             out.parent.mkdir(parents=True, exist_ok=True)
             with tar.extractfile(member) as src, open(out, "wb") as dst:
                 shutil.copyfileobj(src, dst)
+
+
+TOOLS = ("llama-imatrix", "llama-quantize")
+
+
+def tool_path(cache_dir: Path, name: str) -> Path:
+    return converter_dir(cache_dir) / "bin" / name
+
+
+def ensure_tools(cache_dir: Path, log=print) -> Path:
+    """Build llama.cpp's imatrix and quantize tools from the pinned release once; return their folder."""
+    target = converter_dir(cache_dir) / "bin"
+    if all((target / t).exists() for t in TOOLS):
+        return target
+    with file_lock(cache_dir / "tools.lock"):
+        if all((target / t).exists() for t in TOOLS):
+            return target
+        with tempfile.TemporaryDirectory(dir=cache_dir) as tmp:
+            src, build, staging = Path(tmp) / "src", Path(tmp) / "build", Path(tmp) / "bin"
+            _extract(_download_sdist(Path(tmp)), src, None)
+            cmake = shutil.which("cmake", path=os.pathsep.join([str(Path(sys.executable).parent),
+                                                                 os.environ.get("PATH", "")]))
+            if cmake is None:
+                raise RuntimeError("cmake is needed to build llama.cpp's tools (it is in requirements.txt)")
+            log(f"building {', '.join(TOOLS)} from llama.cpp {llama_cpp_version()} (once per machine)")
+            subprocess.run([cmake, "-S", str(src), "-B", str(build), "-DCMAKE_BUILD_TYPE=Release",
+                            "-DLLAMA_CURL=OFF", "-DLLAMA_BUILD_TESTS=OFF", "-DLLAMA_BUILD_SERVER=OFF",
+                            "-DBUILD_SHARED_LIBS=OFF"], check=True, stdout=subprocess.DEVNULL)
+            subprocess.run([cmake, "--build", str(build), "--config", "Release", "-j", str(os.cpu_count() or 1),
+                            "--target", *TOOLS], check=True, stdout=subprocess.DEVNULL)
+            staging.mkdir()
+            for t in TOOLS:
+                shutil.copy2(next(build.rglob(t)), staging / t)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(staging, target)
+    return target
 
 
 def supported_architectures(cache_dir: Path) -> set[str]:
@@ -90,11 +131,6 @@ def convert_command(cache_dir: Path, model_dir: Path, outfile: Path, outtype: st
     cmd = [sys.executable, str(conv / "convert_hf_to_gguf.py"), str(model_dir),
            "--outtype", outtype, "--outfile", str(outfile)]
     return cmd, env
-
-
-if __name__ == "__main__":  # `python -m studio.llamacpp CACHE_DIR`: fetch at install time
-    from studio.config import Settings
-    print(ensure_converter(Path(sys.argv[1]) if len(sys.argv) > 1 else Settings.from_env().cache_dir))
 
 
 # Row sizes must be a multiple of the block size; k-quants use 256-wide super-blocks.
@@ -117,3 +153,10 @@ def gguf_census(path: Path) -> dict:
             not_k_divisible += 1
     return {"tensor_types": types, "n_params": n_elements, "tensor_bytes": n_bytes,
             "bpw": 8.0 * n_bytes / n_elements, "rows_not_k_divisible": not_k_divisible}
+
+
+if __name__ == "__main__":  # `python -m studio.llamacpp [CACHE_DIR]`: fetch and build at install time
+    from studio.config import Settings
+    cache = Path(sys.argv[1]) if len(sys.argv) > 1 else Settings.from_env().cache_dir
+    print(ensure_converter(cache))
+    print(ensure_tools(cache))

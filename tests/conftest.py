@@ -74,16 +74,23 @@ def run_cli(args: list[str], env: dict, timeout: float = 900) -> subprocess.Comp
 
 @pytest.fixture(scope="session")
 def smol_run(tmp_path_factory, studio_cache, smol, eval_text):
-    """One real headless run on SmolLM2: F16 base, Q8_0, Q4_K_M, Q2_K through the queue (4 chunks of 512)."""
+    """One real headless run on SmolLM2: F16 base, Q8_0, Q4_K_M, Q2_K through the queue (4 chunks of 512),
+    then Q2_K and Q3_K_S again with an importance matrix, for the with/without comparison."""
     ws = tmp_path_factory.mktemp("smol-run")
     env = make_env(ws, studio_cache, [smol.parent])
     proc = run_cli(["quantize", "--model", str(smol), "--recipe", "gguf:Q8_0", "--recipe", "gguf:Q4_K_M",
-                    "--recipe", "gguf:Q2_K", "--eval-text", str(eval_text), "--ctx", "512", "--max-chunks", "4",
-                    "--max-new-tokens", "24", "--wait", "--json"], env)
+                    "--recipe", "gguf:Q2_K", "--option", "gguf.imatrix=off", "--eval-text", str(eval_text), "--ctx",
+                    "512", "--max-chunks", "4", "--max-new-tokens", "24", "--wait", "--json"], env)
     assert proc.returncode == 0, proc.stderr[-4000:]
     rows = json.loads(proc.stdout)
     base_proc = run_cli(["results", "--json"], env)
-    return {"env": env, "workspace": ws, "rows": rows, "all": json.loads(base_proc.stdout), "stderr": proc.stderr}
+    with_imatrix = run_cli(["quantize", "--model", str(smol), "--recipe", "gguf:Q2_K", "--recipe", "gguf:Q3_K_S",
+                            "--eval-text", str(eval_text), "--ctx", "512", "--max-chunks", "4", "--max-new-tokens",
+                            "24", "--wait", "--json"], env)
+    assert with_imatrix.returncode == 0, with_imatrix.stderr[-4000:]
+    imatrix_rows = json.loads(with_imatrix.stdout)
+    return {"env": env, "workspace": ws, "rows": rows, "all": json.loads(base_proc.stdout), "stderr": proc.stderr,
+            "imatrix_rows": imatrix_rows}
 
 
 HF_RECIPES_TINY = ("int8-rtn", "fp8", "nvfp4", "mxfp4", "bnb-nf4", "bnb-int8", "gptq", "awq")

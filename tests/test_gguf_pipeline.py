@@ -181,3 +181,43 @@ def test_second_recipe_reuses_the_cached_f16_and_the_base_row(smol_run):
     assert all("F16 GGUF already converted" in log for log in logs[1:])
     assert sum(r["is_base"] for r in smol_run["all"]) == 1
     assert {r["base_key"] for r in smol_run["all"]} == {smol_run["rows"][0]["base_key"]}
+
+
+def test_importance_matrix_rows_sit_beside_the_plain_ones(smol_run):
+    from tests.conftest import run_cli
+
+    rows = {r["recipe"]: r for r in smol_run["imatrix_rows"]}
+    assert set(rows) == {"gguf:Q2_K+imatrix", "gguf:Q3_K_S+imatrix"}
+    plain = next(r for r in smol_run["rows"] if r["recipe"] == "gguf:Q2_K")
+    assert {r["base_key"] for r in rows.values()} == {plain["base_key"]}  # same base, same tokens
+    first, second = (run_cli(["log", str(rows[k]["job_id"])], smol_run["env"]).stdout
+                     for k in ("gguf:Q2_K+imatrix", "gguf:Q3_K_S+imatrix"))
+    assert "llama-imatrix" in first or "compute_imatrix" in first
+    assert "importance matrix already computed" in second  # computed once per (model, text)
+    # Weighting the rounding by activation importance lowers the divergence at the same type.
+    assert rows["gguf:Q2_K+imatrix"]["kld_mean"] < plain["kld_mean"]
+
+
+def test_per_tensor_types_reach_the_file(workspace_env, tiny, eval_text):
+    from gguf import GGUFReader
+
+    from tests.conftest import run_cli
+    proc = run_cli(["quantize", "--model", str(tiny), "--recipe", "gguf:Q4_0", "--option", "gguf.output_type=Q8_0",
+                    "--option", "gguf.tensor_types=ffn_down=Q8_0", "--eval-text", str(eval_text), "--ctx", "128",
+                    "--max-chunks", "2", "--max-new-tokens", "4", "--wait", "--json"], workspace_env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    row = json.loads(proc.stdout)[0]
+    assert row["recipe"] == "gguf:Q4_0+overrides"
+    types = {t.name: t.tensor_type.name for t in GGUFReader(row["artifact"]).tensors}
+    assert {types[n] for n in types if "ffn_down" in n} == {"Q8_0"}
+    assert {types[n] for n in types if "ffn_gate" in n} == {"Q4_0"}
+    assert types.get("output.weight", types["token_embd.weight"]) in {"Q8_0", "Q6_K"}
+
+
+def test_bad_tensor_overrides_and_iquants_without_imatrix_are_refused(workspace_env, smol):
+    from tests.conftest import run_cli
+    proc = run_cli(["quantize", "--model", str(smol), "--recipe", "gguf:IQ2_XXS", "--option", "gguf.imatrix=off",
+                    "--option", "gguf.tensor_types=ffn_down=Q9"], workspace_env, timeout=120)
+    assert proc.returncode == 2
+    assert "IQ2_XXS needs an importance matrix" in proc.stderr
+    assert "'ffn_down=Q9' is not PATTERN=TYPE" in proc.stderr
