@@ -68,11 +68,11 @@ def main(argv=None) -> None:
     reaped = reap(settings)
     if reaped:
         print(f"marked interrupted job(s) as failed: {reaped}", file=sys.stderr)
-    if not settings.queue_url:
-        print(f"re-queued {requeue_pending(settings)} pending job(s)", file=sys.stderr)
+    print(f"re-queued {requeue_pending(settings)} pending job(s)", file=sys.stderr)
     consumer = start_consumer(settings, args.workers) if args.workers > 0 else None
 
     from components.app import build_app
+    from studio.evaluation.texts import MAX_TEXT_BYTES
 
     app = build_app(settings)
     css = (REPO_ROOT / "static" / "studio.css").read_text()
@@ -80,7 +80,8 @@ def main(argv=None) -> None:
     try:
         app.queue(default_concurrency_limit=8).launch(
             server_name=args.host, server_port=args.port, share=False, auth=auth, css=css, theme=offline_theme(),
-            show_error=True, footer_links=["api"], allowed_paths=[str(settings.outputs_dir)])
+            show_error=True, footer_links=["api"], allowed_paths=[str(settings.outputs_dir)],
+            max_file_size=MAX_TEXT_BYTES)  # uploads are evaluation texts; anything bigger is refused
     finally:
         if consumer is not None:
             consumer.stop()

@@ -9,13 +9,16 @@ import time
 
 _PR_SET_PDEATHSIG = 1
 _prctl = ctypes.CDLL("libc.so.6", use_errno=True).prctl  # resolved before any fork
+# The supervisor puts its pid here, so a runner can tell it was orphaned before it could arm PDEATHSIG.
+SUPERVISOR_PID_ENV = "STUDIO_SUPERVISOR_PID"
 
 
 def die_with_parent() -> None:
-    """SIGKILL this process when the thread that started it ends; exit now if that already happened."""
-    parent = os.getppid()
+    """SIGKILL this process when the thread that started it ends; exit now if that already happened
+    (the parent may have died while this process was still importing, and a subreaper adopted it)."""
     _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    if parent == 1:
+    expected = os.environ.get(SUPERVISOR_PID_ENV)
+    if os.getppid() == 1 or (expected and os.getppid() != int(expected)):
         os._exit(1)
 
 

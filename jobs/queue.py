@@ -2,26 +2,55 @@
 
 A huey task only supervises: the job's work runs in `python -m jobs.runner JOB_ID`, a subprocess in
 its own process group. The task relays its output to the job log, stops it on cancel, and records
-how it ended.
+how it ended. The Job table is the truth; a queue message only says "look at job N", so a lost or
+duplicated message is harmless: the claim (queued -> running) succeeds once.
 """
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import shutil
+import socket
 import sys
 import threading
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import psutil
 from huey import RedisHuey, SqliteHuey
 from huey.consumer import Consumer
+from huey.registry import Message
+from huey.serializer import Serializer
+from sqlalchemy import update
 from sqlmodel import select
 
-from jobs.process import exit_reason, spawn, stop_group
+from jobs.process import SUPERVISOR_PID_ENV, exit_reason, spawn, stop_group
 from studio.config import Settings, REPO_ROOT
-from studio.storage import Job, JobLog, JobState, session
+from studio.storage import Job, JobLog, JobState, reading, session
 from studio.storage.tables import utcnow
+
+# Stages before any heavy work: a job interrupted there goes back to the queue instead of failing.
+LIGHT_STAGES = ("starting", "preflight")
+HEARTBEAT_SECONDS = 10.0
+# A job on another machine whose supervisor has not written a heartbeat for this long is presumed dead
+# (generous, so clock skew between machines does not fail live jobs).
+STALE_AFTER = timedelta(minutes=5)
+# Free space below this when a job fails means the disk filled up: the error says so.
+DISK_FULL_BYTES = 16 * 2**20
+
+
+class JsonSerializer(Serializer):
+    """Queue messages as JSON instead of pickle: an entry in a shared broker can never run code."""
+
+    def _serialize(self, message: Message) -> bytes:
+        return json.dumps(message._asdict()).encode()  # a non-JSON field (e.g. an eta) fails loudly
+
+    def _deserialize(self, data: bytes) -> Message:
+        fields = json.loads(data)
+        return Message(**{**fields, "args": tuple(fields["args"] or ())})
+
 
 _queues: dict[tuple, tuple] = {}
 
@@ -30,11 +59,12 @@ def _queue(settings: Settings) -> tuple:
     """(huey, run_job task) for these settings; the task carries the settings it was made with."""
     key = (settings.queue_url, str(settings.workspace), settings.db_url)
     if key not in _queues:
+        common = {"results": False, "serializer": JsonSerializer()}
         if settings.queue_url:
-            huey = RedisHuey("studio", url=settings.queue_url)
+            huey = RedisHuey("studio", url=settings.queue_url, **common)
         else:
             settings.ensure_dirs()
-            huey = SqliteHuey("studio", filename=str(settings.workspace / "queue.db"))
+            huey = SqliteHuey("studio", filename=str(settings.workspace / "queue.db"), **common)
         task = huey.task(name="run_job")(lambda job_id: supervise(settings, job_id))
         _queues[key] = (huey, task)
     return _queues[key]
@@ -48,16 +78,20 @@ def enqueue(settings: Settings, job_id: int) -> None:
     _queue(settings)[1](job_id)
 
 
+def worker_id() -> str:
+    """Who supervises a job: this machine and this process."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
 def claim(settings: Settings, job_id: int) -> bool:
-    """queued -> running, atomically: a job runs once even if two consumers see it."""
+    """queued -> running in one conditional UPDATE: a job runs once even if two consumers (on any
+    database) get its message."""
+    now = utcnow()
     with session(settings.db_url) as s:
-        job = s.get(Job, job_id)
-        if job is None or job.state != JobState.QUEUED:
-            return False
-        job.state, job.stage, job.started_at = JobState.RUNNING, "starting", utcnow()
-        s.add(job)
+        claimed = s.execute(update(Job).where(Job.id == job_id, Job.state == JobState.QUEUED).values(
+            state=JobState.RUNNING, stage="starting", started_at=now, heartbeat_at=now, worker=worker_id())).rowcount
         s.commit()
-        return True
+    return claimed == 1
 
 
 RUNNER_MODULES = ("jobs.runner", "jobs.ollama_job")
@@ -71,18 +105,14 @@ def runner_module(recipe: str) -> str:
 def supervise(settings: Settings, job_id: int) -> None:
     if not claim(settings, job_id):
         return
-    env = {**os.environ, **settings.to_env(), "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, **settings.to_env(), "PYTHONUNBUFFERED": "1", SUPERVISOR_PID_ENV: str(os.getpid())}
     proc, cancelled, failure = None, False, None
     try:
-        with session(settings.db_url) as s:
+        with reading(settings.db_url) as s:
             module = runner_module(s.get(Job, job_id).recipe)
         proc = spawn([sys.executable, "-m", module, str(job_id)], new_group=True, env=env,
                      cwd=str(REPO_ROOT), from_threaded_parent=True)
-        with session(settings.db_url) as s:
-            job = s.get(Job, job_id)
-            job.pid = proc.pid
-            s.add(job)
-            s.commit()
+        _set(settings, job_id, pid=proc.pid)
         relay = threading.Thread(target=_relay_log, args=(settings, job_id, proc), daemon=True)
         relay.start()
         cancelled = _wait_or_cancel(settings, job_id, proc)
@@ -95,16 +125,34 @@ def supervise(settings: Settings, job_id: int) -> None:
         _finish(settings, job_id, proc.returncode if proc else None, cancelled, failure)
 
 
+def _set(settings: Settings, job_id: int, **fields) -> None:
+    with session(settings.db_url) as s:
+        s.execute(update(Job).where(Job.id == job_id).values(**fields))
+        s.commit()
+
+
 def _wait_or_cancel(settings: Settings, job_id: int, proc) -> bool:
+    last_beat = time.monotonic()
     while proc.poll() is None:
-        with session(settings.db_url) as s:
+        with reading(settings.db_url) as s:
             job = s.get(Job, job_id)
         # Once storing has begun the job finishes whole: stopping it there could orphan its artifact.
         if job.cancel_requested and job.stage != "store":
             stop_group(proc)
             return True
+        if time.monotonic() - last_beat > HEARTBEAT_SECONDS:
+            _heartbeat(settings, job_id)
+            last_beat = time.monotonic()
         time.sleep(0.25)
     return False
+
+
+def _heartbeat(settings: Settings, job_id: int) -> None:
+    """Say 'still supervising'; a missed beat (a full disk, a busy database) must not stop the job."""
+    try:
+        _set(settings, job_id, heartbeat_at=utcnow())
+    except Exception as exc:
+        print(f"job {job_id}: heartbeat not stored: {exc}", file=sys.stderr)
 
 
 def _relay_log(settings: Settings, job_id: int, proc) -> None:
@@ -132,6 +180,7 @@ def _append_log(settings: Settings, job_id: int, lines: list[str]) -> None:
 
 
 def _finish(settings: Settings, job_id: int, returncode: int | None, cancelled: bool, failure: str | None) -> None:
+    disk_note = _disk_full_note(settings)  # before the temp files go: they may be what filled it
     shutil.rmtree(settings.job_tmp_dir(job_id), ignore_errors=True)
     with session(settings.db_url) as s:
         job = s.get(Job, job_id)
@@ -141,41 +190,72 @@ def _finish(settings: Settings, job_id: int, returncode: int | None, cancelled: 
             else:
                 job.state = JobState.FAILED
                 job.error = failure or job.error or exit_reason(returncode)
+                if disk_note and "no space left" not in job.error.lower():
+                    job.error = f"{disk_note}: {job.error}"
             job.finished_at = utcnow()
         job.pid = None
         s.add(job)
         s.commit()
 
 
+def _disk_full_note(settings: Settings) -> str | None:
+    free = shutil.disk_usage(settings.workspace).free
+    if free >= DISK_FULL_BYTES:
+        return None
+    return f"no space left on device ({free / 2**20:.1f} MiB free in {settings.workspace}; free some and submit again)"
+
+
 def reap(settings: Settings) -> list[int]:
-    """Mark jobs left 'running' by a process that is gone as failed, and clean their temp files."""
-    reaped = []
+    """Settle jobs left 'running' by a supervisor that is gone, and remove their temp files: a job that
+    had not started heavy work goes back to the queue, any other fails. Jobs of a live supervisor, here
+    or on another machine (recent heartbeat), are left alone. Returns the ids of the failed jobs."""
+    failed, requeued = [], []
     with session(settings.db_url) as s:
         for job in s.exec(select(Job).where(Job.state == JobState.RUNNING)).all():
-            if job.pid and _is_runner(job.pid, job.id):
+            if supervisor_alive(job):
                 continue
-            job.state, job.finished_at = JobState.FAILED, utcnow()
-            job.error = "interrupted: the process running it stopped (studio or worker restarted)"
+            if job.stage in LIGHT_STAGES:
+                job.state, job.stage, job.started_at, job.worker = JobState.QUEUED, "queued", None, None
+                requeued.append(job.id)
+            else:
+                job.state, job.finished_at = JobState.FAILED, utcnow()
+                job.error = (f"interrupted in stage {job.stage}: the process running it "
+                             f"({job.worker or 'unknown'}) stopped (studio or worker restarted)")
+                failed.append(job.id)
+            job.pid = None
             s.add(job)
-            reaped.append(job.id)
             shutil.rmtree(settings.job_tmp_dir(job.id), ignore_errors=True)
         s.commit()
-    return reaped
+    if requeued:
+        print(f"re-queued interrupted job(s) {requeued}: they had not started heavy work", file=sys.stderr)
+    return failed
 
 
-def _is_runner(pid: int, job_id: int) -> bool:
+def supervisor_alive(job: Job) -> bool:
+    host, _, pid = (job.worker or "").rpartition(":")
+    if host != socket.gethostname():  # another machine's job: only its heartbeat can tell
+        return job.heartbeat_at is not None and utcnow() - _as_utc(job.heartbeat_at) < STALE_AFTER
+    return pid.isdigit() and job.started_at is not None and _started_before(int(pid), _as_utc(job.started_at))
+
+
+def _started_before(pid: int, moment: datetime) -> bool:
+    """Process `pid` exists and is older than `moment` (a reused pid belongs to a younger process)."""
     try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
+        return psutil.Process(pid).create_time() <= moment.timestamp() + 1.0
+    except psutil.Error:
         return False
-    return any(m.encode() in cmdline for m in RUNNER_MODULES) and str(job_id).encode() in cmdline
+
+
+def _as_utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)  # SQLite returns naive UTC
 
 
 def requeue_pending(settings: Settings) -> int:
-    """The job table is the truth: re-enqueue every queued job (embedded queue only)."""
+    """The job table is the truth: replace the queue's messages with one per queued job. (Messages
+    enqueued meanwhile are duplicates at worst, and a duplicate's claim fails.)"""
     huey = get_huey(settings)
     huey.flush()
-    with session(settings.db_url) as s:
+    with reading(settings.db_url) as s:
         pending = s.exec(select(Job.id).where(Job.state == JobState.QUEUED).order_by(Job.id)).all()
     for job_id in pending:
         enqueue(settings, job_id)

@@ -80,12 +80,27 @@ def cmd_quantize(settings: Settings, args) -> int:
         consumer = start_consumer(settings)  # no studio running: run the jobs here
     try:
         jobs = service.wait_for(settings, job_ids, on_change=lambda js: _print_progress(js))
+    except KeyboardInterrupt:
+        return _interrupted(settings, job_ids, ran_here=consumer is not None)
     finally:
         if consumer is not None:
-            consumer.stop(graceful=True)
+            consumer.stop(graceful=True)  # after a Ctrl-C: until the cancelled jobs have stopped
     rows = service.result_rows(settings, job_ids) + service.failed_rows(jobs)
     _print_rows(rows, args.json)
     return 0 if all(j.state == "done" for j in jobs) else 1
+
+
+def _interrupted(settings: Settings, job_ids: list[int], ran_here: bool) -> int:
+    """Ctrl-C while waiting: jobs this command runs itself are cancelled (nothing would run them once it
+    exits); jobs a studio or worker runs go on."""
+    from studio import service
+    if ran_here:
+        said = [service.cancel(settings, i) for i in job_ids]
+        print("interrupted: " + "; ".join(said), file=sys.stderr)
+    else:
+        print(f"stopped waiting; job(s) {', '.join(f'#{i}' for i in job_ids)} go on in the studio "
+              "(python -m studio jobs, python -m studio cancel JOB_ID)", file=sys.stderr)
+    return 130
 
 
 def _print_progress(jobs) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shutil
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,9 +47,20 @@ def confine(path: Path, roots: tuple[Path, ...], what: str) -> Path:
     resolved = path.expanduser().resolve()
     if not is_within(resolved, roots):
         listed = ", ".join(str(r) for r in roots)
-        raise ModelError(f"{what} {resolved} is outside the allowed folders ({listed}); "
+        shown = str(resolved) if resolved == path.expanduser().absolute() else f"{path} (→ {resolved})"
+        raise ModelError(f"{what} {shown} is outside the allowed folders ({listed}); "
                          "add its parent folder to STUDIO_MODEL_DIRS to allow it")
     return resolved
+
+
+def confine_files(folder: Path, roots: tuple[Path, ...]) -> None:
+    """Every file in a checkpoint folder, followed through its symlinks, must stay inside the allowed
+    roots too: an allowed folder may still hold a link to a file elsewhere (the HF cache's own links
+    stay inside it)."""
+    for entry in folder.rglob("*"):
+        if entry.is_symlink() and not is_within(entry.resolve(), roots):
+            raise ModelError(f"{folder.name}/{entry.relative_to(folder)} links to {entry.resolve()}, outside the "
+                             f"allowed folders ({', '.join(str(r) for r in roots)}); copy the file in instead")
 
 
 def resolve_model(name: str, settings: Settings) -> Path:
@@ -62,23 +74,66 @@ def resolve_model(name: str, settings: Settings) -> Path:
             raise ModelError(f"model path {candidate} does not exist")
         resolved = confine(candidate, settings.model_dirs, "model path")
         if not resolved.is_dir():
-            raise ModelError(f"model path {resolved} is a file, not a checkpoint folder "
-                             "(expected a folder with config.json and *.safetensors)")
+            raise ModelError(_not_a_folder(resolved))
         return resolved
     if HUB_ID.match(name):
         return _download_from_hub(name, settings)
     raise ModelError(f"'{name}' is neither an existing folder nor a hub id like 'org/model'")
 
 
+def _not_a_folder(path: Path) -> str:
+    if path.suffix.lower() == ".gguf":
+        from gguf import GGUFReader
+        try:
+            GGUFReader(str(path))
+        except Exception as exc:  # the reader fails in many ways on a cut file
+            return f"model path {path} is a truncated or corrupt GGUF file ({type(exc).__name__}: {exc})"
+        return (f"model path {path} is a GGUF file: the studio quantizes from the Hugging Face checkpoint "
+                "folder it was converted from (config.json + *.safetensors)")
+    return (f"model path {path} is a file, not a checkpoint folder "
+            "(expected a folder with config.json and *.safetensors)")
+
+
+HUB_PATTERNS = ["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja", "*.tiktoken"]
+
+
 def _download_from_hub(repo_id: str, settings: Settings) -> Path:
+    """The hub is reached only here, when a hub id is asked for; the disk is checked before downloading."""
     from huggingface_hub import snapshot_download
-    patterns = ["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja", "*.tiktoken"]
+    from huggingface_hub.constants import is_offline_mode
     try:
-        return Path(snapshot_download(repo_id, allow_patterns=patterns, cache_dir=settings.hf_cache))
+        if not is_offline_mode():
+            _check_room_for(repo_id, settings.hf_cache)
+        return Path(snapshot_download(repo_id, allow_patterns=HUB_PATTERNS, cache_dir=settings.hf_cache))
+    except ModelError:
+        raise
     except Exception as exc:  # offline, unknown repo, gated: all mean "cannot have it"
-        raise ModelError(f"could not get '{repo_id}' from the Hugging Face hub "
-                         f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]}); "
+        if is_offline_mode():
+            raise ModelError(f"'{repo_id}' is not in the Hugging Face cache and the studio is offline "
+                             "(HF_HUB_OFFLINE=1): download it while online, or give a local checkpoint folder") from exc
+        first_line = (str(exc).splitlines() or [""])[0][:200]
+        raise ModelError(f"could not get '{repo_id}' from the Hugging Face hub ({type(exc).__name__}: {first_line}); "
                          "check the name and the network, or download it into a local folder") from exc
+
+
+def _check_room_for(repo_id: str, cache: Path) -> None:
+    """Refuse before downloading when the files still missing from the cache do not fit on its disk."""
+    from fnmatch import fnmatch
+    from huggingface_hub import HfApi, try_to_load_from_cache
+    info = HfApi().model_info(repo_id, files_metadata=True)
+    missing = sum(f.size or 0 for f in info.siblings or []
+                  if any(fnmatch(f.rfilename, p) for p in HUB_PATTERNS)
+                  and not isinstance(try_to_load_from_cache(repo_id, f.rfilename, cache_dir=cache), str))
+    free = shutil.disk_usage(_existing_ancestor(cache)).free
+    if missing > free:
+        raise ModelError(f"'{repo_id}' needs {missing / 2**30:.2f} GiB more in the Hugging Face cache {cache}, "
+                         f"which has {free / 2**30:.2f} GiB free: free some disk or point HF_HUB_CACHE elsewhere")
+
+
+def _existing_ancestor(path: Path) -> Path:
+    while not path.exists():
+        path = path.parent
+    return path
 
 
 def safetensors_header(path: Path) -> dict:
@@ -114,6 +169,7 @@ def _needs_remote_code(path: Path, config: dict) -> bool:
 
 
 def read_model_facts(path: Path, settings: Settings) -> ModelFacts:
+    confine_files(path, settings.model_dirs)
     config_path = path / "config.json"
     if not config_path.is_file():
         raise ModelError(f"{path} has no config.json: it is not a Hugging Face checkpoint folder")

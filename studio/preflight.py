@@ -60,7 +60,7 @@ def run_preflight(settings: Settings, model_name: str, recipe_specs: list[str], 
         reasons.append(f"max new tokens must be between 1 and {MAX_NEW_TOKENS} (got {max_new_tokens})")
     model = _model_or_reason(settings, model_name, reasons)
     protocol = _protocol_or_reason(n_ctx, max_chunks, reasons)
-    sha = _text_or_reason(text_path, protocol, reasons)
+    sha = _text_or_reason(text_path, protocol, model, reasons)
     if not recipe_specs:
         reasons.append("no recipe chosen: pick at least one quantization type")
     hw = hardware.detect(settings.workspace)
@@ -125,14 +125,48 @@ def _protocol_or_reason(n_ctx: int, max_chunks: int | None, reasons: list[str]) 
         return None
 
 
-def _text_or_reason(path: Path, protocol: Protocol | None, reasons: list[str]) -> str | None:
+def _text_or_reason(path: Path, protocol: Protocol | None, model: ModelFacts | None, reasons: list[str]) -> str | None:
     try:
         text = load_text(path)
     except TextError as exc:
         reasons.append(str(exc))
         return None
-    # A token spans at least one character, so fewer characters than 2 * n_ctx can never be enough.
-    if protocol is not None and len(text) < 2 * protocol.n_ctx:
-        reasons.append(f"evaluation text is too short: {len(text)} characters, while context {protocol.n_ctx} "
-                       f"needs at least {2 * protocol.n_ctx} tokens")
+    if protocol is not None and (why := _too_short(text, protocol, model)):
+        reasons.append(why)
     return text_sha(path)
+
+
+# A prefix this many characters per needed token surely holds enough tokens, if the whole text does.
+PREFIX_CHARS_PER_TOKEN = 32
+
+
+def _too_short(text: str, protocol: Protocol, model: ModelFacts | None) -> str | None:
+    """Two chunks of n_ctx tokens are needed. Counted with the model's tokenizer (on a prefix, to stay
+    fast); without one, bytes bound the count: every token covers at least one byte, while one character
+    (CJK, an emoji) can be several tokens, so characters bound nothing."""
+    needed = 2 * protocol.n_ctx
+    n_bytes = len(text.encode("utf-8"))
+    if n_bytes < needed:
+        return (f"evaluation text is too short: {n_bytes} bytes make at most {n_bytes} tokens, while context "
+                f"{protocol.n_ctx} needs {needed} (two chunks): use a longer text or a smaller context")
+    tokenizer = _tokenizer(model)
+    prefix = text[:needed * PREFIX_CHARS_PER_TOKEN]
+    if tokenizer is None or len(prefix) < len(text):
+        return None
+    n_tokens = len(tokenizer.encode(prefix, add_special_tokens=False).ids)
+    if n_tokens >= needed:
+        return None
+    return (f"evaluation text is too short: {n_tokens} tokens with this model's tokenizer, while context "
+            f"{protocol.n_ctx} needs {needed} (two chunks): use a longer text or a smaller context")
+
+
+def _tokenizer(model: ModelFacts | None):
+    """The model's fast tokenizer, or None when it has none the `tokenizers` library can read."""
+    path = model.path / "tokenizer.json" if model else None
+    if path is None or not path.is_file():
+        return None
+    from tokenizers import Tokenizer
+    try:
+        return Tokenizer.from_file(str(path))
+    except Exception:  # an unreadable tokenizer is the runner's to report, with its own error
+        return None

@@ -11,9 +11,9 @@ from sqlmodel import select
 
 from studio import recipes
 from studio.config import Settings
-from studio.evaluation.texts import BUILTIN_SAMPLE, DEFAULT_PROMPTS
+from studio.evaluation.texts import BUILTIN_SAMPLE, DEFAULT_PROMPTS, TextError, store_upload
 from studio.preflight import Plan, PreflightError, run_preflight
-from studio.storage import Generation, Job, JobLog, JobState, Result, session
+from studio.storage import Generation, Job, JobLog, JobState, Result, reading, session
 from studio.storage.tables import utcnow
 
 
@@ -70,11 +70,10 @@ def _dedupe_key(plan: Plan, label: str, options: dict, prompts: list[str], max_n
 def save_upload(settings: Settings, source: Path) -> Path:
     """Copy an uploaded text under a generated name: the user's file name never becomes a path."""
     settings.ensure_dirs()
-    digest = hashlib.sha256(source.read_bytes()).hexdigest()[:16]
-    target = settings.uploads_dir / f"text-{digest}.txt"
-    if not target.exists():
-        shutil.copyfile(source, target)
-    return target
+    try:
+        return store_upload(source, settings.uploads_dir)
+    except TextError as exc:
+        raise PreflightError([str(exc)]) from exc
 
 
 def cancel(settings: Settings, job_id: int) -> str:
@@ -93,12 +92,12 @@ def cancel(settings: Settings, job_id: int) -> str:
 
 
 def list_jobs(settings: Settings, limit: int = 500) -> list[Job]:
-    with session(settings.db_url) as s:
+    with reading(settings.db_url) as s:
         return list(s.exec(select(Job).order_by(Job.id.desc()).limit(limit)).all())
 
 
 def job_log(settings: Settings, job_id: int, tail: int = 400) -> list[str]:
-    with session(settings.db_url) as s:
+    with reading(settings.db_url) as s:
         rows = s.exec(select(JobLog.line).where(JobLog.job_id == job_id)
                       .order_by(JobLog.id.desc()).limit(tail)).all()
     return list(reversed(rows))
@@ -108,7 +107,7 @@ def wait_for(settings: Settings, job_ids: list[int], poll: float = 0.5, on_chang
     import time
     last = None
     while True:
-        with session(settings.db_url) as s:
+        with reading(settings.db_url) as s:
             jobs = [s.get(Job, i) for i in job_ids]
         state = [(j.state, j.stage, round(j.progress, 2)) for j in jobs]
         if on_change and state != last:
@@ -120,7 +119,7 @@ def wait_for(settings: Settings, job_ids: list[int], poll: float = 0.5, on_chang
 
 
 def results(settings: Settings, job_ids: list[int] | None = None) -> list[Result]:
-    with session(settings.db_url) as s:
+    with reading(settings.db_url) as s:
         query = select(Result).order_by(Result.id)
         if job_ids is not None:
             query = query.where(Result.job_id.in_(job_ids))
@@ -128,12 +127,12 @@ def results(settings: Settings, job_ids: list[int] | None = None) -> list[Result
 
 
 def base_for(settings: Settings, base_key: str) -> Result | None:
-    with session(settings.db_url) as s:
+    with reading(settings.db_url) as s:
         return s.exec(select(Result).where(Result.base_key == base_key, Result.is_base)).first()
 
 
 def generations(settings: Settings, result_ids: list[int]) -> dict[int, list[Generation]]:
-    with session(settings.db_url) as s:
+    with reading(settings.db_url) as s:
         rows = s.exec(select(Generation).where(Generation.result_id.in_(result_ids))
                       .order_by(Generation.prompt_index)).all()
     out: dict[int, list[Generation]] = {i: [] for i in result_ids}

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import tempfile
 from pathlib import Path
 
 BUILTIN_SAMPLE = Path(__file__).resolve().parent.parent / "data" / "wikitext2-sample.txt"
@@ -17,13 +19,17 @@ class TextError(ValueError):
     """An evaluation text the studio cannot use, with a message meant for the user."""
 
 
+def _too_big(size: int) -> TextError:
+    return TextError(f"evaluation text is {size / 2**20:.0f} MiB; the limit is "
+                     f"{MAX_TEXT_BYTES // 2**20} MiB (perplexity needs a few hundred KB at most)")
+
+
 def load_text(path: Path) -> str:
     if not path.is_file():
         raise TextError(f"evaluation text {path} does not exist")
     size = path.stat().st_size
     if size > MAX_TEXT_BYTES:
-        raise TextError(f"evaluation text is {size / 2**20:.0f} MiB; the limit is "
-                        f"{MAX_TEXT_BYTES // 2**20} MiB (perplexity needs a few hundred KB at most)")
+        raise _too_big(size)
     raw = path.read_bytes()
     try:
         text = raw.decode("utf-8")
@@ -36,3 +42,36 @@ def load_text(path: Path) -> str:
 
 def text_sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
+def store_upload(source: Path, uploads_dir: Path) -> Path:
+    """Copy an uploaded text to uploads_dir under a name made from its hash, never from the user's file
+    name. The size limit holds while copying; the final name appears only once the copy is whole (a
+    rename), so a failed or concurrent upload never leaves a half file under it."""
+    if not source.is_file():
+        raise TextError("the uploaded file is gone; upload it again")
+    if source.stat().st_size > MAX_TEXT_BYTES:
+        raise _too_big(source.stat().st_size)
+    tmp = tempfile.NamedTemporaryFile(dir=uploads_dir, prefix=".upload-", delete=False)
+    try:
+        with tmp, source.open("rb") as src:
+            digest = _copy_capped(src, tmp)
+        target = uploads_dir / f"text-{digest[:16]}.txt"
+        os.replace(tmp.name, target)
+        return target
+    except OSError as exc:
+        raise TextError(f"could not store the upload in {uploads_dir}: {exc.strerror or exc}") from exc
+    finally:
+        Path(tmp.name).unlink(missing_ok=True)
+
+
+def _copy_capped(src, dst) -> str:
+    """Copy src to dst, refusing more than MAX_TEXT_BYTES (a file can grow after its size was checked)."""
+    digest, copied = hashlib.sha256(), 0
+    while chunk := src.read(2**20):
+        copied += len(chunk)
+        if copied > MAX_TEXT_BYTES:
+            raise _too_big(copied)
+        digest.update(chunk)
+        dst.write(chunk)
+    return digest.hexdigest()

@@ -2,31 +2,38 @@
 
 Job processes update the same rows concurrently. pysqlite's default deferred transactions let two
 read-modify-write transactions interleave and one update vanish; BEGIN IMMEDIATE takes the write
-lock up front so writers queue behind busy_timeout instead.
+lock up front so writers queue behind busy_timeout instead. Reads that never write (the UI's
+polling, a supervisor checking for cancel) use `reading()`: a deferred, query-only transaction,
+which in WAL mode never waits for a writer and never holds one up.
 """
 from __future__ import annotations
 
 import os
+import sys
 from contextlib import contextmanager
 from typing import Iterator
 
 from sqlalchemy import event, inspect
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, create_engine
 
 from studio.storage.tables import Generation, Job, JobLog, JobState, Result  # noqa: F401
 
-_engines: dict[tuple[int, str], Engine] = {}
+_engines: dict[tuple[int, str, bool], Engine] = {}
 
 
-def engine_for(url: str) -> Engine:
-    key = (os.getpid(), url)  # an engine must not cross a fork
+def engine_for(url: str, read_only: bool = False) -> Engine:
+    read_only = read_only and url.startswith("sqlite")  # other databases: one engine does both
+    key = (os.getpid(), url, read_only)  # an engine must not cross a fork
     if key not in _engines:
-        _engines[key] = _make_engine(url)
+        if read_only:
+            engine_for(url)  # the writing engine creates and migrates the tables first
+        _engines[key] = _make_engine(url, read_only)
     return _engines[key]
 
 
-def _make_engine(url: str) -> Engine:
+def _make_engine(url: str, read_only: bool) -> Engine:
     if not url.startswith("sqlite"):
         engine = create_engine(url, pool_pre_ping=True)
         _create_tables(engine)
@@ -41,19 +48,22 @@ def _make_engine(url: str) -> Engine:
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA busy_timeout=60000")
         cur.execute("PRAGMA foreign_keys=ON")
+        if read_only:
+            cur.execute("PRAGMA query_only=ON")  # a write through a reading session fails loudly
         cur.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
-    _create_tables(engine)
+    if not read_only:
+        _create_tables(engine)
     return engine
 
 
 def _create_tables(engine: Engine) -> None:
-    """Create missing tables, and add columns that newer versions of the studio declare to tables
-    an older version created (always nullable or defaulted, so old rows stay valid)."""
+    """Create missing tables and indexes, and add columns that newer versions of the studio declare to
+    tables an older version created (always nullable or defaulted, so old rows stay valid)."""
     SQLModel.metadata.create_all(engine)
     with engine.begin() as conn:
         existing = inspect(conn)
@@ -65,9 +75,30 @@ def _create_tables(engine: Engine) -> None:
                 kind = column.type.compile(engine.dialect)
                 default = " DEFAULT 0" if kind.upper() == "BOOLEAN" else ""
                 conn.exec_driver_sql(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}{default}')
+    for table in SQLModel.metadata.sorted_tables:
+        for index in table.indexes:
+            _create_index(engine, index)
+
+
+def _create_index(engine: Engine, index) -> None:
+    """An index a newer version declares; a unique one that old rows already violate is left out, loudly."""
+    try:
+        with engine.begin() as conn:
+            index.create(conn, checkfirst=True)
+    except IntegrityError as exc:
+        print(f"studio database: index {index.name} not created, existing rows violate it: {exc.orig}",
+              file=sys.stderr)
 
 
 @contextmanager
 def session(url: str) -> Iterator[Session]:
+    """A session for writing (and reading what it then writes): its transaction holds the write lock."""
     with Session(engine_for(url), expire_on_commit=False) as s:
+        yield s
+
+
+@contextmanager
+def reading(url: str) -> Iterator[Session]:
+    """A session that only reads: never waits for writers, and cannot write."""
+    with Session(engine_for(url, read_only=True), expire_on_commit=False) as s:
         yield s

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import Column, JSON
+from sqlalchemy import Column, Index, JSON, text
 from sqlmodel import Field, SQLModel
 
 
@@ -38,7 +38,9 @@ class Job(SQLModel, table=True):
     progress: float = 0.0  # of the current stage, 0..1
     eta_seconds: float | None = None
     error: str | None = None
-    pid: int | None = None
+    pid: int | None = None  # the runner's process (group) id, on the worker's machine
+    worker: str | None = None  # "host:pid" of the supervising consumer process that claimed it
+    heartbeat_at: datetime | None = None  # refreshed by that supervisor while it runs the job
     cancel_requested: bool = False
     created_at: datetime = Field(default_factory=utcnow)
     started_at: datetime | None = None
@@ -53,6 +55,9 @@ class JobLog(SQLModel, table=True):
 
 
 class Result(SQLModel, table=True):
+    # One base row per (model, text, protocol, backend), even when workers on two machines both evaluate it.
+    __table_args__ = (Index("one_base_row_per_key", "base_key", unique=True,
+                            sqlite_where=text("is_base"), postgresql_where=text("is_base")),)
     id: int | None = Field(default=None, primary_key=True)
     job_id: int | None = Field(default=None, index=True)
     model: str = Field(index=True)
