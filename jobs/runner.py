@@ -25,6 +25,7 @@ from studio.config import REPO_ROOT, Settings
 from studio.evaluation.process import PROGRESS_PREFIX
 from studio.evaluation.texts import TextError, load_text, text_sha
 from studio.evaluation.tokens import ensure_tokens
+from studio.evaluation.vocab import vocabulary_mismatch
 from studio.llamacpp import file_lock, gguf_census, llama_cpp_version
 from studio.models import ModelError, read_model_facts
 from studio.recipes.base import StageContext
@@ -101,7 +102,7 @@ class JobRunner:
             last_prefix, last_time = prefix, now
             self.log(line)
         if proc.wait() != 0:
-            raise RuntimeError(f"{Path(cmd[1]).name if len(cmd) > 1 else cmd[0]} {exit_reason(proc.returncode)}")
+            raise RuntimeError(f"{_program(cmd)} {exit_reason(proc.returncode)}")
 
     # -- the stages --------------------------------------------------------------------------
     def run(self) -> None:
@@ -137,6 +138,8 @@ class JobRunner:
         self.enter("divergence")
         evaluation["divergence"] = self.evaluate(artifact, tokens_path, bos, tmp / "kld.json",
                                                  base=base_artifact, recipe_name=recipe.name)["divergence"]
+        if recipe.family == "gguf":
+            evaluation["divergence"]["vs_checkpoint"] = self.checkpoint_divergence(artifact, tmp / "cross.json")
         base_key = self.base_key(recipe.family, model.key)
         self.ensure_base_row(recipe, model, base_artifact, base_key, tokens_path, bos, tmp)
 
@@ -144,11 +147,11 @@ class JobRunner:
         self.store(recipe, model, artifact, evaluation, base_key, quant_seconds)
 
     def evaluate(self, artifact: Path, tokens_path: Path, bos: int | None, out: Path,
-                 base: Path | None = None, recipe_name: str | None = None) -> dict:
+                 base: Path | None = None, recipe_name: str | None = None, backend: str | None = None) -> dict:
         """Evaluate in a fresh process; recipe_name None means the unquantized base itself."""
         job = self.job
         request = {"artifact": str(artifact), "base_artifact": str(base) if base else None,
-                   "backend": "llama" if self.recipe.family == "gguf" else "torch",
+                   "backend": backend or ("llama" if self.recipe.family == "gguf" else "torch"),
                    "recipe": recipe_name, "tokenizer": str(self.model.path),
                    "tokens_path": str(tokens_path), "bos": bos,
                    "n_ctx": job.n_ctx, "max_chunks": job.max_chunks, "prompts": job.prompts,
@@ -157,6 +160,19 @@ class JobRunner:
         req_path.write_text(json.dumps(request))
         self.run_logged([sys.executable, "-m", "studio.evaluation.process", str(req_path), str(out)])
         return json.loads(out.read_text())
+
+    def checkpoint_divergence(self, gguf: Path, out: Path) -> dict:
+        """KLD of a GGUF file against the HF checkpoint it came from (llama.cpp vs torch, on the
+        checkpoint's token ids): the number that compares GGUF rows with HF-format rows."""
+        self.enter("divergence vs checkpoint")
+        reason = vocabulary_mismatch(gguf, self.model.path)
+        if reason:
+            self.log(f"not compared with the checkpoint: {reason}")
+            return {"refused": reason}
+        job = self.job
+        tokens_path, bos = ensure_tokens(self.settings.model_cache_dir / self.model.key, "hf", self.model.path,
+                                         load_text(Path(job.eval_text_path)), job.eval_text_sha)
+        return self.evaluate(gguf, tokens_path, bos, out, base=self.model.path, backend="cross")["divergence"]
 
     def base_key(self, family: str, model_key: str) -> str:
         job = self.job
@@ -173,6 +189,9 @@ class JobRunner:
                     return
             self.enter("evaluate base")
             evaluation = self.evaluate(base_artifact, tokens_path, bos, tmp / "base-eval.json")
+            if recipe.family == "gguf":
+                evaluation["divergence"] = {"vs_checkpoint": self.checkpoint_divergence(base_artifact,
+                                                                                        tmp / "base-cross.json")}
             label = "gguf:base (F16)" if recipe.family == "gguf" else f"{recipe.family}:base (checkpoint)"
             try:
                 self._insert_result(recipe, model, base_artifact, evaluation, base_key, is_base=True, label=label)
@@ -225,6 +244,13 @@ class JobRunner:
                 job.state, job.stage, job.progress, job.finished_at = JobState.DONE, "done", 1.0, utcnow()
                 s.add(job)
             s.commit()
+
+
+def _program(cmd: list[str]) -> str:
+    """What a failed command was, for its error: the module of `python -m MODULE`, else the script or tool."""
+    if len(cmd) > 2 and cmd[1] == "-m":
+        return cmd[2]
+    return Path(cmd[1] if len(cmd) > 1 and cmd[1].endswith(".py") else cmd[0]).name
 
 
 def backend_version(family: str) -> str:

@@ -160,9 +160,22 @@ def result_row(result: Result, base: Result | None) -> dict:
         "peak_rss_bytes": result.peak_rss_bytes, "quant_seconds": result.quant_seconds,
         "load_seconds": result.load_seconds, "peak_vram_bytes": result.peak_vram_bytes,
         "emulated": result.emulated, "load_snippet": load_snippet(result),
+        **checkpoint_divergence(result),
         **{k: (BASE_DIVERGENCE[k] if result.is_base else result.divergence.get(k)) for k in BASE_DIVERGENCE},
         "base": base.recipe if base else None, "base_key": result.base_key, "status": "done",
     }
+
+
+def checkpoint_divergence(result: Result) -> dict:
+    """KLD against the HF checkpoint, comparable across families: an HF row's own divergence, or the
+    cross-backend pass a GGUF row got (None with a reason when the vocabularies differ)."""
+    if result.family != "gguf":
+        stats = BASE_DIVERGENCE if result.is_base else result.divergence
+        return {"kld_vs_checkpoint": stats.get("kld_mean"), "same_top_vs_checkpoint": stats.get("same_top_pct"),
+                "vs_checkpoint_refused": None}
+    cross = result.divergence.get("vs_checkpoint") or {}
+    return {"kld_vs_checkpoint": cross.get("kld_mean"), "same_top_vs_checkpoint": cross.get("same_top_pct"),
+            "vs_checkpoint_refused": cross.get("refused")}
 
 
 def load_snippet(result: Result) -> str:

@@ -21,6 +21,11 @@ def _llama(path: Path, n_ctx: int, logits_all: bool = False, vocab_only: bool = 
                  vocab_only=vocab_only, n_threads=threads(), n_threads_batch=threads(), verbose=False)
 
 
+def open_for_logits(path: Path, n_ctx: int):
+    """A model that keeps the logits of every position of a chunk."""
+    return _llama(path, n_ctx, logits_all=True)
+
+
 def bos_if_added(llm) -> int | None:
     """The BOS id when the vocabulary asks for BOS (as llama-perplexity decides), else None."""
     import llama_cpp
@@ -48,10 +53,10 @@ def perplexity_nll(gguf: Path, tokens: np.ndarray, bos: int | None, protocol: Pr
     nll, parts = [], []
     for i in range(n_chunks):
         chunk = protocol.chunk_input(tokens, i, bos)
-        logits = _chunk_logits(llm, chunk, protocol)
+        logits = chunk_logits(llm, chunk, protocol)
         nll.append(protocol.chunk_nll(logits, tokens, i))
         if base_llm is not None:
-            base_logits = _chunk_logits(base_llm, chunk, protocol)
+            base_logits = chunk_logits(base_llm, chunk, protocol)
             parts.append(divergence(protocol.scored_logits(logits), protocol.scored_logits(base_logits),
                                     protocol.targets(tokens, i)))
         progress((i + 1) / n_chunks)
@@ -61,7 +66,7 @@ def perplexity_nll(gguf: Path, tokens: np.ndarray, bos: int | None, protocol: Pr
     return np.concatenate(nll), load_seconds, stats
 
 
-def _chunk_logits(llm, chunk: list[int], protocol: Protocol) -> np.ndarray:
+def chunk_logits(llm, chunk: list[int], protocol: Protocol) -> np.ndarray:
     llm.reset()  # each chunk starts from an empty KV cache
     llm.eval(chunk)
     return llm.scores[:protocol.n_ctx]

@@ -29,6 +29,8 @@ def evaluate(request: dict) -> dict:
     RSS is the model's own, not the model's plus its base's)."""
     tokens = np.load(request["tokens_path"])
     protocol = Protocol(request["n_ctx"], request.get("max_chunks"))
+    if request.get("backend") == "cross":
+        return {"divergence": _cross_divergence(request, tokens, protocol)}
     run = _evaluate_torch if request.get("backend") == "torch" else _evaluate_llama
     t0 = time.perf_counter()
     nll, load_seconds, divergence, speed = run(request, tokens, protocol)
@@ -74,6 +76,26 @@ def _evaluate_torch(request: dict, tokens: np.ndarray, protocol: Protocol):
         return nll, load_seconds, divergence, {}
     return nll, load_seconds, None, backend.speed_and_generations(
         model, Path(request["tokenizer"]), tokens, request["prompts"], request["max_new_tokens"])
+
+
+def _cross_divergence(request: dict, tokens: np.ndarray, protocol: Protocol) -> dict:
+    """A GGUF file (llama.cpp) against the HF checkpoint (torch), in lockstep on the same token ids:
+    the divergence of a GGUF result from the model the user started from."""
+    from studio.evaluation import llama_backend, torch_backend
+    from studio.evaluation.protocol import divergence, summarize_divergence
+    from studio.recipes.hf import load_checkpoint
+    llm = llama_backend.open_for_logits(Path(request["artifact"]), protocol.n_ctx)
+    base = load_checkpoint(Path(request["base_artifact"]), device="cpu")
+    n_chunks = protocol.n_chunks(len(tokens))
+    parts = []
+    for i in range(n_chunks):
+        chunk = protocol.chunk_input(tokens, i, request.get("bos"))
+        logits = llama_backend.chunk_logits(llm, chunk, protocol)
+        base_logits = torch_backend.chunk_logits(base, chunk)
+        parts.append(divergence(protocol.scored_logits(logits), protocol.scored_logits(base_logits),
+                                protocol.targets(tokens, i)))
+        _progress(1.0)((i + 1) / n_chunks)
+    return summarize_divergence(*(np.concatenate([p[k] for p in parts]) for k in ("kld", "same_top", "dp")))
 
 
 def _load_torch(recipe_name: str | None, artifact: Path, device: str):

@@ -21,7 +21,7 @@ def tokenize(checkpoint: Path, text: str) -> tuple[np.ndarray, int | None]:
     return np.asarray(ids, dtype=np.int32), tok.bos_token_id if adds_bos else None
 
 
-def _chunk_logits(model, chunk: list[int]) -> np.ndarray:
+def chunk_logits(model, chunk: list[int]) -> np.ndarray:
     import torch
     device = next(model.parameters()).device
     with torch.inference_mode():
@@ -37,10 +37,10 @@ def perplexity_nll(model, tokens: np.ndarray, bos: int | None, protocol: Protoco
     nll, parts = [], []
     for i in range(n_chunks):
         chunk = protocol.chunk_input(tokens, i, bos)
-        logits = _chunk_logits(model, chunk)
+        logits = chunk_logits(model, chunk)
         nll.append(protocol.chunk_nll(logits, tokens, i))
         if base is not None:
-            base_logits = _chunk_logits(base, chunk)
+            base_logits = chunk_logits(base, chunk)
             parts.append(divergence(protocol.scored_logits(logits), protocol.scored_logits(base_logits),
                                     protocol.targets(tokens, i)))
         progress((i + 1) / n_chunks)
