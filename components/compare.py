@@ -15,7 +15,8 @@ from studio.pareto import frontier
 from studio.textdiff import word_diff
 
 COLUMNS = ("Recipe", "Compared to", "Size (MiB)", "Bits/weight", "PPL", "Δ PPL", "Δ %", "Mean KLD", "KLD p99",
-           "Same top %", "RMS Δp %", "KLD vs checkpoint", "Prefill tok/s", "Decode tok/s", "Peak RAM (MiB)", "Protocol", "Tensor types")
+           "Same top %", "RMS Δp %", "KLD vs checkpoint", "Prefill tok/s", "Decode tok/s", "Peak RAM (MiB)",
+           "Quantize (s)", "Load (s)", "Protocol", "Tensor types")
 X_AXES = {"Bits per weight": "bpw", "Size (MiB)": "size_mib"}
 Y_AXES = {"Δ PPL %": "ppl_delta_pct", "Mean KLD": "kld_mean", "KLD vs checkpoint": "kld_vs_checkpoint"}
 SORTS = {"Size": ("size_bytes", False), "Bits/weight": ("bpw", False), "PPL": ("ppl", False),
@@ -75,6 +76,10 @@ def _divergence_cells(r: dict) -> str:
             f'<td>{r["same_top_pct"]:.1f}</td><td>{r["rms_dp_pct"]:.2f}</td>')
 
 
+def _seconds(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}"
+
+
 def _checkpoint_cell(r: dict) -> str:
     """Comparable across families: every row against the HF checkpoint (GGUF rows via llama.cpp vs torch)."""
     if r.get("vs_checkpoint_refused"):
@@ -106,7 +111,8 @@ def table_html(rows: list[dict]) -> str:
             f"<td>{'—' if r['is_base'] else esc(r['base'] or '—')}</td><td>{mib(r['size_bytes'])}</td>"
             f"<td>{r['bpw']:.2f}</td><td class=\"qs-ppl\">{r['ppl']:.4f}</td><td>{delta}</td><td>{pct}</td>"
             f"{_divergence_cells(r)}{_checkpoint_cell(r)}<td>{r['prefill_tok_s']:.0f}</td><td>{r['decode_tok_s']:.1f}</td>"
-            f"<td>{mib(r['peak_rss_bytes'])}</td><td>ctx {r['n_ctx']}, {r['n_chunks']} chunks, "
+            f"<td>{mib(r['peak_rss_bytes'])}</td><td>{_seconds(r['quant_seconds'])}</td>"
+            f"<td>{_seconds(r['load_seconds'])}</td><td>ctx {r['n_ctx']}, {r['n_chunks']} chunks, "
             f"{r['n_tokens_scored']} tokens</td><td class=\"qs-census\">{esc(census)}</td></tr>")
     head = "".join(f"<th>{c}</th>" for c in COLUMNS)
     snippets = "".join(f'<details class="qs-snippet"><summary>Load {esc(r["recipe"])}</summary>'
