@@ -55,8 +55,22 @@ def test_packed_artifacts_hold_the_formats_exactly(tiny_hf_run):
     assert set(unit.abs().flatten().round(decimals=4).tolist()) <= E2M1
     with safe_open(str(Path(rows["mxfp4"]["artifact"]) / "model.safetensors"), framework="pt") as f:
         assert f.get_tensor(f"{name}.scale_e8m0").dtype == torch.uint8
-    with safe_open(str(Path(rows["fp8"]["artifact"]) / "model.safetensors"), framework="pt") as f:
-        assert f.get_tensor(f"{name}.qweight").dtype == torch.float8_e4m3fn
+    fp8 = Path(rows["fp8"]["artifact"])
+    with safe_open(str(fp8 / "model.safetensors"), framework="pt") as f:  # transformers' own FP8 layout
+        assert f.get_tensor(name).dtype == torch.float8_e4m3fn
+        assert f.get_tensor(name.replace(".weight", ".weight_scale_inv")).numel() == 1  # per-tensor by default
+    assert json.loads((fp8 / "config.json").read_text())["quantization_config"]["quant_method"] == "fp8"
+
+
+def test_fp8_loads_with_plain_transformers(tiny_hf_run):
+    from transformers import AutoModelForCausalLM
+    row = by_recipe(tiny_hf_run["rows"][:len(HF_RECIPES_TINY)])["fp8"]
+    model = AutoModelForCausalLM.from_pretrained(row["artifact"], dtype=torch.float32, device_map="cpu").float()
+    with safe_open(str(Path(row["artifact"]) / "model.safetensors"), framework="pt") as f:
+        name = "model.layers.1.self_attn.k_proj"
+        expected = f.get_tensor(f"{name}.weight").float() * f.get_tensor(f"{name}.weight_scale_inv").float()
+    # On a CPU transformers expands the FP8 weights: exactly q x scale.
+    assert torch.equal(model.get_submodule(name).weight.float(), expected)
 
 
 def test_w8a8_runs_fp8_matmuls(tiny_hf_run):
@@ -96,8 +110,9 @@ def textbook_reload(artifact: Path, base: Path):
         meta = f.metadata()
         options = json.loads(meta["studio_options"])
         for name in json.loads(meta["studio_layers"]):
-            q = f.get_tensor(f"{name}.weight.qweight").float()
-            scale = f.get_tensor(f"{name}.weight.scale").float()
+            packed = f"{name}.weight.qweight" in f.keys()
+            q = f.get_tensor(f"{name}.weight.qweight" if packed else f"{name}.weight").float()
+            scale = f.get_tensor(f"{name}.weight.scale" if packed else f"{name}.weight_scale_inv").float().reshape(-1)
             if meta["studio_recipe"] == "int8-rtn":
                 assert options["granularity"] == "per-channel" and options["scheme"] == "symmetric"
                 weight = q * scale[:, None]

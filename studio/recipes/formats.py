@@ -67,6 +67,26 @@ def quantize_fp8(w: torch.Tensor, fmt: str, per_channel: bool) -> dict[str, torc
     return {"qweight": q, "scale": scale.squeeze(1)}
 
 
+def quantize_fp8_blocks(w: torch.Tensor, block: int = 128) -> dict[str, torch.Tensor]:
+    """E4M3 with one scale per block x block tile (DeepSeek-V3 / transformers' "fp8" checkpoints):
+    weight = fp8 x weight_scale_inv, tiles at the edges smaller."""
+    w = w.float()
+    rows, cols = w.shape
+    pad_r, pad_c = (-rows) % block, (-cols) % block
+    tiles = torch.nn.functional.pad(w, (0, pad_c, 0, pad_r)).reshape(
+        (rows + pad_r) // block, block, (cols + pad_c) // block, block)
+    scale = (tiles.abs().amax(dim=(1, 3)) / FP8_MAX["e4m3"]).clamp(min=1e-12)
+    q = (tiles / scale[:, None, :, None]).clamp(-FP8_MAX["e4m3"], FP8_MAX["e4m3"])
+    q = q.reshape(rows + pad_r, cols + pad_c)[:rows, :cols].to(torch.float8_e4m3fn)
+    return {"weight": q.contiguous(), "weight_scale_inv": scale.contiguous()}
+
+
+def dequantize_fp8_blocks(t: dict[str, torch.Tensor], block: int = 128) -> torch.Tensor:
+    q = t["weight"].float()
+    scale = t["weight_scale_inv"].float().repeat_interleave(block, 0).repeat_interleave(block, 1)
+    return q * scale[:q.shape[0], :q.shape[1]]
+
+
 def dequantize_fp8(t: dict[str, torch.Tensor]) -> torch.Tensor:
     scale = t["scale"].float()
     return t["qweight"].float() * (scale.unsqueeze(1) if scale.numel() > 1 else scale)

@@ -1,8 +1,11 @@
 """FP8 (E4M3 / E5M2) weights with per-tensor or per-channel scales, weight-only or W8A8.
 
-W8A8 runs `torch._scaled_mm` on FP8 inputs with dynamic per-token activation scales: native on
-GPUs with FP8 tensor cores (compute capability ≥ 8.9), emulated elsewhere (the same products,
-without the hardware's speed). Weight-only expands the FP8 weights to floats for the matmul.
+E4M3 with 128x128 block scales or one per-tensor scale is written as transformers' own "fp8"
+checkpoint (DeepSeek-V3 layout: `weight` in FP8 plus `weight_scale_inv`), which `from_pretrained`
+loads: with FP8 matmuls on compute capability ≥ 8.9, expanded to floats elsewhere. Per-channel
+scales and E5M2 use the studio's packed checkpoint. W8A8 emulation runs `torch._scaled_mm` on FP8
+inputs with dynamic per-token activation scales (the same products as FP8 tensor cores, without
+their speed).
 """
 from __future__ import annotations
 
@@ -14,7 +17,8 @@ import torch
 from studio.models import ModelFacts
 from studio.recipes import formats, packed
 from studio.recipes.base import Option, Requirements, StageContext
-from studio.recipes.hf import KEEP_OPTION, HFRecipe, compute_dtype, keep_patterns
+from studio.recipes.hf import (KEEP_OPTION, HFRecipe, compute_dtype, keep_patterns, load_checkpoint,
+                               transformers_snippet)
 
 NATIVE_CC = 8.9
 
@@ -49,8 +53,9 @@ class FP8Recipe(HFRecipe):
     options = (
         Option("format", "choice", "e4m3", "E4M3: more precision (max 448); E5M2: more range (max 57344)",
                choices=("e4m3", "e5m2")),
-        Option("scales", "choice", "per-channel", "one scale per tensor or per output channel",
-               choices=("per-tensor", "per-channel")),
+        Option("scales", "choice", "per-tensor", "one scale per tensor or per 128x128 tile (both load with "
+               "transformers), or per output channel (studio format)",
+               choices=("per-tensor", "block-128", "per-channel")),
         Option("activations", "choice", "weight-only", "weight-only, or W8A8 (activations in FP8 too, "
                "dynamic per-token scales)", choices=("weight-only", "w8a8")),
         Option("execution", "choice", "auto", "native FP8 matmuls need compute capability ≥ 8.9; emulated "
@@ -74,44 +79,87 @@ class FP8Recipe(HFRecipe):
             problems.append("native FP8 means FP8 matmuls: set activations=w8a8 (weight-only is always emulated)")
         if options["activations"] == "w8a8" and options["format"] != "e4m3":
             problems.append("W8A8 takes E4M3 weights (FP8 GEMMs do not multiply two E5M2 operands); use format=e4m3")
+        if options["scales"] == "block-128" and (model.hidden_size or 0) % 128:
+            problems.append(f"128x128 block scales need dimensions divisible by 128 (hidden size {model.hidden_size}); "
+                            "use scales=per-tensor or per-channel")
+        if options["format"] == "e5m2" and options["scales"] == "block-128":
+            problems.append("128x128 block scales are an E4M3 layout; use scales=per-tensor or per-channel with E5M2")
+        if options["activations"] == "w8a8" and options["scales"] == "block-128" and self.is_emulated(options):
+            problems.append("W8A8 emulation takes per-tensor or per-channel scales; use scales=per-channel "
+                            "(block scales run W8A8 natively on compute capability ≥ 8.9)")
         return problems
 
     def is_emulated(self, options: dict) -> bool:
-        from studio.hardware import cuda_devices
-        native = options["activations"] == "w8a8" and any(d.compute_capability >= NATIVE_CC for d in cuda_devices())
-        return not native or options["execution"] == "emulated"
+        return options["activations"] != "w8a8" or options["execution"] == "emulated" or not gpu_has_fp8()
 
     def quantize(self, ctx: StageContext) -> Path:
         ctx.enter_stage("quantize")
         o = ctx.options
         out = self.new_artifact_dir(ctx)
-        quantize = partial(formats.quantize_fp8, fmt=o["format"], per_channel=o["scales"] == "per-channel")
-        layers = packed.write_packed(ctx.model.path, out, self.name, o, quantize, keep_patterns(o),
-                                     lambda f: ctx.report(f, None))
+        if hf_native(o):
+            block = o["scales"] == "block-128"
+            quantize = formats.quantize_fp8_blocks if block else _per_tensor_as_hf
+            config = partial(_transformers_config, block=block)
+            layers = packed.write_packed(ctx.model.path, out, self.name, o, quantize, keep_patterns(o),
+                                         lambda f: ctx.report(f, None), quantization_config=config)
+        else:
+            quantize = partial(formats.quantize_fp8, fmt=o["format"], per_channel=o["scales"] == "per-channel")
+            layers = packed.write_packed(ctx.model.path, out, self.name, o, quantize, keep_patterns(o),
+                                         lambda f: ctx.report(f, None))
         ctx.report(1.0, f"fp8: {len(layers)} linear layers in {o['format'].upper()} ({o['scales']}, {o['activations']})")
         return out
 
     def load(self, artifact: Path, device: str):
         meta = packed.read_metadata(artifact)
         dtype = compute_dtype(device)
-        model = packed.load_packed(artifact, formats.dequantize_fp8, device, dtype)
-        if meta["options"]["activations"] == "w8a8":
-            self._swap_in_fp8_linears(model, artifact, meta["layers"], dtype, device)
+        native = hf_native(meta["options"])
+        if native:  # transformers' own FP8 loader: FP8 matmuls where the GPU has them, else expanded
+            model = load_checkpoint(artifact, dtype=dtype, device=device)
+            if not gpu_has_fp8():
+                model = model.to(dtype)  # transformers expanded the weights, in the checkpoint's dtype
+        else:
+            model = packed.load_packed(artifact, formats.dequantize_fp8, device, dtype)
+        if meta["options"]["activations"] == "w8a8" and self.is_emulated(meta["options"]):
+            self._swap_in_fp8_linears(model, artifact, meta["layers"], dtype, device, native)
         return model
 
-    def _swap_in_fp8_linears(self, model, artifact: Path, layers: list[str], dtype, device: str) -> None:
+    def _swap_in_fp8_linears(self, model, artifact: Path, layers: list[str], dtype, device: str, native: bool) -> None:
         from safetensors import safe_open
+        weight, scale = ("weight", "weight_scale_inv") if native else ("weight.qweight", "weight.scale")
         with safe_open(str(artifact / packed.WEIGHTS), framework="pt", device=device) as f:
             for name in layers:
                 parent, _, child = name.rpartition(".")
                 linear = model.get_submodule(name)
-                fp8 = FP8Linear(f.get_tensor(f"{name}.weight.qweight"), f.get_tensor(f"{name}.weight.scale"),
+                fp8 = FP8Linear(f.get_tensor(f"{name}.{weight}"), f.get_tensor(f"{name}.{scale}").reshape(-1),
                                 linear.bias, dtype)
                 setattr(model.get_submodule(parent), child, fp8)
 
     def load_snippet(self, artifact: Path) -> str:
+        meta = packed.read_metadata(artifact)
+        if hf_native(meta["options"]):
+            return transformers_snippet(artifact)
         return (f"from studio.recipes import get\n"
                 f"model = get('fp8').load(Path({str(artifact)!r}), 'cuda')  # packed FP8 (studio format)")
+
+
+def gpu_has_fp8() -> bool:
+    from studio.hardware import cuda_devices
+    return any(d.compute_capability >= NATIVE_CC for d in cuda_devices())
+
+
+def hf_native(options: dict) -> bool:
+    """E4M3 with block or per-tensor scales: a layout transformers reads itself."""
+    return options["format"] == "e4m3" and options["scales"] != "per-channel"
+
+
+def _per_tensor_as_hf(w: torch.Tensor) -> dict[str, torch.Tensor]:
+    t = formats.quantize_fp8(w, "e4m3", per_channel=False)
+    return {"weight": t["qweight"], "weight_scale_inv": t["scale"].reshape(())}
+
+
+def _transformers_config(untouched: list[str], block: bool) -> dict:
+    return {"quant_method": "fp8", "activation_scheme": "dynamic",
+            "weight_block_size": [128, 128] if block else None, "modules_to_not_convert": untouched}
 
 
 RECIPE = FP8Recipe()

@@ -22,19 +22,29 @@ Dequantizer = Callable[[dict[str, torch.Tensor]], torch.Tensor]
 
 
 def write_packed(source: Path, out: Path, recipe: str, options: dict, quantize: Quantizer,
-                 keep: list[str], progress: Callable[[float], None]) -> list[str]:
-    """Quantize every eligible Linear of the checkpoint at `source` into `out`; returns their names."""
+                 keep: list[str], progress: Callable[[float], None],
+                 quantization_config: Callable[[list[str]], dict] | None = None) -> list[str]:
+    """Quantize every eligible Linear of the checkpoint at `source` into `out`; returns their names.
+
+    With `quantization_config` (given the names of the Linears left alone), the parts are stored
+    under the layer's own name (`<layer>.weight`, `<layer>.weight_scale_inv`) and config.json gets
+    that config: a checkpoint transformers loads itself."""
     from safetensors.torch import save_file
 
     model = load_checkpoint(source, dtype="auto", device="cpu")  # the checkpoint's own dtype
     layers = quantizable_linears(model, keep)
     state = _unique_tensors(model)
+    prefix = "{}." if quantization_config else "{}.weight."
     for i, name in enumerate(layers):
         weight = state.pop(f"{name}.weight")
         for part, tensor in quantize(weight.detach()).items():
-            state[f"{name}.weight.{part}"] = tensor.contiguous()
+            state[prefix.format(name) + part] = tensor.contiguous()
         progress((i + 1) / len(layers))
     copy_side_files(source, out)
+    if quantization_config:
+        untouched = [n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear) and n not in layers]
+        model.config.quantization_config = quantization_config(untouched)
+        model.config.save_pretrained(str(out))
     meta = {"format": "pt", "studio_recipe": recipe, "studio_options": json.dumps(options),
             "studio_layers": json.dumps(layers)}
     save_file(state, str(out / WEIGHTS), metadata=meta)
