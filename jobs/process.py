@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -72,3 +73,16 @@ def exit_reason(returncode: int) -> str:
         hint = " (out of memory?)" if -returncode == signal.SIGKILL else ""
         return f"killed (signal {-returncode}): {name}{hint}"
     return f"exited with status {returncode}"
+
+
+# Free space below this when a job fails means the disk filled up: the error says so.
+DISK_FULL_BYTES = 16 * 2**20
+
+
+def disk_full_note(workspace) -> str | None:
+    """'no space left on device …' when the workspace's disk is (nearly) full, else None. Checked when a
+    job fails, since tools report a full disk in their own words (llama.cpp: "iostream error")."""
+    free = shutil.disk_usage(workspace).free
+    if free >= DISK_FULL_BYTES:
+        return None
+    return f"no space left on device ({free / 2**20:.1f} MiB free in {workspace}; free some and submit again)"

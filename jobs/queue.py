@@ -26,7 +26,7 @@ from huey.serializer import Serializer
 from sqlalchemy import update
 from sqlmodel import select
 
-from jobs.process import SUPERVISOR_PID_ENV, exit_reason, spawn, stop_group
+from jobs.process import SUPERVISOR_PID_ENV, disk_full_note, exit_reason, spawn, stop_group
 from studio.config import Settings, REPO_ROOT
 from studio.storage import Job, JobLog, JobState, reading, session
 from studio.storage.tables import utcnow
@@ -37,8 +37,6 @@ HEARTBEAT_SECONDS = 10.0
 # A job on another machine whose supervisor has not written a heartbeat for this long is presumed dead
 # (generous, so clock skew between machines does not fail live jobs).
 STALE_AFTER = timedelta(minutes=5)
-# Free space below this when a job fails means the disk filled up: the error says so.
-DISK_FULL_BYTES = 16 * 2**20
 
 
 class JsonSerializer(Serializer):
@@ -180,7 +178,7 @@ def _append_log(settings: Settings, job_id: int, lines: list[str]) -> None:
 
 
 def _finish(settings: Settings, job_id: int, returncode: int | None, cancelled: bool, failure: str | None) -> None:
-    disk_note = _disk_full_note(settings)  # before the temp files go: they may be what filled it
+    disk_note = disk_full_note(settings.workspace)  # before the temp files go: they may be what filled it
     shutil.rmtree(settings.job_tmp_dir(job_id), ignore_errors=True)
     with session(settings.db_url) as s:
         job = s.get(Job, job_id)
@@ -198,21 +196,15 @@ def _finish(settings: Settings, job_id: int, returncode: int | None, cancelled: 
         s.commit()
 
 
-def _disk_full_note(settings: Settings) -> str | None:
-    free = shutil.disk_usage(settings.workspace).free
-    if free >= DISK_FULL_BYTES:
-        return None
-    return f"no space left on device ({free / 2**20:.1f} MiB free in {settings.workspace}; free some and submit again)"
-
-
 def reap(settings: Settings) -> list[int]:
-    """Settle jobs left 'running' by a supervisor that is gone, and remove their temp files: a job that
-    had not started heavy work goes back to the queue, any other fails. Jobs of a live supervisor, here
-    or on another machine (recent heartbeat), are left alone. Returns the ids of the failed jobs."""
-    failed, requeued = [], []
+    """Settle jobs left 'running' by a supervisor that is gone: a job that had not started heavy work goes
+    back to the queue, any other fails. Jobs of a live supervisor, here or on another machine (recent
+    heartbeat), are left alone; every other job's temp folder is removed. Returns the failed ids."""
+    failed, requeued, alive = [], [], set()
     with session(settings.db_url) as s:
         for job in s.exec(select(Job).where(Job.state == JobState.RUNNING)).all():
             if supervisor_alive(job):
+                alive.add(job.id)
                 continue
             if job.stage in LIGHT_STAGES:
                 job.state, job.stage, job.started_at, job.worker = JobState.QUEUED, "queued", None, None
@@ -224,11 +216,20 @@ def reap(settings: Settings) -> list[int]:
                 failed.append(job.id)
             job.pid = None
             s.add(job)
-            shutil.rmtree(settings.job_tmp_dir(job.id), ignore_errors=True)
         s.commit()
+    _sweep_tmp(settings, keep=alive)
     if requeued:
         print(f"re-queued interrupted job(s) {requeued}: they had not started heavy work", file=sys.stderr)
     return failed
+
+
+def _sweep_tmp(settings: Settings, keep: set[int]) -> None:
+    """Remove the temp folders of jobs not running now: interrupted ones, and those of finished jobs
+    whose supervisor was stopped between the job's end and its clean-up."""
+    for folder in settings.tmp_dir.glob("job-*"):
+        job_id = folder.name.removeprefix("job-")
+        if job_id.isdigit() and int(job_id) not in keep:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def supervisor_alive(job: Job) -> bool:

@@ -19,7 +19,7 @@ from pathlib import Path
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
-from jobs.process import die_with_parent, exit_reason, spawn
+from jobs.process import die_with_parent, disk_full_note, exit_reason, spawn
 from studio import recipes
 from studio.config import REPO_ROOT, Settings
 from studio.evaluation.process import PROGRESS_PREFIX
@@ -283,7 +283,11 @@ def main() -> int:
         return 3
     except Exception as exc:
         traceback.print_exc()
-        _record_error(settings, job_id, f"{runner_stage(settings, job_id)}: {exc}")
+        disk_full = disk_full_note(settings.workspace)  # before freeing: this job's own files may have filled it
+        # Free what the job wrote before storing the error: on a full disk the database can only take it then.
+        shutil.rmtree(settings.job_tmp_dir(job_id), ignore_errors=True)
+        message = f"{runner_stage(settings, job_id)}: {exc}"
+        _record_error(settings, job_id, f"{disk_full}: {message}" if disk_full else message)
         return 1
 
 

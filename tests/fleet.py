@@ -49,9 +49,13 @@ def wait_job(settings: Settings, job_id: int, predicate, timeout: float = 600.0,
     raise AssertionError(f"job {job_id} stuck: {current}")
 
 
+def settled(j: Job) -> bool:
+    """Finished, and its supervisor has cleaned up after it (it clears the pid last)."""
+    return j.state in ("done", "failed", "cancelled") and j.pid is None
+
+
 def wait_finished(settings: Settings, job_ids: list[int], timeout: float = 900.0) -> list[Job]:
-    return [wait_job(settings, i, lambda j: j.state in ("done", "failed", "cancelled"), timeout, poll=0.5)
-            for i in job_ids]
+    return [wait_job(settings, i, settled, timeout, poll=0.5) for i in job_ids]
 
 
 def results_of(settings: Settings) -> list[Result]:
