@@ -111,8 +111,9 @@ class JobRunner:
         model = read_model_facts(Path(job.model), settings)
         if model.key != job.model_key:
             raise ModelError("the checkpoint changed on disk since the job was queued; submit it again")
-        recipe, options = recipes.parse_recipe_spec(job.recipe, {f"{job.recipe.split(':')[0]}.{k}": v
-                                                                 for k, v in job.options.items()})
+        # The label may carry extras ("gguf:Q2_K+imatrix"): the stored options are the truth.
+        recipe = recipes.get(job.recipe.split(":")[0])
+        options = recipe.resolve_options(None, job.options)
         tmp = settings.job_tmp_dir(job.id)
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
