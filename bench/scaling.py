@@ -1,0 +1,121 @@
+"""Scaling: the studio's GGUF evaluation time against the number of tokens (8k…64k), and quantize
+time against model size (tiny / 135M / a 360M-shaped model). Goal: linear in tokens; say where the
+time goes. Each figure is a ratio of per-unit costs measured in the same invocation: the marginal
+cost per token in the upper half of the range over the lower half (1.0 = linear)."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from bench.gguf_perplexity import run_studio_evaluation, studio_request, time_split
+from bench.measure import Figure, median
+from studio.config import REPO_ROOT
+from studio.llamacpp import convert_command, gguf_census
+
+# SmolLM2-360M's shape (random weights: quantize time depends on shapes, not on values).
+LARGER_SHAPE = {"hidden_size": 960, "intermediate_size": 2560, "num_hidden_layers": 32,
+                "num_attention_heads": 15, "num_key_value_heads": 5}
+QUANTIZE_IN_A_PROCESS = ("import sys; from bench.bare_gguf_job import quantize; "
+                         "print(quantize(sys.argv[1], sys.argv[2]))")
+
+
+def evaluation_benchmark(ws, sizes, gguf: Path, log) -> Figure:
+    tokens, bos = ws.tokens("gguf")
+    counts = sorted(sizes.scaling_tokens)
+    order = [counts[0], counts[-1], *counts[1:-1]]  # smallest and largest early: drift spreads over all
+    seconds: dict[int, float] = {}
+    splits: dict[int, dict] = {}
+    for n in order:
+        run, _ = run_studio_evaluation(studio_request(gguf, tokens, bos, ws.model, n // 512), ws.root, ws.env)
+        seconds[n], splits[n] = run.seconds, time_split(run)
+        log(f"  evaluation of {n} tokens: {run.seconds:.1f} s")
+    slope, intercept = np.polyfit(counts, [seconds[n] for n in counts], 1)
+    upper = (seconds[counts[-1]] - seconds[counts[-2]]) / (counts[-1] - counts[-2])
+    lower = (seconds[counts[1]] - seconds[counts[0]]) / (counts[1] - counts[0])
+    ratio = upper / lower
+    largest = splits[counts[-1]]
+    return Figure(
+        name="scaling: evaluation vs tokens",
+        a=f"marginal cost {counts[-2] // 1024}k→{counts[-1] // 1024}k tokens: {1e3 * upper:.2f} ms/1k tokens",
+        b=f"marginal cost {counts[0] // 1024}k→{counts[1] // 1024}k tokens: {1e3 * lower:.2f} ms/1k tokens",
+        ratio=ratio, goal="linear in tokens (ratio 0.9–1.1); report the slope", met=0.9 <= ratio <= 1.1,
+        spread=", ".join(f"{n // 1024}k: {seconds[n]:.1f} s" for n in counts),
+        note=(f"studio evaluation process, SmolLM2-135M Q4_K_M, ctx 512, generations off, one run per size. "
+              f"Least-squares slope {1e3 * slope * 1000:.0f} ms per 1k tokens ({1 / slope:.0f} tok/s), intercept "
+              f"{intercept:.1f} s (start, imports, load, prefill-speed measurement). At {counts[-1] // 1024}k: "
+              f"{largest['to_first_chunk_s']:.1f} s to the first chunk's end, {largest['chunks_s']:.1f} s in chunks, "
+              f"{largest['after_chunks_s']:.1f} s after them."),
+        details={"seconds": {str(n): s for n, s in seconds.items()}, "splits": {str(n): s for n, s in splits.items()},
+                 "slope_s_per_token": slope, "intercept_s": intercept})
+
+
+def quantize_benchmark(ws, sizes, cache_dir: Path, log) -> Figure:
+    models = {"tiny": _tiny_f16(ws, cache_dir), "135M": ws.base_gguf(), "360M-shaped": _larger_f16(ws, cache_dir)}
+    params = {name: gguf_census(path)["n_params"] for name, path in models.items()}
+    seconds: dict[str, list[float]] = {name: [] for name in models}
+    for rep in range(max(2, sizes.repetitions // 2)):
+        for name, f16 in models.items():
+            seconds[name].append(_quantize_seconds(f16, ws.root / f"scaling-{name}-Q4_K_M.gguf"))
+        log(f"  quantize rep {rep + 1}: " + ", ".join(f"{n} {s[-1]:.1f} s" for n, s in seconds.items()))
+    per_million = {name: median(s) / (params[name] / 1e6) for name, s in seconds.items()}
+    ratio = per_million["360M-shaped"] / per_million["135M"]
+    return Figure(
+        name="scaling: quantize vs parameters",
+        a=f"360M-shaped model: {median(seconds['360M-shaped']):.1f} s, {1e3 * per_million['360M-shaped']:.0f} ms per M params",
+        b=f"SmolLM2-135M: {median(seconds['135M']):.1f} s, {1e3 * per_million['135M']:.0f} ms per M params",
+        ratio=ratio, goal="report; roughly linear in parameters (0.75–1.25)", met=0.75 <= ratio <= 1.25,
+        spread=", ".join(f"{n}: {min(s):.1f}–{max(s):.1f} s" for n, s in seconds.items()),
+        note=(f"Q4_K_M with llama_model_quantize from F16, all cores; tiny ({params['tiny'] / 1e6:.1f} M params, "
+              f"mostly the embedding): {median(seconds['tiny']):.2f} s. The 360M-shaped model has random weights "
+              f"and SmolLM2-360M's shape ({params['360M-shaped'] / 1e6:.0f} M params)."),
+        details={"params": params, "seconds": seconds})
+
+
+def _quantize_seconds(f16: Path, out: Path) -> float:
+    done = subprocess.run([sys.executable, "-c", QUANTIZE_IN_A_PROCESS, str(f16), str(out)], cwd=str(REPO_ROOT),
+                          check=True, capture_output=True, text=True)
+    out.unlink()
+    return float(done.stdout.strip().splitlines()[-1])
+
+
+def _tiny_f16(ws, cache_dir: Path) -> Path:
+    from tests.models import build_tiny_llama
+    return _cached_f16(ws, cache_dir, "tiny", lambda dest: build_tiny_llama(dest, ws.model))
+
+
+def _larger_f16(ws, cache_dir: Path) -> Path:
+    return _cached_f16(ws, cache_dir, "360M-shaped", lambda dest: _random_llama(dest, ws.model, LARGER_SHAPE))
+
+
+def _cached_f16(ws, cache_dir: Path, name: str, build) -> Path:
+    """An F16 GGUF of a generated checkpoint, built once per machine in the bench cache."""
+    target = cache_dir / "bench" / "models" / f"{name}-f16.gguf"
+    if target.exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    checkpoint = ws.root / f"checkpoint-{name}"
+    build(checkpoint)
+    partial = target.with_suffix(".partial")
+    cmd, env = convert_command(cache_dir, checkpoint, partial, "f16")
+    subprocess.run(cmd, env={**ws.env, **env}, check=True, capture_output=True)
+    partial.replace(target)
+    shutil.rmtree(checkpoint)
+    return target
+
+
+def _random_llama(dest: Path, tokenizer_from: Path, shape: dict) -> None:
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from tests.models import TOKENIZER_FILES
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=49152, max_position_embeddings=2048, tie_word_embeddings=True,
+                         bos_token_id=1, eos_token_id=2, **shape)
+    LlamaForCausalLM(config).to(torch.float16).save_pretrained(dest)
+    for name in TOKENIZER_FILES:
+        if (tokenizer_from / name).exists():
+            shutil.copy(tokenizer_from / name, dest / name)

@@ -1,0 +1,153 @@
+"""The studio server with and without work: its own RSS (jobs are subprocesses, so they should not
+show in it) and the latency of the Jobs tab's refresh endpoint over HTTP, in windows that alternate
+idle / two jobs running. Goals: RSS < 400 MB and unchanged by jobs; p95 < 200 ms with jobs running."""
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+
+import httpx
+import psutil
+
+from bench.measure import Figure, median
+from studio import service
+from studio.config import REPO_ROOT, Settings
+
+BUSY_RECIPES = ("gguf:Q4_K_M", "gguf:Q8_0")
+BUSY_CHUNKS = 40  # long enough that both jobs are still evaluating when a window ends
+MB = 1e6
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def studio_server(ws, port: int):
+    proc = subprocess.Popen([sys.executable, "launch.py", "--port", str(port), "--workers", "2"], env=ws.env,
+                            cwd=str(REPO_ROOT), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_until_up(f"http://127.0.0.1:{port}/", proc)
+        yield proc
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def _wait_until_up(url: str, proc, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the studio server exited with {proc.returncode}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError("the studio server did not start within 3 minutes")
+
+
+def refresh_latency(client: httpx.Client) -> float:
+    """One Jobs-table refresh as the browser's timer makes it: call, then read the event stream."""
+    t0 = time.perf_counter()
+    event = client.post("/gradio_api/call/v2/refresh", json={"selected": None}).json()["event_id"]
+    body = client.get(f"/gradio_api/call/refresh/{event}").text
+    if "event: complete" not in body:
+        raise RuntimeError(f"the refresh endpoint failed: {body[:300]}")
+    return time.perf_counter() - t0
+
+
+def window(client, server: psutil.Process, requests: int) -> tuple[list[float], list[int]]:
+    latencies, rss = [], []
+    for _ in range(requests):
+        latencies.append(refresh_latency(client))
+        rss.append(server.memory_info().rss)
+        time.sleep(0.1)
+    return latencies, rss
+
+
+def start_busy_jobs(ws, settings: Settings) -> list[int]:
+    subprocess.run(ws.cli("quantize", "--model", str(ws.model), *(a for r in BUSY_RECIPES for a in ("--recipe", r)),
+                          "--eval-text", str(ws.text), "--max-chunks", str(BUSY_CHUNKS)),
+                   env=ws.env, cwd=str(REPO_ROOT), check=True, capture_output=True)
+    jobs = service.list_jobs(settings, limit=len(BUSY_RECIPES))
+    _wait_for(settings, [j.id for j in jobs], lambda j: j.state == "running" and j.stage in ("quantize", "evaluate"))
+    return [j.id for j in jobs]
+
+
+def stop_jobs(ws, settings: Settings, job_ids: list[int]) -> None:
+    for job_id in job_ids:
+        subprocess.run(ws.cli("cancel", str(job_id)), env=ws.env, cwd=str(REPO_ROOT), check=True, capture_output=True)
+    _wait_for(settings, job_ids, lambda j: j.state in ("done", "failed", "cancelled"))
+
+
+def _wait_for(settings: Settings, job_ids: list[int], ready, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        jobs = [j for j in service.list_jobs(settings) if j.id in job_ids]
+        if all(ready(j) for j in jobs):
+            return
+        time.sleep(0.25)
+    raise RuntimeError(f"jobs {job_ids} did not reach the expected state in {timeout:.0f} s")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def benchmark(ws, sizes, log) -> list[Figure]:
+    settings = Settings.from_env(ws.root)
+    port = free_port()
+    idle_lat, busy_lat, idle_rss, busy_rss = [], [], [], []
+    with studio_server(ws, port) as proc, httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        server = psutil.Process(proc.pid)
+        window(client, server, 5)  # first requests warm the server up; not counted
+        for rep in range(sizes.repetitions):
+            lat, rss = window(client, server, sizes.ui_requests)
+            idle_lat += lat
+            idle_rss += rss
+            job_ids = start_busy_jobs(ws, settings)
+            lat, rss = window(client, server, sizes.ui_requests)
+            busy_lat += lat
+            busy_rss += rss
+            stop_jobs(ws, settings, job_ids)
+            log(f"  server rep {rep + 1}/{sizes.repetitions}: p95 idle {1000 * percentile(idle_lat, 0.95):.0f} ms, "
+                f"busy {1000 * percentile(busy_lat, 0.95):.0f} ms; RSS idle {max(idle_rss) / MB:.0f} MB, "
+                f"busy {max(busy_rss) / MB:.0f} MB")
+    return [_footprint(idle_rss, busy_rss, sizes), _latency(idle_lat, busy_lat, sizes)]
+
+
+def _footprint(idle_rss: list[int], busy_rss: list[int], sizes) -> Figure:
+    ratio = max(busy_rss) / max(idle_rss)
+    return Figure(
+        name="server footprint",
+        a=f"studio server RSS with 2 jobs running: max {max(busy_rss) / MB:.0f} MB (median {median(busy_rss) / MB:.0f})",
+        b=f"same server idle: max {max(idle_rss) / MB:.0f} MB (median {median(idle_rss) / MB:.0f})",
+        ratio=ratio, goal="< 400 MB, and unchanged by jobs (≤ 1.05×)",
+        met=max(busy_rss) < 400 * MB and ratio <= 1.05,
+        spread=f"RSS samples {min(idle_rss + busy_rss) / MB:.0f}–{max(idle_rss + busy_rss) / MB:.0f} MB "
+               f"(n={len(idle_rss) + len(busy_rss)})",
+        note=f"launch.py --workers 2; {sizes.repetitions} idle / busy windows alternating; the jobs are "
+             f"{' and '.join(BUSY_RECIPES)} on SmolLM2-135M (subprocesses, not counted).",
+        details={"idle_rss_bytes": idle_rss, "busy_rss_bytes": busy_rss})
+
+
+def _latency(idle: list[float], busy: list[float], sizes) -> Figure:
+    p95_busy, p95_idle = percentile(busy, 0.95), percentile(idle, 0.95)
+    return Figure(
+        name="UI responsiveness",
+        a=f"Jobs refresh with 2 jobs running: p50 {1000 * median(busy):.0f} ms, p95 {1000 * p95_busy:.0f} ms",
+        b=f"same endpoint idle: p50 {1000 * median(idle):.0f} ms, p95 {1000 * p95_idle:.0f} ms",
+        ratio=p95_busy / p95_idle, goal="p95 < 200 ms with jobs running", met=p95_busy < 0.2,
+        spread=f"busy {1000 * min(busy):.0f}–{1000 * max(busy):.0f} ms, idle {1000 * min(idle):.0f}–"
+               f"{1000 * max(idle):.0f} ms (n={len(busy)} + {len(idle)})",
+        note="POST /gradio_api/call/v2/refresh then read its event stream, as the tab's 2-second timer does; "
+             f"{sizes.ui_requests} sequential requests per window, {sizes.repetitions} windows of each.",
+        details={"idle_s": idle, "busy_s": busy})
