@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
 import struct
@@ -100,20 +101,27 @@ HUB_PATTERNS = ["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja", "*.tik
 def _download_from_hub(repo_id: str, settings: Settings) -> Path:
     """The hub is reached only here, when a hub id is asked for; the disk is checked before downloading."""
     from huggingface_hub import snapshot_download
-    from huggingface_hub.constants import is_offline_mode
+    offline = _offline()
     try:
-        if not is_offline_mode():
+        if not offline:
             _check_room_for(repo_id, settings.hf_cache)
-        return Path(snapshot_download(repo_id, allow_patterns=HUB_PATTERNS, cache_dir=settings.hf_cache))
+        return Path(snapshot_download(repo_id, allow_patterns=HUB_PATTERNS, cache_dir=settings.hf_cache,
+                                      local_files_only=offline))
     except ModelError:
         raise
     except Exception as exc:  # offline, unknown repo, gated: all mean "cannot have it"
-        if is_offline_mode():
+        if offline:
             raise ModelError(f"'{repo_id}' is not in the Hugging Face cache and the studio is offline "
                              "(HF_HUB_OFFLINE=1): download it while online, or give a local checkpoint folder") from exc
         first_line = (str(exc).splitlines() or [""])[0][:200]
         raise ModelError(f"could not get '{repo_id}' from the Hugging Face hub ({type(exc).__name__}: {first_line}); "
                          "check the name and the network, or download it into a local folder") from exc
+
+
+def _offline() -> bool:
+    """HF_HUB_OFFLINE as set now (huggingface_hub reads it once, when it is first imported)."""
+    from huggingface_hub.constants import is_offline_mode
+    return is_offline_mode() or os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
 def _check_room_for(repo_id: str, cache: Path) -> None:

@@ -1,0 +1,224 @@
+"""Bad input, table-driven: each case is refused before anything is queued, with a specific message,
+through the CLI (`python -m studio quantize`) and through the service call the New-job tab makes
+(`service.preflight`, its reasons rendered the way the tab renders them)."""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from components.formatting import esc, messages
+from studio import cli, service
+from studio.preflight import PreflightError
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    expected: str  # a fragment of the message the user sees; {placeholders} are filled from `inputs`
+    model: str = "{tiny}"
+    recipes: tuple[str, ...] = ("gguf:Q8_0",)
+    options: tuple[str, ...] = ()  # RECIPE.KEY=VALUE
+    text: str = "{text}"
+    ctx: int = 128
+    max_chunks: int | None = 2
+    max_new: int = 8
+
+
+CASES = [
+    # the model
+    Case("missing path", "model path {bad}/missing does not exist", model="{bad}/missing"),
+    Case("a file, not a folder", "is a file, not a checkpoint folder", model="{bad}/notes.txt"),
+    Case("a GGUF file", "is a GGUF file: the studio quantizes from the Hugging Face checkpoint", model="{bad}/model.gguf"),
+    Case("a truncated GGUF", "is a truncated or corrupt GGUF file", model="{bad}/cut.gguf"),
+    Case("no config.json", "has no config.json", model="{bad}/no-config"),
+    Case("config.json not JSON", "config.json is not valid JSON", model="{bad}/bad-json"),
+    Case("BERT for GGUF", "BertForMaskedLM is not a causal language model; GGUF recipes need one", model="{bad}/bert"),
+    Case("architecture llama.cpp cannot convert", "llama.cpp's converter does not know the architecture "
+         "FrobnicatorForCausalLM", model="{bad}/frobnicator"),
+    Case("corrupt safetensors header", "model.safetensors has a corrupt safetensors header", model="{bad}/corrupt"),
+    Case("truncated safetensors", "model.safetensors is truncated: header promises", model="{bad}/truncated"),
+    Case("no weight files", "has no weight files (*.safetensors)", model="{bad}/no-weights"),
+    Case("pickle weights only", "has weights only as pickle files (pytorch_model.bin); pickle can run code when "
+         "loaded, so it is refused", model="{bad}/pickle"),
+    Case("remote code in config", "remote-code needs trust_remote_code", model="{bad}/remote-code"),
+    Case("remote code as .py", "py-code needs trust_remote_code", model="{bad}/py-code"),
+    Case("hub id while offline", "'nobody/not-cached-anywhere' is not in the Hugging Face cache and the studio is "
+         "offline", model="nobody/not-cached-anywhere"),
+    Case("neither folder nor hub id", "'not a model!' is neither an existing folder nor a hub id", model="not a model!"),
+    Case("no model", "no model given", model=" "),
+    Case("outside the allowed folders", "is outside the allowed folders", model="{outside}"),
+    Case("a file linking outside", "symlinked/config.json links to {outside}/config.json, outside the allowed "
+         "folders", model="{bad}/symlinked"),
+    # recipes and their options
+    Case("unknown recipe", "unknown recipe 'frobnicate'", recipes=("frobnicate",)),
+    Case("unknown GGUF type", "type: 'Q9_X' is not one of", recipes=("gguf:Q9_X",)),
+    Case("GPTQ bits=5", "bits: '5' is not one of 2, 3, 4, 8", recipes=("gptq",), options=("gptq.bits=5",)),
+    Case("GPTQ group size 7", "group_size: '7' is not one of 32, 64, 128, -1", recipes=("gptq",),
+         options=("gptq.group_size=7",)),
+    Case("negative threshold", "threshold: -1.0 is below the minimum 0.0", recipes=("bnb-int8",),
+         options=("bnb-int8.threshold=-1",)),
+    Case("not a number", "damp_percent: 'lots' is not a valid float", recipes=("gptq",),
+         options=("gptq.damp_percent=lots",)),
+    Case("unknown option", "gptq has no option 'colour'", recipes=("gptq",), options=("gptq.colour=red",)),
+    Case("native NVFP4 without Blackwell", "run nvfp4 with execution=emulated", recipes=("nvfp4",),
+         options=("nvfp4.execution=native",)),
+    # the protocol
+    Case("ctx 0", "context length 0 is too small (minimum 16)", ctx=0),
+    Case("ctx too large", "context length 100000 is too large", ctx=100_000),
+    Case("max chunks 0", "max chunks must be at least 1 (got 0)", max_chunks=0),
+    Case("max new tokens 0", "max new tokens must be between 1 and 512 (got 0)", max_new=0),
+    # the evaluation text
+    Case("text missing", "evaluation text {texts}/missing.txt does not exist", text="{texts}/missing.txt"),
+    Case("text empty", "evaluation text is empty", text="{texts}/empty.txt"),
+    Case("text of a few bytes", "evaluation text is too short: 11 bytes make at most 11 tokens, while context 128 "
+         "needs 256", text="{texts}/tiny.txt"),
+    Case("text shorter than two contexts", "tokens with this model's tokenizer, while context 128 needs 256",
+         text="{texts}/short.txt"),
+    Case("text not UTF-8", "evaluation text is not UTF-8 (byte 2", text="{texts}/latin1.txt"),
+    Case("text of 1 GB", "evaluation text is 1024 MiB; the limit is 64 MiB", text="{texts}/huge.txt"),
+]
+
+
+def _write_gguf(path: Path) -> None:
+    from gguf import GGUFWriter
+    writer = GGUFWriter(str(path), "llama")
+    writer.add_tensor("token_embd.weight", np.ones((64, 32), dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+
+
+def _checkpoint(folder: Path, tiny: Path, config: dict | None = None, weights: bool = True) -> Path:
+    """A folder shaped like a checkpoint; its weights are a link to the tiny model's (an allowed folder)."""
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text(json.dumps(config or json.loads((tiny / "config.json").read_text())))
+    if weights:
+        (folder / "model.safetensors").symlink_to(tiny / "model.safetensors")
+    return folder
+
+
+@pytest.fixture
+def inputs(tmp_path, tiny, eval_text, workspace_env, monkeypatch) -> dict:
+    bad, texts, outside = tmp_path / "bad", tmp_path / "texts", tmp_path / "outside"
+    bad.mkdir()
+    texts.mkdir()
+    monkeypatch.setenv("STUDIO_MODEL_DIRS", os.pathsep.join([str(bad), str(tiny.parent)]))
+    llama = json.loads((tiny / "config.json").read_text())
+
+    (bad / "notes.txt").write_text("not a model")
+    _write_gguf(bad / "model.gguf")
+    (bad / "cut.gguf").write_bytes((bad / "model.gguf").read_bytes()[:4000])
+    (bad / "no-config").mkdir()
+    (bad / "no-config" / "model.safetensors").symlink_to(tiny / "model.safetensors")
+    _checkpoint(bad / "bad-json", tiny).joinpath("config.json").write_text("{not json")
+    _checkpoint(bad / "bert", tiny, {"architectures": ["BertForMaskedLM"], "model_type": "bert", "hidden_size": 256})
+    _checkpoint(bad / "frobnicator", tiny, {**llama, "architectures": ["FrobnicatorForCausalLM"]})
+    _checkpoint(bad / "corrupt", tiny, weights=False).joinpath("model.safetensors").write_bytes(
+        (2**40).to_bytes(8, "little") + b"{garbage")
+    _checkpoint(bad / "truncated", tiny, weights=False).joinpath("model.safetensors").write_bytes(
+        (tiny / "model.safetensors").read_bytes()[:2**20])
+    _checkpoint(bad / "no-weights", tiny, weights=False)
+    _checkpoint(bad / "pickle", tiny, weights=False).joinpath("pytorch_model.bin").write_bytes(b"\x80\x04pickle")
+    _checkpoint(bad / "remote-code", tiny, {**llama, "auto_map": {"AutoModelForCausalLM": "modeling.Frob"}})
+    _checkpoint(bad / "py-code", tiny).joinpath("modeling_frob.py").write_text("import os\n")
+    outside.mkdir()
+    (outside / "config.json").write_text(json.dumps(llama))
+    _checkpoint(bad / "symlinked", tiny, weights=True)
+    (bad / "symlinked" / "config.json").unlink()
+    (bad / "symlinked" / "config.json").symlink_to(outside / "config.json")
+
+    (texts / "empty.txt").write_text("  \n")
+    (texts / "tiny.txt").write_text("hello world")
+    (texts / "short.txt").write_text(eval_text.read_text()[:600])
+    (texts / "latin1.txt").write_bytes("naïve café".encode("latin-1"))
+    with open(texts / "huge.txt", "wb") as f:
+        f.truncate(2**30)  # sparse: 1 GB that takes no disk
+    return {"tiny": str(tiny), "text": str(eval_text), "bad": str(bad), "texts": str(texts), "outside": str(outside)}
+
+
+def _cli_args(case: Case, fill) -> list[str]:
+    args = ["quantize", "--model", fill(case.model), "--eval-text", fill(case.text), "--ctx", str(case.ctx),
+            "--max-new-tokens", str(case.max_new)]
+    args += [a for r in case.recipes for a in ("--recipe", r)] + [a for o in case.options for a in ("--option", o)]
+    return args + (["--max-chunks", str(case.max_chunks)] if case.max_chunks is not None else [])
+
+
+def _request(case: Case, fill) -> service.JobRequest:
+    return service.JobRequest(model=fill(case.model), recipes=case.recipes, eval_text=Path(fill(case.text)),
+                              n_ctx=case.ctx, max_chunks=case.max_chunks, max_new_tokens=case.max_new,
+                              overrides=tuple(tuple(o.split("=", 1)) for o in case.options))
+
+
+def test_the_table_has_at_least_30_cases():
+    assert len(CASES) >= 30 and len({c.name for c in CASES}) == len(CASES)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_refused_with_a_specific_message_in_cli_and_ui(case, inputs, settings, capsys):
+    def fill(value: str) -> str:
+        return value.format(**inputs)
+    expected = fill(case.expected)
+
+    assert cli.main(_cli_args(case, fill)) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("preflight refused:") and expected in err, err
+    assert "queued job" not in err
+
+    with pytest.raises(PreflightError) as refused:
+        service.preflight(settings, _request(case, fill))
+    assert any(expected in reason for reason in refused.value.reasons), refused.value.reasons
+    assert esc(expected) in messages("error", refused.value.reasons)  # what the New-job tab shows
+    assert service.list_jobs(settings) == []
+
+
+def test_the_same_job_twice_is_refused_in_cli_and_ui(inputs, settings, capsys):
+    case = Case("duplicate", "")
+    assert cli.main(_cli_args(case, lambda v: v.format(**inputs))) == 0
+    assert cli.main(_cli_args(case, lambda v: v.format(**inputs))) == 2
+    assert "gguf:Q8_0 on this model and text is already queued as job #1" in capsys.readouterr().err
+    with pytest.raises(PreflightError, match="already queued as job #1"):
+        service.submit(settings, _request(case, lambda v: v.format(**inputs)))
+    assert len(service.list_jobs(settings)) == 1
+
+
+def test_no_recipe_is_refused_in_cli_and_ui(inputs, settings, capsys):
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["quantize", "--model", inputs["tiny"]])
+    assert exited.value.code == 2 and "the following arguments are required: --recipe" in capsys.readouterr().err
+    with pytest.raises(PreflightError, match="no recipe chosen: pick at least one quantization type"):
+        service.preflight(settings, service.JobRequest(model=inputs["tiny"], recipes=(), n_ctx=128))
+
+
+def test_uploads_are_stored_under_generated_names_and_capped(inputs, settings, tmp_path):
+    """The New-job tab's upload: Gradio hands over a temp file named after the user's file; a name like
+    '../../x' must never become a path, and 1 GB is refused before anything is copied."""
+    source = tmp_path / "upload" / "..%2F..%2Fx.txt"
+    source.parent.mkdir()
+    source.write_text(Path(inputs["text"]).read_text())
+    stored = service.save_upload(settings, source)
+    assert stored.parent == settings.uploads_dir and stored.name.startswith("text-") and stored.suffix == ".txt"
+    assert service.save_upload(settings, tmp_path / "upload" / ".." / "upload" / source.name) == stored
+    with pytest.raises(PreflightError, match="evaluation text is 1024 MiB; the limit is 64 MiB"):
+        service.save_upload(settings, Path(inputs["texts"]) / "huge.txt")
+    assert sorted(p.name for p in settings.uploads_dir.iterdir()) == [stored.name], "no partial copies"
+
+
+def test_an_invalid_ollama_model_name_is_refused_in_cli_and_ui(settings, capsys):
+    from studio.ollama import service as ollama_service
+    from tests.models import smollm2_gguf
+    from tests.ollama_standin import store_gguf_result
+
+    result_id = store_gguf_result(settings, smollm2_gguf(), smollm2_gguf())
+    assert cli.main(["ollama", "import", str(result_id), "--name", "Bad Name!"]) == 2
+    assert "invalid model name 'Bad Name!'" in capsys.readouterr().err
+    text = ollama_service.preview_modelfile(settings, result_id).text
+    with pytest.raises(ValueError, match="invalid model name 'Bad Name!'"):
+        ollama_service.submit_import(settings, ollama_service.ImportRequest(result_id, "Bad Name!",
+                                                                            "http://127.0.0.1:9", text))
+    assert service.list_jobs(settings) == []
