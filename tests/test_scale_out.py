@@ -1,16 +1,24 @@
 """Several machines: two `python -m jobs.worker` processes, each with its own workspace as on its own
 machine, take jobs from a real Redis broker and report into one shared database. Six jobs split
-across them and every result (and the shared base row) is stored once."""
+across them and every result (and the shared base row) is stored once. And the reaper that runs when a
+studio or worker starts never fails a job another live machine is running."""
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
+import sys
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from jobs.queue import reap
 from studio.config import Settings
+from studio.storage import Job, session
+from studio.storage.tables import utcnow
 from tests.conftest import make_env
 from tests.fleet import Studio, redis_url, results_of, running, submit, wait_finished  # noqa: F401
 
@@ -58,3 +66,37 @@ def test_six_jobs_split_across_two_redis_workers_and_store_once(cluster, tiny, e
         artifact = Path(next(r.artifact for r in results if r.job_id == j.id))
         machine = "worker-a" if j.worker.endswith(f":{a.pid}") else "worker-b"
         assert artifact.is_relative_to(tmp_path / machine / "outputs") and artifact.is_file()
+
+
+def test_the_reaper_settles_only_jobs_whose_supervisor_is_gone(settings):
+    """At start a studio or worker settles jobs left 'running'. It must not touch a job another machine
+    is running (that machine's heartbeat says so) nor one a live process here supervises."""
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a real pid that no longer runs
+    here, now = socket.gethostname(), utcnow()
+    rows = {  # name: (worker, started_at, heartbeat_at, stage, expected state)
+        "another machine, heartbeat fresh": ("gpu-box-7:4242", now, now, "quantize", "running"),
+        "another machine, silent 10 min": ("gpu-box-7:4243", now, now - timedelta(minutes=10), "quantize", "failed"),
+        "here, supervisor alive": (f"{here}:{os.getpid()}", now, now, "evaluate", "running"),
+        "here, supervisor gone, heavy stage": (f"{here}:{gone.pid}", now, now, "evaluate", "failed"),
+        "here, supervisor gone, light stage": (f"{here}:{gone.pid}", now, now, "preflight", "queued"),
+        "here, pid reused by a younger process": (f"{here}:{os.getpid()}", now - timedelta(days=3), now,
+                                                  "evaluate", "failed"),
+    }
+    with session(settings.db_url) as s:
+        jobs = {name: Job(model="m", model_key="k", recipe="gguf:Q8_0", eval_text_path="", eval_text_sha="",
+                          dedupe_key=name, state="running", worker=w, started_at=t, heartbeat_at=h, stage=stage)
+                for name, (w, t, h, stage, _) in rows.items()}
+        s.add_all(jobs.values())
+        s.commit()
+    for j in jobs.values():
+        settings.job_tmp_dir(j.id).mkdir(parents=True)
+
+    failed = reap(settings)
+
+    with session(settings.db_url) as s:
+        states = {name: s.get(Job, j.id).state for name, j in jobs.items()}
+    assert states == {name: row[-1] for name, row in rows.items()}
+    assert sorted(failed) == sorted(jobs[n].id for n, row in rows.items() if row[-1] == "failed")
+    kept = {p.name for p in settings.tmp_dir.iterdir()}
+    assert kept == {f"job-{jobs[n].id}" for n, row in rows.items() if row[-1] == "running"}
