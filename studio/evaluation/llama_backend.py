@@ -8,7 +8,7 @@ from typing import Callable
 
 import numpy as np
 
-from studio.evaluation.protocol import Protocol, divergence, summarize_divergence
+from studio.evaluation.protocol import Protocol, score_chunks
 
 
 def threads() -> int:
@@ -49,21 +49,9 @@ def perplexity_nll(gguf: Path, tokens: np.ndarray, bos: int | None, protocol: Pr
     llm = _llama(gguf, protocol.n_ctx, logits_all=True)
     load_seconds = time.perf_counter() - t0
     base_llm = _llama(base, protocol.n_ctx, logits_all=True) if base else None
-    n_chunks = protocol.n_chunks(len(tokens))
-    nll, parts = [], []
-    for i in range(n_chunks):
-        chunk = protocol.chunk_input(tokens, i, bos)
-        logits = chunk_logits(llm, chunk, protocol)
-        nll.append(protocol.chunk_nll(logits, tokens, i))
-        if base_llm is not None:
-            base_logits = chunk_logits(base_llm, chunk, protocol)
-            parts.append(divergence(protocol.scored_logits(logits), protocol.scored_logits(base_logits),
-                                    protocol.targets(tokens, i)))
-        progress((i + 1) / n_chunks)
-    stats = None
-    if parts:
-        stats = summarize_divergence(*(np.concatenate([p[k] for p in parts]) for k in ("kld", "same_top", "dp")))
-    return np.concatenate(nll), load_seconds, stats
+    nll, stats = score_chunks(protocol, tokens, bos, lambda chunk: chunk_logits(llm, chunk, protocol), progress,
+                              (lambda chunk: chunk_logits(base_llm, chunk, protocol)) if base_llm else None)
+    return nll, load_seconds, stats
 
 
 def chunk_logits(llm, chunk: list[int], protocol: Protocol) -> np.ndarray:

@@ -82,20 +82,14 @@ def _cross_divergence(request: dict, tokens: np.ndarray, protocol: Protocol) -> 
     """A GGUF file (llama.cpp) against the HF checkpoint (torch), in lockstep on the same token ids:
     the divergence of a GGUF result from the model the user started from."""
     from studio.evaluation import llama_backend, torch_backend
-    from studio.evaluation.protocol import divergence, summarize_divergence
+    from studio.evaluation.protocol import score_chunks
     from studio.recipes.hf import load_checkpoint
     llm = llama_backend.open_for_logits(Path(request["artifact"]), protocol.n_ctx)
     base = load_checkpoint(Path(request["base_artifact"]), device="cpu")
-    n_chunks = protocol.n_chunks(len(tokens))
-    parts = []
-    for i in range(n_chunks):
-        chunk = protocol.chunk_input(tokens, i, request.get("bos"))
-        logits = llama_backend.chunk_logits(llm, chunk, protocol)
-        base_logits = torch_backend.chunk_logits(base, chunk)
-        parts.append(divergence(protocol.scored_logits(logits), protocol.scored_logits(base_logits),
-                                protocol.targets(tokens, i)))
-        _progress(1.0)((i + 1) / n_chunks)
-    return summarize_divergence(*(np.concatenate([p[k] for p in parts]) for k in ("kld", "same_top", "dp")))
+    _, stats = score_chunks(protocol, tokens, request.get("bos"),
+                            lambda chunk: llama_backend.chunk_logits(llm, chunk, protocol), _progress(1.0),
+                            lambda chunk: torch_backend.chunk_logits(base, chunk))
+    return stats
 
 
 def _load_torch(recipe_name: str | None, artifact: Path, device: str):

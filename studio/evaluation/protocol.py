@@ -8,6 +8,7 @@ chunk scores n_ctx - 1 - n_ctx/2 tokens.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -105,3 +106,30 @@ def summarize_divergence(kld: np.ndarray, same_top: np.ndarray, dp: np.ndarray) 
     return {"kld_mean": float(kld.mean()), "kld_median": float(np.median(kld)),
             "kld_p99": float(np.percentile(kld, 99)), "kld_max": float(kld.max()),
             "same_top_pct": float(100 * same_top.mean()), "rms_dp_pct": float(100 * np.sqrt((dp ** 2).mean()))}
+
+
+Logits = Callable[[list[int]], np.ndarray]
+
+
+def score_chunks(protocol: Protocol, tokens: np.ndarray, bos: int | None, logits_of: Logits,
+                 progress: Callable[[float], None], base_logits_of: Logits | None = None
+                 ) -> tuple[np.ndarray, dict | None]:
+    """NLL of every scored token of a model and, with a base, the divergence statistics against it.
+
+    Base and model run chunk by chunk in lockstep, so no more than one chunk's logits of each is
+    ever held. `logits_of(chunk)` returns a chunk's logits from an empty cache, whatever the backend.
+    """
+    n_chunks = protocol.n_chunks(len(tokens))
+    nll, parts = [], []
+    for i in range(n_chunks):
+        chunk = protocol.chunk_input(tokens, i, bos)
+        logits = logits_of(chunk)
+        nll.append(protocol.chunk_nll(logits, tokens, i))
+        if base_logits_of is not None:
+            parts.append(divergence(protocol.scored_logits(logits), protocol.scored_logits(base_logits_of(chunk)),
+                                    protocol.targets(tokens, i)))
+        progress((i + 1) / n_chunks)
+    stats = None
+    if parts:
+        stats = summarize_divergence(*(np.concatenate([p[k] for p in parts]) for k in ("kld", "same_top", "dp")))
+    return np.concatenate(nll), stats

@@ -8,7 +8,7 @@ from typing import Callable
 
 import numpy as np
 
-from studio.evaluation.protocol import Protocol, divergence, summarize_divergence
+from studio.evaluation.protocol import Protocol, score_chunks
 
 
 def tokenize(checkpoint: Path, text: str) -> tuple[np.ndarray, int | None]:
@@ -31,23 +31,9 @@ def chunk_logits(model, chunk: list[int]) -> np.ndarray:
 
 def perplexity_nll(model, tokens: np.ndarray, bos: int | None, protocol: Protocol,
                    progress: Callable[[float], None], base=None) -> tuple[np.ndarray, dict | None]:
-    """NLL of every scored token and, with a base model, the divergence statistics against it (base
-    and model run chunk by chunk in lockstep, so one chunk's logits of each is all that is held)."""
-    n_chunks = protocol.n_chunks(len(tokens))
-    nll, parts = [], []
-    for i in range(n_chunks):
-        chunk = protocol.chunk_input(tokens, i, bos)
-        logits = chunk_logits(model, chunk)
-        nll.append(protocol.chunk_nll(logits, tokens, i))
-        if base is not None:
-            base_logits = chunk_logits(base, chunk)
-            parts.append(divergence(protocol.scored_logits(logits), protocol.scored_logits(base_logits),
-                                    protocol.targets(tokens, i)))
-        progress((i + 1) / n_chunks)
-    stats = None
-    if parts:
-        stats = summarize_divergence(*(np.concatenate([p[k] for p in parts]) for k in ("kld", "same_top", "dp")))
-    return np.concatenate(nll), stats
+    """NLL of every scored token and, with a base model, the divergence statistics against it."""
+    return score_chunks(protocol, tokens, bos, lambda chunk: chunk_logits(model, chunk), progress,
+                        (lambda chunk: chunk_logits(base, chunk)) if base is not None else None)
 
 
 def speed_and_generations(model, tokenizer_path: Path, tokens: np.ndarray, prompts: list[str], max_new_tokens: int,

@@ -2,18 +2,15 @@
 AutoAWQ: it is deprecated and pins old torch/transformers (see the README)."""
 from __future__ import annotations
 
-from pathlib import Path
-
-from studio.models import ModelFacts
-from studio.recipes.base import Option, Requirements, StageContext
-from studio.recipes.calibration import CALIBRATION_OPTIONS, calibration_problems
-from studio.recipes.gptq import gptqmodel_quantize
-from studio.recipes.hf import HFRecipe, KEEP_OPTION, group_size_problem, load_checkpoint
+from studio.recipes.base import Option, Requirements
+from studio.recipes.calibration import CALIBRATION_OPTIONS
+from studio.recipes.gptq import GPTQModelRecipe
+from studio.recipes.hf import KEEP_OPTION
 
 GROUP_SIZES = (64, 128)
 
 
-class AWQRecipe(HFRecipe):
+class AWQRecipe(GPTQModelRecipe):
     name = "awq"
     title = "AWQ (GPTQModel)"
     description = "Activation-aware 4-bit weights (GEMM format): strong quality at 4 bits."
@@ -28,23 +25,10 @@ class AWQRecipe(HFRecipe):
                                 note="fast kernels need CUDA; on CPU the scale search is slow (≈20 min for "
                                      "a 135M model with 8 samples)")
     nominal_bits = 4.25
+    method, group_sizes = "awq", GROUP_SIZES
 
-    def preflight(self, model: ModelFacts, options: dict, settings) -> list[str]:
-        return super().preflight(model, options, settings) + calibration_problems(options, settings)
-
-    def shape_problems(self, model: ModelFacts, options: dict) -> list[str]:
-        return group_size_problem(model, options, GROUP_SIZES)
-
-    def estimate_output_bytes(self, model: ModelFacts, options: dict) -> int:
-        return int(model.n_params * 16 / 8 * 1.05)
-
-    def quantize(self, ctx: StageContext) -> Path:
-        o = ctx.options
-        return gptqmodel_quantize(self, ctx, "awq", {"bits": o["bits"], "group_size": o["group_size"],
-                                                     "sym": not o["zero_point"]})
-
-    def load(self, artifact: Path, device: str):
-        return load_checkpoint(artifact, device=device)
+    def quantize_config(self, o: dict) -> dict:
+        return {"bits": o["bits"], "group_size": o["group_size"], "sym": not o["zero_point"]}
 
 
 RECIPE = AWQRecipe()

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from studio.recipes.base import Option, Requirements, StageContext
-from studio.recipes.hf import (KEEP_OPTION, HFRecipe, compute_device, kept_module_names, keep_patterns,
-                               load_checkpoint, save_quantized)
+from studio.recipes.base import Option, Requirements
+from studio.recipes.hf import KEEP_OPTION, QuantizeOnLoadRecipe, kept_module_names, keep_patterns
 
 DTYPES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
 
 
-class BnbNF4Recipe(HFRecipe):
+class BnbNF4Recipe(QuantizeOnLoadRecipe):
     name = "bnb-nf4"
     title = "bitsandbytes NF4"
     description = "4-bit NormalFloat (or FP4) with optional double quantization: QLoRA's format."
@@ -42,19 +41,6 @@ class BnbNF4Recipe(HFRecipe):
             bnb_4bit_use_double_quant=options["double_quant"],
             bnb_4bit_compute_dtype=getattr(torch, DTYPES[options["compute_dtype"]]),
             llm_int8_skip_modules=["lm_head", *kept_module_names(model_path, keep_patterns(options))])
-
-    def quantize(self, ctx: StageContext) -> Path:
-        ctx.enter_stage("quantize")
-        out = self.new_artifact_dir(ctx)
-        ctx.report(0.1, f"loading {ctx.model.path.name} with bitsandbytes {ctx.options['quant_type']}")
-        model = load_checkpoint(ctx.model.path, dtype="auto", device=compute_device(),
-                                quantization_config=self.config(ctx.options, ctx.model.path))
-        save_quantized(model, out)
-        ctx.report(1.0, "saved with its quant state")
-        return out
-
-    def load(self, artifact: Path, device: str):
-        return load_checkpoint(artifact, device=device)
 
 
 RECIPE = BnbNF4Recipe()

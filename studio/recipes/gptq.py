@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+from abc import abstractmethod
 from pathlib import Path
 
 from studio.models import ModelFacts
@@ -33,7 +34,33 @@ def gptqmodel_quantize(recipe: HFRecipe, ctx: StageContext, method: str, config:
     return out
 
 
-class GPTQRecipe(HFRecipe):
+class GPTQModelRecipe(HFRecipe):
+    """What GPTQ and AWQ share: calibration text, group sizes that must divide the hidden size,
+    embeddings and lm_head kept in 16 bits, checkpoints that plain transformers loads."""
+    method: str
+    group_sizes: tuple[int, ...]
+
+    @abstractmethod
+    def quantize_config(self, options: dict) -> dict:
+        """bits, group_size, sym, … for GPTQModel's QuantizeConfig."""
+
+    def preflight(self, model: ModelFacts, options: dict, settings) -> list[str]:
+        return super().preflight(model, options, settings) + calibration_problems(options, settings)
+
+    def shape_problems(self, model: ModelFacts, options: dict) -> list[str]:
+        return group_size_problem(model, options, self.group_sizes)
+
+    def estimate_output_bytes(self, model: ModelFacts, options: dict) -> int:
+        return int(model.n_params * 16 / 8 * 1.05)  # embeddings and lm_head stay 16-bit: bounded by fp16
+
+    def quantize(self, ctx: StageContext) -> Path:
+        return gptqmodel_quantize(self, ctx, self.method, self.quantize_config(ctx.options))
+
+    def load(self, artifact: Path, device: str):
+        return load_checkpoint(artifact, device=device)
+
+
+class GPTQRecipe(GPTQModelRecipe):
     name = "gptq"
     title = "GPTQ (GPTQModel)"
     description = "Calibrated 2/3/4/8-bit weights with group scales; fast to quantize, served by vLLM/TGI."
@@ -51,23 +78,11 @@ class GPTQRecipe(HFRecipe):
                                 note="fast kernels need CUDA; on CPU GPTQModel's torch kernels are slow "
                                      "(minutes for a 135M model)")
     nominal_bits = 4.25
+    method, group_sizes = "gptq", GROUP_SIZES
 
-    def preflight(self, model: ModelFacts, options: dict, settings) -> list[str]:
-        return super().preflight(model, options, settings) + calibration_problems(options, settings)
-
-    def shape_problems(self, model: ModelFacts, options: dict) -> list[str]:
-        return group_size_problem(model, options, GROUP_SIZES)
-
-    def estimate_output_bytes(self, model: ModelFacts, options: dict) -> int:
-        return int(model.n_params * 16 / 8 * 1.05)  # embeddings and lm_head stay 16-bit: bounded by fp16
-
-    def quantize(self, ctx: StageContext) -> Path:
-        o = ctx.options
-        return gptqmodel_quantize(self, ctx, "gptq", {"bits": o["bits"], "group_size": o["group_size"], "sym": True,
-                                                      "desc_act": o["desc_act"], "damp_percent": o["damp_percent"]})
-
-    def load(self, artifact: Path, device: str):
-        return load_checkpoint(artifact, device=device)
+    def quantize_config(self, o: dict) -> dict:
+        return {"bits": o["bits"], "group_size": o["group_size"], "sym": True, "desc_act": o["desc_act"],
+                "damp_percent": o["damp_percent"]}
 
 
 RECIPE = GPTQRecipe()

@@ -126,6 +126,28 @@ class HFRecipe(Recipe):
         return out
 
 
+class QuantizeOnLoadRecipe(HFRecipe):
+    """Formats transformers quantizes while loading the checkpoint (a `quantization_config`) and saves
+    with save_pretrained; the artifact loads back with plain `from_pretrained`."""
+
+    @abstractmethod
+    def config(self, options: dict, model_path: Path):
+        """The transformers quantization config for these options."""
+
+    def quantize(self, ctx: StageContext) -> Path:
+        ctx.enter_stage("quantize")
+        out = self.new_artifact_dir(ctx)
+        ctx.report(0.1, f"loading {ctx.model.path.name} as {self.label(ctx.options)}")
+        model = load_checkpoint(ctx.model.path, dtype="auto", device=compute_device(),
+                                quantization_config=self.config(ctx.options, ctx.model.path))
+        save_quantized(model, out)
+        ctx.report(1.0, f"saved to {out.name}")
+        return out
+
+    def load(self, artifact: Path, device: str):
+        return load_checkpoint(artifact, device=device)
+
+
 def group_size_problem(model: ModelFacts, options: dict, valid: tuple[int, ...]) -> list[str]:
     """Group-wise kernels need the hidden size to be a multiple of the group size."""
     group = options.get("group_size")
