@@ -2,48 +2,20 @@
 finish, compare it with the base, read two generations side by side."""
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
-from studio.config import REPO_ROOT
+from tests.browser import launch_chromium, studio_server
 from tests.conftest import ARTIFACTS, make_env
 
 pytestmark = pytest.mark.browser
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
 def server(tmp_path, studio_cache, smol):
-    port = _free_port()
-    env = make_env(tmp_path / "ws", studio_cache, [smol.parent])
-    log = open(tmp_path / "server.log", "w")
-    proc = subprocess.Popen([sys.executable, "launch.py", "--port", str(port)], cwd=REPO_ROOT, env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            break
-        except OSError:
-            assert proc.poll() is None, (tmp_path / "server.log").read_text()
-            time.sleep(0.5)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=30)
+    with studio_server(make_env(tmp_path / "ws", studio_cache, [smol.parent]), tmp_path / "server.log") as url:
+        yield url
 
 
 @pytest.fixture
@@ -51,9 +23,7 @@ def page(server):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run", "--disable-quic"])
+        browser = launch_chromium(p)
         pg = browser.new_page(viewport={"width": 1400, "height": 1000})
         pg.goto(server)
         yield pg

@@ -2,24 +2,17 @@
 (stand-in) Ollama server with one click and read the smoke-test answer."""
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-
 import pytest
 from sqlmodel import select
 
-from studio.config import REPO_ROOT, Settings
+from studio.config import Settings
 from studio.ollama.store import OllamaImport, import_session
+from tests.browser import launch_chromium, studio_server
 from tests.conftest import ARTIFACTS, make_env
 from tests.models import smollm2_gguf
 from tests.ollama_standin import OllamaStandIn, smollm2_q4_k_m, store_gguf_result
 
 pytestmark = pytest.mark.browser
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
 @pytest.fixture
@@ -35,25 +28,9 @@ def app_url(tmp_path, studio_cache, smol, standin):
     settings = Settings.from_env(ws)
     settings.ensure_dirs()
     store_gguf_result(settings, smollm2_q4_k_m(studio_cache / "test-models"), base_artifact=smollm2_gguf())
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     env = {**make_env(ws, studio_cache, [smol.parent]), "OLLAMA_HOST": standin.url}
-    log = open(tmp_path / "server.log", "w")
-    proc = subprocess.Popen([sys.executable, "launch.py", "--port", str(port)], cwd=REPO_ROOT, env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            break
-        except OSError:
-            assert proc.poll() is None, (tmp_path / "server.log").read_text()
-            time.sleep(0.5)
-    yield url, settings
-    proc.terminate()
-    proc.wait(timeout=30)
+    with studio_server(env, tmp_path / "server.log") as url:
+        yield url, settings
 
 
 def _field(page, elem_id: str):
@@ -65,8 +42,7 @@ def test_import_a_result_into_ollama_with_one_click(app_url, standin):
 
     url, settings = app_url
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"])
+        browser = launch_chromium(p)
         page = browser.new_page(viewport={"width": 1400, "height": 1400})
         page.goto(url)
         page.get_by_role("tab", name="Compare").click()
