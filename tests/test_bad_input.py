@@ -222,3 +222,22 @@ def test_an_invalid_ollama_model_name_is_refused_in_cli_and_ui(settings, capsys)
         ollama_service.submit_import(settings, ollama_service.ImportRequest(result_id, "Bad Name!",
                                                                             "http://127.0.0.1:9", text))
     assert service.list_jobs(settings) == []
+
+
+def test_a_hub_model_too_big_for_the_disk_is_refused_before_downloading(settings, monkeypatch):
+    """Online, a hub id is sized from the hub's file list first; nothing is downloaded when it cannot fit."""
+    import huggingface_hub
+    from huggingface_hub import constants
+    from huggingface_hub.hf_api import ModelInfo
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    files = [{"rfilename": "config.json", "size": 700}, {"rfilename": "model.safetensors", "size": 2**50},
+             {"rfilename": "pytorch_model.bin", "size": 2**60}]  # not downloaded: only the safetensors count
+    monkeypatch.setattr(huggingface_hub.HfApi, "model_info",
+                        lambda self, repo_id, **kw: ModelInfo(id=repo_id, siblings=files))
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", lambda *a, **kw: pytest.fail("downloaded anyway"))
+    request = service.JobRequest(model="bigcorp/huge-model", recipes=("gguf:Q8_0",), n_ctx=128)
+    with pytest.raises(PreflightError, match=r"'bigcorp/huge-model' needs 1048576\.00 GiB more in the Hugging Face "
+                                             r"cache .* GiB free: free some disk"):
+        service.preflight(settings, request)
