@@ -135,7 +135,7 @@ def test_studio_killed_with_two_running_and_five_queued_then_started_again(
     with running(again):
         finished = wait_finished(settings, heavy + queued)
     states = {j.id: (j.state, j.error) for j in finished}
-    print(json.dumps(states, indent=1))
+    print(json.dumps(states))
     assert all(states[i][0] == "failed" and states[i][1].startswith("interrupted in stage evaluate") for i in heavy)
     assert all(states[i][0] == "done" for i in queued)
     assert f"marked interrupted job(s) as failed: {heavy}" in again.output()
@@ -268,14 +268,15 @@ def test_200_jobs_queued_at_once(settings, tiny, eval_text, drain):
     ids = [first, *(c.id for c in clones)]
     for job_id in ids[1:]:
         enqueue(settings, job_id)
+    jobs_table_html(settings)  # the studio renders the tab once when it builds the UI
     consumer = start_consumer(settings, workers=2)
     try:
-        slowest = 0.0
+        renders = []
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline or (drain and not _all_finished(settings, ids)):
             started = time.monotonic()
             html = jobs_table_html(settings)
-            slowest = max(slowest, time.monotonic() - started)
+            renders.append(time.monotonic() - started)
             time.sleep(0.5)
         assert html.count('class="qs-job') == 200
         if not drain:
@@ -285,8 +286,10 @@ def test_200_jobs_queued_at_once(settings, tiny, eval_text, drain):
     finally:
         consumer.stop(graceful=True)
     states = {s: sum(j.state == s for j in finished) for s in ("done", "failed", "cancelled")}
-    print(f"200 jobs: slowest Jobs-tab render {slowest:.3f} s; {states}")
-    assert slowest < 1.0
+    renders.sort()
+    print(f"200 jobs: Jobs-tab render median {renders[len(renders) // 2]:.3f} s, slowest {renders[-1]:.3f} s "
+          f"({len(renders)} renders); {states}")
+    assert renders[-1] < 1.0
     assert sum(states.values()) == 200
     assert all(j.error for j in finished if j.state == "failed")
     if drain:
