@@ -124,6 +124,6 @@ def smol_hf_run(tmp_path_factory, studio_cache, smol, eval_text):
                     "--recipe", "gptq", "--recipe", "int8-rtn", "--recipe", "fp8",
                     "--option", "gptq.bits=4", "--option", "gptq.group_size=64",
                     "--eval-text", str(eval_text), "--ctx", "512", "--max-chunks", "4",
-                    "--max-new-tokens", "24", "--wait", "--json"], env, timeout=1800)
+                    "--max-new-tokens", "8", "--wait", "--json"], env, timeout=1800)
     assert proc.returncode == 0, proc.stderr[-4000:]
     return {"env": env, "rows": json.loads(proc.stdout), "all": json.loads(run_cli(["results", "--json"], env).stdout)}
