@@ -92,9 +92,6 @@ def claim(settings: Settings, job_id: int) -> bool:
     return claimed == 1
 
 
-RUNNER_MODULES = ("jobs.runner", "jobs.ollama_job")
-
-
 def runner_module(recipe: str) -> str:
     """Ollama imports (recipe "ollama:…") have their own runner; every other job quantizes."""
     return "jobs.ollama_job" if recipe.startswith("ollama:") else "jobs.runner"
