@@ -53,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     started = time.monotonic()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind, so the workspace is removed
+    load_at_start = machine.load_average()
 
     def log(line: str) -> None:
         print(f"[{(time.monotonic() - started) / 60:5.1f} min] {line}", file=sys.stderr, flush=True)
@@ -62,7 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     print(report.table(figures))
     if not (args.quick or args.no_record):
         command = "python -m bench " + shlex.join(argv if argv is not None else sys.argv[1:])
-        report.record(figures, command.strip(), machine.describe(), minutes)
+        described = {**machine.describe(), "load_at_start": load_at_start, "load_at_end": machine.load_average()}
+        report.record(figures, command.strip(), described, minutes)
     return 0
 
 

@@ -1,13 +1,15 @@
 """The library calls a warm GGUF job makes, in one plain script, importing nothing of the studio:
-quantize the cached F16, perplexity chunks, prefill speed, a greedy generation, the divergence pass
-against the F16, and the tensor census. The reference for the end-to-end and quantize benchmarks.
+quantize the cached F16, perplexity chunks, prefill speed, a greedy generation, the divergence
+against the F16, the divergence against the HF checkpoint (llama.cpp vs torch on the checkpoint's
+token ids) and the tensor census. The reference for the end-to-end and quantize benchmarks.
 
-python bench/bare_gguf_job.py F16 OUT TOKENS.npy BOS CHUNKS PROMPT MAX_NEW_TOKENS  → JSON on stdout
+python bench/bare_gguf_job.py --f16 F16 --out OUT --tokens T.npy [--bos N] --hf-tokens T.npy [--hf-bos N]
+    --checkpoint DIR --chunks N --prompt TEXT --max-new-tokens N   → one JSON line on stdout
 """
+import argparse
 import ctypes
 import json
 import os
-import sys
 import time
 
 import llama_cpp
@@ -15,6 +17,7 @@ import numpy as np
 from gguf import GGUFReader
 
 N_CTX = 512
+FIRST = N_CTX // 2  # the second half of each chunk is scored
 Q4_K_M = 15  # llama_ftype
 
 
@@ -33,25 +36,33 @@ def load(path: str, n_ctx: int = N_CTX, logits_all: bool = True) -> llama_cpp.Ll
                            n_threads=cores, n_threads_batch=cores, verbose=False)
 
 
-def chunk_logprobs(llm, tokens: np.ndarray, chunk: int, bos) -> np.ndarray:
-    """Log-probabilities at the scored positions (the second half) of one chunk, from an empty cache."""
+def chunk_ids(tokens: np.ndarray, chunk: int, bos) -> list[int]:
     ids = tokens[chunk * N_CTX:(chunk + 1) * N_CTX].tolist()
     if bos is not None:
         ids[0] = bos
-    llm.reset()
-    llm.eval(ids)
-    logits = np.asarray(llm.scores[N_CTX // 2:N_CTX - 1], dtype=np.float64)
+    return ids
+
+
+def log_softmax(logits) -> np.ndarray:
+    logits = np.asarray(logits, dtype=np.float64)
     shifted = logits - logits.max(axis=1, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
 
 
+def llama_logprobs(llm, tokens: np.ndarray, chunk: int, bos) -> np.ndarray:
+    """Log-probabilities at the scored positions of one chunk, from an empty cache."""
+    llm.reset()
+    llm.eval(chunk_ids(tokens, chunk, bos))
+    return log_softmax(llm.scores[FIRST:N_CTX - 1])
+
+
 def targets(tokens: np.ndarray, chunk: int) -> np.ndarray:
-    return tokens[chunk * N_CTX + N_CTX // 2 + 1:(chunk + 1) * N_CTX]
+    return tokens[chunk * N_CTX + FIRST + 1:(chunk + 1) * N_CTX]
 
 
 def perplexity(path: str, tokens, bos, chunks: int) -> float:
     llm = load(path)
-    nll = [-chunk_logprobs(llm, tokens, c, bos)[np.arange(N_CTX // 2 - 1), targets(tokens, c)] for c in range(chunks)]
+    nll = [-llama_logprobs(llm, tokens, c, bos)[np.arange(N_CTX - 1 - FIRST), targets(tokens, c)] for c in range(chunks)]
     return float(np.exp(np.concatenate(nll).mean()))
 
 
@@ -68,24 +79,57 @@ def prefill_and_generate(path: str, tokens, prompt: str, max_new: int) -> float:
     return N_CTX / float(np.median(seconds[1:]))
 
 
-def mean_kld(path: str, base: str, tokens, bos, chunks: int) -> float:
-    llm, base_llm = load(path), load(base)
-    kld = []
-    for c in range(chunks):
-        q, p = chunk_logprobs(llm, tokens, c, bos), chunk_logprobs(base_llm, tokens, c, bos)
-        kld.append((np.exp(p) * (p - q)).sum(axis=1))
-    return float(np.concatenate(kld).mean())
+def mean_kld(logprobs_pairs) -> float:
+    """KL(base || model) per scored token, averaged; pairs of (model, base) log-probabilities."""
+    return float(np.concatenate([(np.exp(p) * (p - q)).sum(axis=1) for q, p in logprobs_pairs]).mean())
+
+
+def kld_vs_f16(path: str, f16: str, tokens, bos, chunks: int) -> float:
+    llm, base = load(path), load(f16)
+    return mean_kld((llama_logprobs(llm, tokens, c, bos), llama_logprobs(base, tokens, c, bos)) for c in range(chunks))
+
+
+def kld_vs_checkpoint(path: str, checkpoint: str, tokens, bos, chunks: int) -> float:
+    import torch
+    from transformers import AutoModelForCausalLM
+    llm = load(path)
+    model = AutoModelForCausalLM.from_pretrained(checkpoint, dtype=torch.float32).eval()
+
+    def torch_logprobs(c: int) -> np.ndarray:
+        with torch.inference_mode():
+            logits = model(torch.tensor([chunk_ids(tokens, c, bos)]), use_cache=False).logits[0]
+        return log_softmax(logits[FIRST:N_CTX - 1].numpy())
+
+    return mean_kld((llama_logprobs(llm, tokens, c, bos), torch_logprobs(c)) for c in range(chunks))
 
 
 def main() -> None:
-    f16, out, tokens_path, bos, chunks, prompt, max_new = sys.argv[1:8]
-    tokens, bos, chunks = np.load(tokens_path), None if bos == "none" else int(bos), int(chunks)
-    quantize_s = quantize(f16, out)
-    result = {"quantize_s": quantize_s, "ppl": perplexity(out, tokens, bos, chunks),
-              "prefill_tok_s": prefill_and_generate(out, tokens, prompt, int(max_new)),
-              "kld_mean": mean_kld(out, f16, tokens, bos, chunks),
-              "tensor_types": len({t.tensor_type.name for t in GGUFReader(out).tensors})}
-    os.remove(out)
+    p = argparse.ArgumentParser()
+    for name in ("--f16", "--out", "--tokens", "--hf-tokens", "--checkpoint", "--prompt"):
+        p.add_argument(name, required=True)
+    for name in ("--chunks", "--max-new-tokens"):
+        p.add_argument(name, type=int, required=True)
+    p.add_argument("--bos", type=int)
+    p.add_argument("--hf-bos", type=int)
+    a = p.parse_args()
+    tokens, hf_tokens = np.load(a.tokens), np.load(a.hf_tokens)
+    seconds, result = {}, {}
+
+    def stage(name: str, key: str, work) -> None:
+        """Time one step, named after the job stage that does the same work."""
+        t0 = time.perf_counter()
+        result[key] = work()
+        seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - t0
+
+    stage("quantize", "quantize_s", lambda: quantize(a.f16, a.out))
+    stage("evaluate", "ppl", lambda: perplexity(a.out, tokens, a.bos, a.chunks))
+    stage("evaluate", "prefill_tok_s", lambda: prefill_and_generate(a.out, tokens, a.prompt, a.max_new_tokens))
+    stage("divergence", "kld_vs_f16", lambda: kld_vs_f16(a.out, a.f16, tokens, a.bos, a.chunks))
+    stage("divergence vs checkpoint", "kld_vs_checkpoint",
+          lambda: kld_vs_checkpoint(a.out, a.checkpoint, hf_tokens, a.hf_bos, a.chunks))
+    stage("store", "tensor_types", lambda: len({t.tensor_type.name for t in GGUFReader(a.out).tensors}))
+    result["seconds"] = seconds
+    os.remove(a.out)
     print(json.dumps(result))
 
 

@@ -16,6 +16,7 @@ from studio.config import REPO_ROOT
 
 SHARED_TEXT = REPO_ROOT.parent / "shared" / "data" / "wikitext-2-raw-test.txt"
 ONE_PROMPT = "What is the capital of France, and what is it known for?"
+STAGE_PREFIX = "== stage: "  # how jobs.runner marks a stage in the job log
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,25 @@ class Workspace:
         if rows[0].get("status") != "done":
             raise RuntimeError(f"studio job {recipe} failed: {rows[0]}")
         return run.seconds, rows[0]
+
+    def stage_seconds(self, job_id: int) -> dict[str, float]:
+        """Seconds per stage of a finished job, from its log's stage lines (stored by the supervisor
+        in batches, so each boundary is late by up to half a second); "runner start" is the time from
+        the claim to the first stage."""
+        from sqlmodel import select
+
+        from studio.storage import Job, JobLog, session
+        with session(f"sqlite:///{self.root / 'studio.db'}") as s:
+            job = s.get(Job, job_id)
+            marks = [(log.at, log.line.removeprefix(STAGE_PREFIX)) for log in s.exec(
+                select(JobLog).where(JobLog.job_id == job_id, JobLog.line.startswith(STAGE_PREFIX))
+                .order_by(JobLog.id)).all()]
+            started, finished = job.started_at, job.finished_at
+        bounds = [(started, "runner start"), *marks, (finished, None)]
+        seconds: dict[str, float] = {}
+        for (at, stage), (next_at, _) in zip(bounds, bounds[1:]):
+            seconds[stage] = seconds.get(stage, 0.0) + (next_at - at).total_seconds()
+        return seconds
 
     def model_cache(self) -> Path:
         return next((self.root / "cache").iterdir())

@@ -32,10 +32,16 @@ def describe() -> dict:
             "accelerator": accelerator(), "packages": {p: _version(p) for p in PACKAGES}}
 
 
+def load_average() -> str:
+    """The 1/5/15-minute load average: how much other work shared the cores during the run."""
+    return "/".join(f"{x:.1f}" for x in os.getloadavg())
+
+
 def one_line(machine: dict) -> str:
     packages = ", ".join(f"{k} {v}" for k, v in machine["packages"].items())
     return (f"{machine['cpu']}, {machine['cores']} cores, {machine['ram_gib']} GiB RAM, {machine['os']}, "
-            f"Python {machine['python']}; {packages}; accelerator: {machine['accelerator']}")
+            f"Python {machine['python']}; {packages}; accelerator: {machine['accelerator']}; "
+            f"load average at the start {machine['load_at_start']}, at the end {machine['load_at_end']}")
 
 
 def _version(package: str) -> str:

@@ -34,8 +34,9 @@ def ensure_llama_perplexity(cache_dir: Path, log=print) -> Path:
     target = perplexity_binary(cache_dir)
     if target.exists():
         return target
-    if shutil.which("cmake") is None:
-        raise RuntimeError("cmake is needed to build the llama-perplexity reference: apt-get install cmake")
+    cmake = shutil.which("cmake", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
+    if cmake is None:
+        raise RuntimeError("cmake is needed to build the llama-perplexity reference (it is in requirements.txt)")
     work = bench_cache(cache_dir)
     work.mkdir(parents=True, exist_ok=True)
     with file_lock(work / "llama-perplexity.lock"):
@@ -45,9 +46,9 @@ def ensure_llama_perplexity(cache_dir: Path, log=print) -> Path:
             source = _fetch_llama_cpp_source(Path(tmp))
             build = Path(tmp) / "build"
             log(f"building llama-perplexity {llama_cpp_version()} (first use only)")
-            subprocess.run(["cmake", "-S", str(source), "-B", str(build), *CMAKE_OPTIONS],
+            subprocess.run([cmake, "-S", str(source), "-B", str(build), *CMAKE_OPTIONS],
                            check=True, stdout=subprocess.DEVNULL)
-            subprocess.run(["cmake", "--build", str(build), "--target", "llama-perplexity",
+            subprocess.run([cmake, "--build", str(build), "--target", "llama-perplexity",
                             f"-j{os.cpu_count() or 2}"], check=True, stdout=subprocess.DEVNULL)
             staged = work / f"{target.name}.partial"
             shutil.copy2(build / "bin" / "llama-perplexity", staged)

@@ -40,12 +40,12 @@ def evaluation_benchmark(ws, sizes, gguf: Path, log) -> Figure:
     largest = splits[counts[-1]]
     return Figure(
         name="scaling: evaluation vs tokens",
-        a=f"marginal cost {counts[-2] // 1024}k→{counts[-1] // 1024}k tokens: {1e3 * upper:.2f} ms/1k tokens",
-        b=f"marginal cost {counts[0] // 1024}k→{counts[1] // 1024}k tokens: {1e3 * lower:.2f} ms/1k tokens",
+        a=f"marginal cost {counts[-2] // 1024}k→{counts[-1] // 1024}k tokens: {1e3 * upper:.2f} s per 1k tokens",
+        b=f"marginal cost {counts[0] // 1024}k→{counts[1] // 1024}k tokens: {1e3 * lower:.2f} s per 1k tokens",
         ratio=ratio, goal="linear in tokens (ratio 0.9–1.1); report the slope", met=0.9 <= ratio <= 1.1,
         spread=", ".join(f"{n // 1024}k: {seconds[n]:.1f} s" for n in counts),
         note=(f"studio evaluation process, SmolLM2-135M Q4_K_M, ctx 512, generations off, one run per size. "
-              f"Least-squares slope {1e3 * slope * 1000:.0f} ms per 1k tokens ({1 / slope:.0f} tok/s), intercept "
+              f"Least-squares slope {1e3 * slope:.2f} s per 1k tokens ({1 / slope:.0f} tok/s), intercept "
               f"{intercept:.1f} s (start, imports, load, prefill-speed measurement). At {counts[-1] // 1024}k: "
               f"{largest['to_first_chunk_s']:.1f} s to the first chunk's end, {largest['chunks_s']:.1f} s in chunks, "
               f"{largest['after_chunks_s']:.1f} s after them."),
