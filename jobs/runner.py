@@ -139,7 +139,7 @@ class JobRunner:
         self.enter("divergence")
         evaluation["divergence"] = self.evaluate(artifact, tokens_path, bos, tmp / "kld.json",
                                                  base=base_artifact, recipe_name=recipe.name)["divergence"]
-        if recipe.family == "gguf":
+        if options.get("checkpoint_kld"):
             evaluation["divergence"]["vs_checkpoint"] = self.checkpoint_divergence(artifact, tmp / "cross.json")
         base_key = self.base_key(recipe.family, model.key)
         self.ensure_base_row(recipe, model, base_artifact, base_key, tokens_path, bos, tmp)
@@ -190,7 +190,7 @@ class JobRunner:
                     return
             self.enter("evaluate base")
             evaluation = self.evaluate(base_artifact, tokens_path, bos, tmp / "base-eval.json")
-            if recipe.family == "gguf":
+            if self.options.get("checkpoint_kld"):
                 evaluation["divergence"] = {"vs_checkpoint": self.checkpoint_divergence(base_artifact,
                                                                                         tmp / "base-cross.json")}
             label = "gguf:base (F16)" if recipe.family == "gguf" else f"{recipe.family}:base (checkpoint)"

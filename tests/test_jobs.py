@@ -30,7 +30,9 @@ def _wait(settings, job_id, predicate, timeout=300.0) -> Job:
 
 
 def _submit(settings, model, recipe, **kw) -> int:
-    return service.submit(settings, service.JobRequest(model=str(model), recipes=(recipe,), **kw))[0]
+    request = service.JobRequest(model=str(model), recipes=(recipe,),
+                                 overrides=(("gguf.checkpoint_kld", "false"),), **kw)
+    return service.submit(settings, request)[0]
 
 
 @pytest.fixture
