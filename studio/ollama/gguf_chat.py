@@ -47,7 +47,10 @@ def _file_type(reader: GGUFReader) -> str:
 
 
 def read_chat_metadata(path: Path) -> ChatMetadata:
-    reader = GGUFReader(str(path))
+    try:
+        reader = GGUFReader(str(path))
+    except (ValueError, OSError) as exc:  # numpy's reshape/memmap errors on a cut-off file
+        raise ValueError(f"{path} is a truncated or corrupt GGUF file ({exc})") from exc
     add_bos = _scalar(reader, "tokenizer.ggml.add_bos_token")
     return ChatMetadata(
         architecture=_scalar(reader, "general.architecture") or "unknown",

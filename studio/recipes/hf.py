@@ -34,11 +34,17 @@ def compute_dtype(device: str):
 
 
 def load_checkpoint(path: Path, dtype=None, device: str | None = None, **kwargs):
-    """The unquantized model as the checkpoint stores it, safetensors only, no remote code."""
+    """The model as the checkpoint stores it: safetensors only and no remote code, unless the user
+    opted in (STUDIO_ALLOW_PICKLE, STUDIO_TRUST_REMOTE_CODE, passed on to every job process)."""
     from transformers import AutoModelForCausalLM
+
+    from studio.config import Settings
+    settings = Settings.from_env()
     device = device or compute_device()
-    model = AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype or compute_dtype(device), device_map=device,
-                                                 use_safetensors=True, trust_remote_code=False, **kwargs)
+    model = AutoModelForCausalLM.from_pretrained(
+        str(path), dtype=dtype or compute_dtype(device), device_map=device,
+        use_safetensors=None if settings.allow_pickle else True, trust_remote_code=settings.trust_remote_code,
+        **kwargs)
     return model.eval()
 
 
