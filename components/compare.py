@@ -58,10 +58,12 @@ def group_label(rows: list[dict]) -> str:
 
 
 def visible_rows(rows: list[dict], family: str, query: str, sort: str) -> list[dict]:
-    """Bases first, then the results that pass the filters, in the chosen order."""
+    """The bases of the shown families first (the reference stays in view), then the results that
+    pass the filters, in the chosen order."""
     key, descending = SORTS.get(sort, SORTS["Size"])
     query = (query or "").strip().lower()
-    kept = [r for r in rows if (family in (None, "all") or r["family"] == family) and query in r["recipe"].lower()]
+    kept = [r for r in rows if (family in (None, "all") or r["family"] == family)
+            and (r["is_base"] or query in r["recipe"].lower())]
     quantized = sorted((r for r in kept if not r["is_base"]),
                        key=lambda r: (r.get(key) is None, -(r.get(key) or 0) if descending else (r.get(key) or 0)))
     return [r for r in kept if r["is_base"]] + quantized

@@ -39,7 +39,7 @@ def test_filter_and_sort_keep_bases_first():
     assert [r["id"] for r in visible_rows(rows, "all", "", "Size")] == [1, 4, 5, 3, 2]
     assert [r["id"] for r in visible_rows(rows, "all", "", "Mean KLD")] == [1, 4, 2, 3, 5]
     assert [r["id"] for r in visible_rows(rows, "all", "", "Decode tok/s")] == [1, 4, 3, 5, 2]
-    assert [r["id"] for r in visible_rows(rows, "gguf", "q", "Size")] == [5, 2]
+    assert [r["id"] for r in visible_rows(rows, "gguf", "q", "Size")] == [1, 5, 2]
     assert [r["id"] for r in visible_rows(rows, "hf", "", "Size")] == [4, 3]
 
 
