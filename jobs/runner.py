@@ -135,10 +135,9 @@ class JobRunner:
         tokenizer_source = base_artifact if recipe.family == "gguf" else model.path
         tokens_path, bos = ensure_tokens(model_cache, recipe.family, tokenizer_source,
                                          load_text(Path(job.eval_text_path)), job.eval_text_sha)
-        evaluation = self.evaluate(artifact, tokens_path, bos, tmp / "eval.json", recipe_name=recipe.name)
-        self.enter("divergence")
-        evaluation["divergence"] = self.evaluate(artifact, tokens_path, bos, tmp / "kld.json",
-                                                 base=base_artifact, recipe_name=recipe.name)["divergence"]
+        # perplexity, divergence from the base (in lockstep), speed and generations: one process
+        evaluation = self.evaluate(artifact, tokens_path, bos, tmp / "eval.json", base=base_artifact,
+                                   recipe_name=recipe.name)
         if options.get("checkpoint_kld"):
             evaluation["divergence"]["vs_checkpoint"] = self.checkpoint_divergence(artifact, tmp / "cross.json")
         base_key = self.base_key(recipe.family, model.key)

@@ -2,15 +2,19 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import platform
 import shutil
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 import psutil
 
+from studio.config import REPO_ROOT
 from studio.recipes.base import Requirements
 
 
@@ -46,18 +50,30 @@ def _cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-@lru_cache(maxsize=1)
-def cuda_devices() -> tuple[CudaDevice, ...]:
-    if importlib.util.find_spec("torch") is None:
-        return ()
+def torch_cuda_devices() -> list[tuple[str, list[int], int]]:
+    """Name, compute capability and memory of each GPU, as torch sees them."""
     import torch
     if not torch.cuda.is_available():
+        return []
+    return [(torch.cuda.get_device_name(i), list(torch.cuda.get_device_capability(i)),
+             torch.cuda.get_device_properties(i).total_memory) for i in range(torch.cuda.device_count())]
+
+
+@lru_cache(maxsize=1)
+def cuda_devices() -> tuple[CudaDevice, ...]:
+    """The CUDA devices torch sees. Asked in a child process unless torch is loaded already: the
+    server then never imports torch (~200 MB of its memory) nor initialises CUDA."""
+    if importlib.util.find_spec("torch") is None:
         return ()
-    devices = []
-    for i in range(torch.cuda.device_count()):
-        props = torch.cuda.get_device_properties(i)
-        devices.append(CudaDevice(i, props.name, float(f"{props.major}.{props.minor}"), props.total_memory))
-    return tuple(devices)
+    if "torch" in sys.modules:
+        found = torch_cuda_devices()
+    else:
+        probe = subprocess.run([sys.executable, "-c", "import json; from studio.hardware import torch_cuda_devices as f; "
+                                "print(json.dumps(f()))"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+        if probe.returncode != 0:
+            raise RuntimeError(f"probing CUDA through torch failed: {probe.stderr.strip()[-500:]}")
+        found = json.loads(probe.stdout.strip().splitlines()[-1])
+    return tuple(CudaDevice(i, name, float(f"{cc[0]}.{cc[1]}"), memory) for i, (name, cc, memory) in enumerate(found))
 
 
 def detect(workspace: Path) -> Hardware:

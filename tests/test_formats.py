@@ -45,7 +45,7 @@ def test_int8_asymmetric_is_the_textbook_formula(weight, group):
 @pytest.mark.parametrize("per_channel", [False, True])
 def test_fp8_values_are_representable_and_scaled(weight, fmt, per_channel):
     t = formats.quantize_fp8(weight, fmt, per_channel)
-    assert t["qweight"].dtype == formats.FP8_DTYPE[fmt]
+    assert t["qweight"].dtype == formats.fp8_dtype(fmt)
     assert t["scale"].numel() == (weight.shape[0] if per_channel else 1)
     amax = t["qweight"].float().abs().amax(dim=1 if per_channel else None)
     assert torch.allclose(amax, torch.full_like(amax, formats.FP8_MAX[fmt]), rtol=0.07)  # the max maps to the top

@@ -20,7 +20,8 @@ def _by_recipe(rows):
 
 
 def _tokens(run) -> np.ndarray:
-    files = list(Path(run["workspace"]).glob("cache/*/tokens-*.npy"))
+    # the GGUF family's token ids; tokens-hf-* are the checkpoint tokenizer's, for the cross-family pass
+    files = [f for f in Path(run["workspace"]).glob("cache/*/tokens-*.npy") if not f.name.startswith("tokens-hf-")]
     assert len(files) == 1, files
     return np.load(files[0])
 
@@ -140,17 +141,21 @@ def _independent_speeds(artifact: str, tokens: list[int]) -> tuple[float, float]
 
 
 def test_speeds_agree_with_an_independent_timing(smol_run):
-    """The studio's speed code and a plain timing loop, run back to back (A/B) on the same file; the
-    stored figure, taken at another moment on this noisy machine, only within an order of magnitude."""
-    from studio.evaluation.llama_backend import speed_and_generations
+    """The studio's speed code (prefill from the perplexity chunks' forward passes, decode from a
+    generation) and a plain timing loop, run back to back (A/B) on the same file; the stored figures,
+    taken at another moment on this noisy machine, only within an order of magnitude."""
+    from studio.evaluation.llama_backend import generations, perplexity_nll
+    from studio.evaluation.protocol import Protocol
 
     row = _by_recipe(smol_run["rows"])["gguf:Q4_K_M"]
-    tokens = _tokens(smol_run)[:512]
+    artifact, tokens, protocol = Path(row["artifact"]), _tokens(smol_run), Protocol(512, 3)
     ratios = []
     for _ in range(2):
-        prefill, decode = _independent_speeds(row["artifact"], tokens.tolist())
-        studio = speed_and_generations(Path(row["artifact"]), tokens, ["Name three colours."], 32)
-        ratios.append((studio["prefill_tok_s"] / prefill, studio["decode_tok_s"] / decode))
+        prefill, decode = _independent_speeds(row["artifact"], tokens[:512].tolist())
+        scores, _ = perplexity_nll(artifact, tokens, None, protocol, lambda fraction: None)
+        decoding = generations(artifact, ["Name three colours."], 32)
+        assert len(scores.forward_seconds) == 3
+        ratios.append((scores.prefill_tok_s(512) / prefill, decoding["decode_tok_s"] / decode))
     prefill_ratio = float(np.median([r[0] for r in ratios]))
     decode_ratio = float(np.median([r[1] for r in ratios]))
     assert 0.5 < prefill_ratio < 2 and 0.5 < decode_ratio < 2, ratios

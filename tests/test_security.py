@@ -180,14 +180,17 @@ def _problem(node: ast.Call) -> bool:
     name = ast.unparse(node.func)
     keywords = {k.arg: k.value for k in node.keywords}
     remote = keywords.get("trust_remote_code")
-    trusts_remote = remote is not None and not (isinstance(remote, ast.Constant) and remote.value is False)
+    # False, or the user's own opt-in (Settings.trust_remote_code, off unless STUDIO_TRUST_REMOTE_CODE=1)
+    trusts_remote = remote is not None and not (
+        (isinstance(remote, ast.Constant) and remote.value is False)
+        or ast.unparse(remote) == "settings.trust_remote_code")
     return (name in UNPICKLING or (name.rsplit(".", 1)[-1] in LOADERS and trusts_remote)
             or (name.endswith("np.load") and "allow_pickle" in keywords))
 
 
 def test_no_code_path_unpickles_or_trusts_remote_code():
     """Every call in the studio's own code: no unpickling loader, no loader given trust_remote_code other
-    than False (transformers' default is False), no np.load allowing pickles."""
+    than False or the user's opt-in setting, no np.load allowing pickles."""
     sources = [*REPO_ROOT.glob("studio/**/*.py"), *REPO_ROOT.glob("jobs/*.py"), *REPO_ROOT.glob("components/*.py")]
     offenders = [f"{path.relative_to(REPO_ROOT)}:{node.lineno}: {ast.unparse(node)[:120]}"
                  for path in sources for node in ast.walk(ast.parse(path.read_text(), str(path)))

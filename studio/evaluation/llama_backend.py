@@ -1,4 +1,4 @@
-"""Evaluation of GGUF files through llama-cpp-python: tokens, perplexity chunks, speed, generations."""
+"""Evaluation of GGUF files through llama-cpp-python: tokens, perplexity chunks, generations."""
 from __future__ import annotations
 
 import os
@@ -8,7 +8,7 @@ from typing import Callable
 
 import numpy as np
 
-from studio.evaluation.protocol import Protocol, score_chunks
+from studio.evaluation.protocol import Protocol, Scores, score_chunks
 
 
 def threads() -> int:
@@ -41,17 +41,23 @@ def tokenize(gguf: Path, text: str) -> tuple[np.ndarray, int | None]:
 
 
 def perplexity_nll(gguf: Path, tokens: np.ndarray, bos: int | None, protocol: Protocol,
-                   progress: Callable[[float], None], base: Path | None = None) -> tuple[np.ndarray, float, dict | None]:
-    """NLL of every scored token, the seconds it took to load the model, and, when a base model is
-    given, the divergence statistics against it (both run chunk by chunk in lockstep, so no more
-    than one chunk's logits of each is ever held)."""
+                   progress: Callable[[float], None], base: Path | None = None,
+                   before_base: Callable[[], None] = lambda: None) -> tuple[Scores, float]:
+    """The scores of every chunk (with a base model, the divergence against it too: see
+    `score_chunks`; `before_base` runs just before the base is opened) and the seconds it took to
+    load the model."""
     t0 = time.perf_counter()
     llm = _llama(gguf, protocol.n_ctx, logits_all=True)
     load_seconds = time.perf_counter() - t0
-    base_llm = _llama(base, protocol.n_ctx, logits_all=True) if base else None
-    nll, stats = score_chunks(protocol, tokens, bos, lambda chunk: chunk_logits(llm, chunk, protocol), progress,
-                              (lambda chunk: chunk_logits(base_llm, chunk, protocol)) if base_llm else None)
-    return nll, load_seconds, stats
+
+    def open_base():
+        before_base()
+        base_llm = _llama(base, protocol.n_ctx, logits_all=True)
+        return lambda chunk: chunk_logits(base_llm, chunk, protocol)
+
+    scores = score_chunks(protocol, tokens, bos, lambda chunk: chunk_logits(llm, chunk, protocol), progress,
+                          open_base if base else None)
+    return scores, load_seconds
 
 
 def chunk_logits(llm, chunk: list[int], protocol: Protocol) -> np.ndarray:
@@ -60,28 +66,18 @@ def chunk_logits(llm, chunk: list[int], protocol: Protocol) -> np.ndarray:
     return llm.scores[:protocol.n_ctx]
 
 
-def speed_and_generations(gguf: Path, tokens: np.ndarray, prompts: list[str], max_new_tokens: int,
-                          prefill_tokens: int = 512, repeats: int = 3) -> dict:
-    """Prefill tokens/s on a slice of the eval text, decode tokens/s and greedy generations."""
-    llm = _llama(gguf, max(prefill_tokens, 512) + max_new_tokens)
-    prompt = [int(t) for t in tokens[:prefill_tokens]]
-    prefill_times = []
-    for _ in range(repeats + 1):  # first run warms caches and is not counted
-        llm.reset()
-        t0 = time.perf_counter()
-        llm.eval(prompt)
-        prefill_times.append(time.perf_counter() - t0)
-    generations, decode_tokens, decode_seconds = [], 0, 0.0
+def generations(gguf: Path, prompts: list[str], max_new_tokens: int) -> dict:
+    """Greedy generations of the prompts and the decode tokens/s over them (prefill excluded)."""
+    if not prompts or max_new_tokens < 1:
+        return {"decode_tok_s": 0.0, "generations": []}
+    llm = _llama(gguf, 512 + max_new_tokens)
+    out, decode_tokens, decode_seconds = [], 0, 0.0
     for text in prompts:
-        out, decoded, seconds, n_new = _generate(llm, text, max_new_tokens)
-        generations.append({"prompt": text, "text": out, "n_tokens": n_new})
+        generated, decoded, seconds, n_new = _generate(llm, text, max_new_tokens)
+        out.append({"prompt": text, "text": generated, "n_tokens": n_new})
         decode_tokens += decoded
         decode_seconds += seconds
-    return {
-        "prefill_tok_s": len(prompt) / float(np.median(prefill_times[1:])),
-        "decode_tok_s": decode_tokens / decode_seconds if decode_seconds else 0.0,
-        "generations": generations,
-    }
+    return {"decode_tok_s": decode_tokens / decode_seconds if decode_seconds else 0.0, "generations": out}
 
 
 def _generate(llm, prompt: str, max_new_tokens: int) -> tuple[str, int, float]:

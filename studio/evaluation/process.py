@@ -24,58 +24,80 @@ def _progress(share: float):
 
 
 def evaluate(request: dict) -> dict:
-    """Perplexity, speed and generations of one model alone; or, when the request names a base
-    artifact, only the divergence against that base (a second pass, so that the first pass's peak
-    RSS is the model's own, not the model's plus its base's)."""
+    """Perplexity, speed and generations of one model and, when the request names a base artifact,
+    its divergence from that base, all in one pass over the chunks. Prefill speed comes from the
+    chunks' forward passes, decode speed from the generations. Peak RSS is the process's before the
+    base is opened: the model's own, with one chunk's logits and the generation context."""
     tokens = np.load(request["tokens_path"])
     protocol = Protocol(request["n_ctx"], request.get("max_chunks"))
     if request.get("backend") == "cross":
         return {"divergence": _cross_divergence(request, tokens, protocol)}
     run = _evaluate_torch if request.get("backend") == "torch" else _evaluate_llama
+    peak = PeakRSS()
     t0 = time.perf_counter()
-    nll, load_seconds, divergence, speed = run(request, tokens, protocol)
-    if request.get("base_artifact"):
-        return {"divergence": divergence, "ppl": float(np.exp(nll.mean()))}
+    scores, load_seconds, decoding = run(request, tokens, protocol, peak.take)
     print(f"{PROGRESS_PREFIX}1.0", flush=True)
     return {
-        "ppl": float(np.exp(nll.mean())),
-        "nll_sum": float(nll.sum()),
-        "n_tokens_scored": int(nll.size),
-        "n_chunks": int(nll.size // protocol.scored_per_chunk),
+        "ppl": float(np.exp(scores.nll.mean())),
+        "nll_sum": float(scores.nll.sum()),
+        "n_tokens_scored": int(scores.nll.size),
+        "n_chunks": int(scores.nll.size // protocol.scored_per_chunk),
         "eval_seconds": time.perf_counter() - t0,
         "load_seconds": load_seconds,
-        "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-        "peak_vram_bytes": _peak_vram(),
-        **speed,
+        "peak_rss_bytes": peak.bytes,
+        "peak_vram_bytes": peak.vram_bytes,
+        "prefill_tok_s": scores.prefill_tok_s(protocol.n_ctx),
+        "divergence": scores.divergence,
+        **decoding,
     }
 
 
-def _evaluate_llama(request: dict, tokens: np.ndarray, protocol: Protocol):
+class PeakRSS:
+    """The process's peak memory, taken once (before a base model adds its own) or else at the end."""
+
+    def __init__(self):
+        self._taken: tuple[int, int | None] | None = None
+
+    def take(self) -> None:
+        self._taken = self._taken or (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, _peak_vram())
+
+    @property
+    def bytes(self) -> int:
+        self.take()
+        return self._taken[0]
+
+    @property
+    def vram_bytes(self) -> int | None:
+        self.take()
+        return self._taken[1]
+
+
+def _evaluate_llama(request: dict, tokens: np.ndarray, protocol: Protocol, before_base):
     from studio.evaluation import llama_backend as backend
     artifact = Path(request["artifact"])
     base = Path(request["base_artifact"]) if request.get("base_artifact") else None
-    nll, load_seconds, divergence = backend.perplexity_nll(
-        artifact, tokens, request.get("bos"), protocol, _progress(1.0 if base else 0.8), base=base)
-    if base:
-        return nll, load_seconds, divergence, {}
-    return nll, load_seconds, None, backend.speed_and_generations(artifact, tokens, request["prompts"],
-                                                                   request["max_new_tokens"])
+    decoding = backend.generations(artifact, request["prompts"], request["max_new_tokens"])
+    scores, load_seconds = backend.perplexity_nll(artifact, tokens, request.get("bos"), protocol, _progress(1.0),
+                                                  base=base, before_base=before_base)
+    return scores, load_seconds, decoding
 
 
-def _evaluate_torch(request: dict, tokens: np.ndarray, protocol: Protocol):
+def _evaluate_torch(request: dict, tokens: np.ndarray, protocol: Protocol, before_base):
     from studio.evaluation import torch_backend as backend
     from studio.recipes.hf import compute_device, load_checkpoint
     device = compute_device()
     t0 = time.perf_counter()
     model = _load_torch(request["recipe"], Path(request["artifact"]), device)
     load_seconds = time.perf_counter() - t0
-    base = load_checkpoint(Path(request["base_artifact"]), device=device) if request.get("base_artifact") else None
-    nll, divergence = backend.perplexity_nll(model, tokens, request.get("bos"), protocol,
-                                             _progress(1.0 if base is not None else 0.8), base=base)
-    if base is not None:
-        return nll, load_seconds, divergence, {}
-    return nll, load_seconds, None, backend.speed_and_generations(
-        model, Path(request["tokenizer"]), tokens, request["prompts"], request["max_new_tokens"])
+    decoding = backend.generations(model, Path(request["tokenizer"]), request["prompts"], request["max_new_tokens"])
+
+    def open_base():
+        before_base()
+        return load_checkpoint(Path(request["base_artifact"]), device=device)
+
+    scores = backend.perplexity_nll(model, tokens, request.get("bos"), protocol, _progress(1.0),
+                                    open_base if request.get("base_artifact") else None)
+    return scores, load_seconds, decoding
 
 
 def _cross_divergence(request: dict, tokens: np.ndarray, protocol: Protocol) -> dict:
@@ -85,11 +107,14 @@ def _cross_divergence(request: dict, tokens: np.ndarray, protocol: Protocol) -> 
     from studio.evaluation.protocol import score_chunks
     from studio.recipes.hf import load_checkpoint
     llm = llama_backend.open_for_logits(Path(request["artifact"]), protocol.n_ctx)
-    base = load_checkpoint(Path(request["base_artifact"]), device="cpu")
-    _, stats = score_chunks(protocol, tokens, request.get("bos"),
-                            lambda chunk: llama_backend.chunk_logits(llm, chunk, protocol), _progress(1.0),
-                            lambda chunk: torch_backend.chunk_logits(base, chunk))
-    return stats
+
+    def open_base():
+        base = load_checkpoint(Path(request["base_artifact"]), device="cpu")
+        return lambda chunk: torch_backend.chunk_logits(base, chunk)
+
+    return score_chunks(protocol, tokens, request.get("bos"),
+                        lambda chunk: llama_backend.chunk_logits(llm, chunk, protocol), _progress(1.0),
+                        open_base).divergence
 
 
 def _load_torch(recipe_name: str | None, artifact: Path, device: str):

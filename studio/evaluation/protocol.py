@@ -7,8 +7,9 @@ chunk scores n_ctx - 1 - n_ctx/2 tokens.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import numpy as np
 
@@ -111,25 +112,42 @@ def summarize_divergence(kld: np.ndarray, same_top: np.ndarray, dp: np.ndarray) 
 Logits = Callable[[list[int]], np.ndarray]
 
 
+class Scores(NamedTuple):
+    nll: np.ndarray                # of every scored token
+    divergence: dict | None        # statistics against the base, when one ran alongside
+    forward_seconds: list[float]   # each chunk's forward pass of the model (not of its base)
+
+    def prefill_tok_s(self, n_ctx: int) -> float:
+        """Prefill speed from the chunks themselves: each is n_ctx tokens from an empty cache. The
+        median chunk, leaving out the first (it warms the caches) when there are others."""
+        timed = self.forward_seconds[1:] or self.forward_seconds
+        return n_ctx / float(np.median(timed))
+
+
 def score_chunks(protocol: Protocol, tokens: np.ndarray, bos: int | None, logits_of: Logits,
-                 progress: Callable[[float], None], base_logits_of: Logits | None = None
-                 ) -> tuple[np.ndarray, dict | None]:
+                 progress: Callable[[float], None], open_base: Callable[[], Logits] | None = None) -> Scores:
     """NLL of every scored token of a model and, with a base, the divergence statistics against it.
 
-    Base and model run chunk by chunk in lockstep, so no more than one chunk's logits of each is
-    ever held. `logits_of(chunk)` returns a chunk's logits from an empty cache, whatever the backend.
+    `logits_of(chunk)` returns a chunk's logits from an empty cache, whatever the backend. The base
+    is opened (`open_base()`) only once the model has run its first chunk, so that what the process
+    used until then is the model's own peak; from there on both run chunk by chunk in lockstep, and
+    no more than one chunk's logits of each is ever held.
     """
     n_chunks = protocol.n_chunks(len(tokens))
-    nll, parts = [], []
+    nll, parts, seconds = [], [], []
+    base_logits_of = None
     for i in range(n_chunks):
         chunk = protocol.chunk_input(tokens, i, bos)
+        t0 = time.perf_counter()
         logits = logits_of(chunk)
+        seconds.append(time.perf_counter() - t0)
         nll.append(protocol.chunk_nll(logits, tokens, i))
-        if base_logits_of is not None:
+        if open_base is not None:
+            base_logits_of = base_logits_of or open_base()
             parts.append(divergence(protocol.scored_logits(logits), protocol.scored_logits(base_logits_of(chunk)),
                                     protocol.targets(tokens, i)))
         progress((i + 1) / n_chunks)
     stats = None
     if parts:
         stats = summarize_divergence(*(np.concatenate([p[k] for p in parts]) for k in ("kld", "same_top", "dp")))
-    return np.concatenate(nll), stats
+    return Scores(np.concatenate(nll), stats, seconds)

@@ -8,7 +8,7 @@ from typing import Callable
 
 import numpy as np
 
-from studio.evaluation.protocol import Protocol, score_chunks
+from studio.evaluation.protocol import Protocol, Scores, score_chunks
 
 
 def tokenize(checkpoint: Path, text: str) -> tuple[np.ndarray, int | None]:
@@ -30,35 +30,30 @@ def chunk_logits(model, chunk: list[int]) -> np.ndarray:
 
 
 def perplexity_nll(model, tokens: np.ndarray, bos: int | None, protocol: Protocol,
-                   progress: Callable[[float], None], base=None) -> tuple[np.ndarray, dict | None]:
-    """NLL of every scored token and, with a base model, the divergence statistics against it."""
+                   progress: Callable[[float], None], open_base: Callable[[], object] | None = None) -> Scores:
+    """The scores of every chunk and, when `open_base` loads a base model, the divergence statistics
+    against it (opened after the model's first chunk: see `score_chunks`)."""
+    def base_logits():
+        base = open_base()
+        return lambda chunk: chunk_logits(base, chunk)
+
     return score_chunks(protocol, tokens, bos, lambda chunk: chunk_logits(model, chunk), progress,
-                        (lambda chunk: chunk_logits(base, chunk)) if base is not None else None)
+                        base_logits if open_base is not None else None)
 
 
-def speed_and_generations(model, tokenizer_path: Path, tokens: np.ndarray, prompts: list[str], max_new_tokens: int,
-                          prefill_tokens: int = 512, repeats: int = 3) -> dict:
-    """Prefill tokens/s on a slice of the eval text, decode tokens/s (KV cache) and greedy generations."""
-    import torch
+def generations(model, tokenizer_path: Path, prompts: list[str], max_new_tokens: int) -> dict:
+    """Greedy generations with the KV cache and the decode tokens/s over them (prefill excluded)."""
     from transformers import AutoTokenizer
-    device = next(model.parameters()).device
-    prompt = torch.tensor([tokens[:prefill_tokens].tolist()], device=device)
-    times = []
-    with torch.inference_mode():
-        for _ in range(repeats + 1):  # the first run warms up and is not counted
-            t0 = time.perf_counter()
-            model(prompt, use_cache=False)
-            _sync(device)
-            times.append(time.perf_counter() - t0)
+    if not prompts or max_new_tokens < 1:
+        return {"decode_tok_s": 0.0, "generations": []}
     tok = AutoTokenizer.from_pretrained(str(tokenizer_path), trust_remote_code=False)
-    generations, decoded, seconds = [], 0, 0.0
+    out, decoded, seconds = [], 0, 0.0
     for text in prompts:
-        out, n_decoded, secs, n_new = _generate(model, tok, text, max_new_tokens)
-        generations.append({"prompt": text, "text": out, "n_tokens": n_new})
+        generated, n_decoded, secs, n_new = _generate(model, tok, text, max_new_tokens)
+        out.append({"prompt": text, "text": generated, "n_tokens": n_new})
         decoded += n_decoded
         seconds += secs
-    return {"prefill_tok_s": prompt.shape[1] / float(np.median(times[1:])),
-            "decode_tok_s": decoded / seconds if seconds else 0.0, "generations": generations}
+    return {"decode_tok_s": decoded / seconds if seconds else 0.0, "generations": out}
 
 
 def _sync(device) -> None:

@@ -6,13 +6,18 @@ along the input dimension, the way matmul kernels consume them.
 """
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
+# torch is imported inside the functions: the registry imports every recipe module, and the server
+# (which only reads their names and options) should not pay torch's ~200 MB.
 
 # E2M1 (FP4) magnitudes, indexed by the low 3 bits of a code; bit 3 is the sign.
-E2M1_VALUES = torch.tensor([0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0])
+E2M1_VALUES = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0)
 E2M1_MAX = 6.0
 FP8_MAX = {"e4m3": 448.0, "e5m2": 57344.0}
-FP8_DTYPE = {"e4m3": torch.float8_e4m3fn, "e5m2": torch.float8_e5m2}
+FP8_DTYPE_NAME = {"e4m3": "float8_e4m3fn", "e5m2": "float8_e5m2"}
 NVFP4_BLOCK, MXFP4_BLOCK = 16, 32
 E8M0_BIAS = 127
 E2M1_EMAX = 2  # largest power of two in E2M1 (4 = 2**2): OCP MX's emax_elem
@@ -20,11 +25,22 @@ E2M1_EMAX = 2  # largest power of two in E2M1 (4 = 2**2): OCP MX's emax_elem
 
 def _blocks(w: torch.Tensor, size: int) -> tuple[torch.Tensor, int]:
     """(rows, n_blocks, size) view of w, zero-padded along the input dim; and the original width."""
+    import torch
     rows, cols = w.shape
     pad = (-cols) % size
     if pad:
         w = torch.nn.functional.pad(w, (0, pad))
     return w.reshape(rows, -1, size), cols
+
+
+def fp8_dtype(fmt: str) -> torch.dtype:
+    import torch
+    return getattr(torch, FP8_DTYPE_NAME[fmt])
+
+
+def _e2m1_table(device) -> torch.Tensor:
+    import torch
+    return torch.tensor(E2M1_VALUES, device=device)
 
 
 def _unblock(blocks: torch.Tensor, cols: int) -> torch.Tensor:
@@ -36,6 +52,7 @@ def _unblock(blocks: torch.Tensor, cols: int) -> torch.Tensor:
 def quantize_int8(w: torch.Tensor, symmetric: bool, group_size: int | None) -> dict[str, torch.Tensor]:
     """Per output channel (group_size None) or per group of inputs. Symmetric: int8 in [-127, 127],
     zero point 0. Asymmetric: uint8 in [0, 255] with zero_point = round(-min / scale)."""
+    import torch
     w = w.float()
     blocks, cols = _blocks(w, group_size or w.shape[1])
     if symmetric:
@@ -63,13 +80,14 @@ def quantize_fp8(w: torch.Tensor, fmt: str, per_channel: bool) -> dict[str, torc
     w = w.float()
     amax = w.abs().amax(dim=1, keepdim=True) if per_channel else w.abs().amax().reshape(1, 1)
     scale = (amax / FP8_MAX[fmt]).clamp(min=1e-12)
-    q = (w / scale).clamp(-FP8_MAX[fmt], FP8_MAX[fmt]).to(FP8_DTYPE[fmt])
+    q = (w / scale).clamp(-FP8_MAX[fmt], FP8_MAX[fmt]).to(fp8_dtype(fmt))
     return {"qweight": q, "scale": scale.squeeze(1)}
 
 
 def quantize_fp8_blocks(w: torch.Tensor, block: int = 128) -> dict[str, torch.Tensor]:
     """E4M3 with one scale per block x block tile (DeepSeek-V3 / transformers' "fp8" checkpoints):
     weight = fp8 x weight_scale_inv, tiles at the edges smaller."""
+    import torch
     w = w.float()
     rows, cols = w.shape
     pad_r, pad_c = (-rows) % block, (-cols) % block
@@ -97,8 +115,9 @@ def dequantize_fp8(t: dict[str, torch.Tensor]) -> torch.Tensor:
 def _e2m1_codes(x: torch.Tensor) -> torch.Tensor:
     """Nearest E2M1 value of each (already scaled) element, as a 4-bit code; ties go to the even
     mantissa, as round-to-nearest-even hardware does."""
+    import torch
     mag = x.abs().clamp(max=E2M1_MAX)
-    values = E2M1_VALUES.to(x.device)
+    values = _e2m1_table(x.device)
     idx = torch.bucketize(mag, (values[1:] + values[:-1]) / 2)  # midpoints: a tie lands on the lower index
     upper = torch.clamp(idx + 1, max=7)
     tie = (mag == (values[idx] + values[upper]) / 2) & (idx < 7)
@@ -107,11 +126,13 @@ def _e2m1_codes(x: torch.Tensor) -> torch.Tensor:
 
 
 def _e2m1_values(codes: torch.Tensor) -> torch.Tensor:
-    mag = E2M1_VALUES.to(codes.device)[(codes & 7).long()]
+    import torch
+    mag = _e2m1_table(codes.device)[(codes & 7).long()]
     return torch.where((codes & 8) != 0, -mag, mag)
 
 
 def pack_fp4(codes: torch.Tensor) -> torch.Tensor:
+    import torch
     flat = codes.reshape(codes.shape[0], -1)
     if flat.shape[1] % 2:
         flat = torch.nn.functional.pad(flat, (0, 1))
@@ -119,6 +140,7 @@ def pack_fp4(codes: torch.Tensor) -> torch.Tensor:
 
 
 def unpack_fp4(packed: torch.Tensor, n: int) -> torch.Tensor:
+    import torch
     out = torch.stack([packed & 0x0F, packed >> 4], dim=-1).reshape(packed.shape[0], -1)
     return out[:, :n]
 
@@ -126,6 +148,7 @@ def unpack_fp4(packed: torch.Tensor, n: int) -> torch.Tensor:
 # -- NVFP4: E2M1 values x E4M3 scale per 16 x FP32 scale per tensor ------------------------------------
 
 def quantize_nvfp4(w: torch.Tensor) -> dict[str, torch.Tensor]:
+    import torch
     w = w.float()
     blocks, cols = _blocks(w, NVFP4_BLOCK)
     # The tensor scale maps the largest block scale onto E4M3's largest value (448).
@@ -149,6 +172,7 @@ def dequantize_nvfp4(t: dict[str, torch.Tensor]) -> torch.Tensor:
 # -- MXFP4 (OCP MX): E2M1 values x a power-of-two (E8M0) scale per 32 --------------------------------
 
 def quantize_mxfp4(w: torch.Tensor) -> dict[str, torch.Tensor]:
+    import torch
     w = w.float()
     blocks, cols = _blocks(w, MXFP4_BLOCK)
     amax = blocks.abs().amax(dim=-1)
@@ -162,6 +186,7 @@ def quantize_mxfp4(w: torch.Tensor) -> dict[str, torch.Tensor]:
 
 
 def dequantize_mxfp4(t: dict[str, torch.Tensor]) -> torch.Tensor:
+    import torch
     cols = int(t["in_features"][0])
     n_blocks = t["scale_e8m0"].shape[1]
     codes = unpack_fp4(t["qweight"], n_blocks * MXFP4_BLOCK).reshape(-1, n_blocks, MXFP4_BLOCK)

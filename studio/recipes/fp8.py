@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from functools import partial
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from studio.models import ModelFacts
 from studio.recipes import formats, packed
@@ -20,30 +19,10 @@ from studio.recipes.base import Option, Requirements, StageContext
 from studio.recipes.hf import (KEEP_OPTION, HFRecipe, compute_dtype, keep_patterns, load_checkpoint,
                                transformers_snippet)
 
+if TYPE_CHECKING:  # imported where used: the server imports this module and never needs torch
+    import torch
+
 NATIVE_CC = 8.9
-
-
-class FP8Linear(torch.nn.Module):
-    """y = x W^T with x and W in FP8, each with its own scales, accumulated in float32."""
-
-    def __init__(self, qweight: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor | None, out_dtype):
-        super().__init__()
-        self.register_buffer("qweight_t", qweight.t())  # _scaled_mm wants B column-major: W^T of row-major W
-        rows = scale.reshape(-1, 1) if scale.numel() > 1 else scale.reshape(1, 1).expand(qweight.shape[0], 1)
-        self.register_buffer("scale_b", rows.reshape(1, -1).float().contiguous())
-        self.bias = bias
-        self.out_dtype = out_dtype
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        flat = x.reshape(-1, x.shape[-1]).float()
-        scale_a = (flat.abs().amax(dim=1, keepdim=True) / formats.FP8_MAX["e4m3"]).clamp(min=1e-12)
-        xq = (flat / scale_a).to(torch.float8_e4m3fn)
-        # CUDA's row-wise scaled GEMM returns bf16 only; the CPU's returns float32.
-        out_dtype = torch.bfloat16 if xq.is_cuda else torch.float32
-        y = torch._scaled_mm(xq, self.qweight_t, scale_a=scale_a, scale_b=self.scale_b, out_dtype=out_dtype)
-        if self.bias is not None:
-            y = y.float() + self.bias.float()
-        return y.to(self.out_dtype).reshape(*x.shape[:-1], -1)
 
 
 class FP8Recipe(HFRecipe):
@@ -125,6 +104,8 @@ class FP8Recipe(HFRecipe):
 
     def _swap_in_fp8_linears(self, model, artifact: Path, layers: list[str], dtype, device: str, native: bool) -> None:
         from safetensors import safe_open
+
+        from studio.recipes._fp8_linear import FP8Linear
         weight, scale = ("weight", "weight_scale_inv") if native else ("weight.qweight", "weight.scale")
         with safe_open(str(artifact / packed.WEIGHTS), framework="pt", device=device) as f:
             for name in layers:

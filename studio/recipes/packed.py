@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Callable
-
-import torch
+from typing import TYPE_CHECKING, Callable
 
 from studio.recipes.hf import copy_side_files, load_checkpoint, quantizable_linears
 
+if TYPE_CHECKING:  # imported where used: the server imports this module and never needs torch
+    import torch
+
 WEIGHTS = "model.safetensors"
-Quantizer = Callable[[torch.Tensor], dict[str, torch.Tensor]]
-Dequantizer = Callable[[dict[str, torch.Tensor]], torch.Tensor]
+Quantizer = Callable[["torch.Tensor"], "dict[str, torch.Tensor]"]
+Dequantizer = Callable[["dict[str, torch.Tensor]"], "torch.Tensor"]
 
 
 def write_packed(source: Path, out: Path, recipe: str, options: dict, quantize: Quantizer,
@@ -29,6 +30,7 @@ def write_packed(source: Path, out: Path, recipe: str, options: dict, quantize: 
     With `quantization_config` (given the names of the Linears left alone), the parts are stored
     under the layer's own name (`<layer>.weight`, `<layer>.weight_scale_inv`) and config.json gets
     that config: a checkpoint transformers loads itself."""
+    import torch
     from safetensors.torch import save_file
 
     model = load_checkpoint(source, dtype="auto", device="cpu")  # the checkpoint's own dtype
