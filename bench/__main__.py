@@ -34,10 +34,10 @@ def run(selected: list[str], sizes: Sizes, log) -> list:
         steps = {
             "gguf-perplexity": lambda: [gguf_perplexity.benchmark(ws, sizes, q4_k_m, cache_dir, log)],
             "gguf-job": lambda: gguf_job.benchmark(ws, sizes, log),
-            "hf-perplexity": lambda: [hf_perplexity.benchmark(ws, sizes, log)],
-            "conversion": lambda: [conversion.benchmark(ws, sizes, cache_dir, log)],
+            "hf-perplexity": lambda: hf_perplexity.benchmark(ws, sizes, log),
+            "conversion": lambda: conversion.benchmark(ws, sizes, cache_dir, log),
             "server": lambda: server.benchmark(ws, sizes, log),
-            "scaling": lambda: [scaling.evaluation_benchmark(ws, sizes, q4_k_m, log),
+            "scaling": lambda: [scaling.evaluation_benchmark(ws, sizes, cache_dir, log),
                                 scaling.quantize_benchmark(ws, sizes, cache_dir, log)],
         }
         figures = []

@@ -1,7 +1,8 @@
 """The library calls a warm GGUF job makes, in one plain script, importing nothing of the studio:
-quantize the cached F16, perplexity chunks, prefill speed, a greedy generation, the divergence
-against the F16, the divergence against the HF checkpoint (llama.cpp vs torch on the checkpoint's
-token ids) and the tensor census. The reference for the end-to-end and quantize benchmarks.
+quantize the cached F16, a greedy generation (decode speed), the perplexity chunks with the F16 in
+lockstep (divergence; prefill speed from the chunks' timing), the divergence against the HF
+checkpoint (llama.cpp vs torch on the checkpoint's token ids) and the tensor census. The reference
+for the end-to-end and quantize benchmarks.
 
 python bench/bare_gguf_job.py --f16 F16 --out OUT --tokens T.npy [--bos N] --hf-tokens T.npy [--hf-bos N]
     --checkpoint DIR --chunks N --prompt TEXT --max-new-tokens N   → one JSON line on stdout
@@ -60,23 +61,10 @@ def targets(tokens: np.ndarray, chunk: int) -> np.ndarray:
     return tokens[chunk * N_CTX + FIRST + 1:(chunk + 1) * N_CTX]
 
 
-def perplexity(path: str, tokens, bos, chunks: int) -> float:
-    llm = load(path)
-    nll = [-llama_logprobs(llm, tokens, c, bos)[np.arange(N_CTX - 1 - FIRST), targets(tokens, c)] for c in range(chunks)]
-    return float(np.exp(np.concatenate(nll).mean()))
-
-
-def prefill_and_generate(path: str, tokens, prompt: str, max_new: int) -> float:
+def generate(path: str, prompt: str, max_new: int) -> str:
     llm = load(path, N_CTX + max_new, logits_all=False)
-    seconds = []
-    for _ in range(4):
-        llm.reset()
-        t0 = time.perf_counter()
-        llm.eval(tokens[:N_CTX].tolist())
-        seconds.append(time.perf_counter() - t0)
-    llm.reset()
-    llm.create_chat_completion([{"role": "user", "content": prompt}], max_tokens=max_new, temperature=0.0)
-    return N_CTX / float(np.median(seconds[1:]))
+    out = llm.create_chat_completion([{"role": "user", "content": prompt}], max_tokens=max_new, temperature=0.0)
+    return out["choices"][0]["message"]["content"]
 
 
 def mean_kld(logprobs_pairs) -> float:
@@ -84,9 +72,22 @@ def mean_kld(logprobs_pairs) -> float:
     return float(np.concatenate([(np.exp(p) * (p - q)).sum(axis=1) for q, p in logprobs_pairs]).mean())
 
 
-def kld_vs_f16(path: str, f16: str, tokens, bos, chunks: int) -> float:
+def perplexity_and_kld(path: str, f16: str, tokens, bos, chunks: int) -> dict:
+    """Both models chunk by chunk: PPL of the quantized one, its KLD from the F16, and prefill tok/s
+    from its forward passes (median after the first)."""
     llm, base = load(path), load(f16)
-    return mean_kld((llama_logprobs(llm, tokens, c, bos), llama_logprobs(base, tokens, c, bos)) for c in range(chunks))
+    nll, kld, seconds = [], [], []
+    for c in range(chunks):
+        t0 = time.perf_counter()
+        llm.reset()
+        llm.eval(chunk_ids(tokens, c, bos))
+        seconds.append(time.perf_counter() - t0)
+        q = log_softmax(llm.scores[FIRST:N_CTX - 1])
+        p = llama_logprobs(base, tokens, c, bos)
+        nll.append(-q[np.arange(N_CTX - 1 - FIRST), targets(tokens, c)])
+        kld.append(mean_kld([(q, p)]))
+    return {"ppl": float(np.exp(np.concatenate(nll).mean())), "kld": float(np.mean(kld)),
+            "prefill_tok_s": N_CTX / float(np.median(seconds[1:] or seconds))}
 
 
 def kld_vs_checkpoint(path: str, checkpoint: str, tokens, bos, chunks: int) -> float:
@@ -122,12 +123,12 @@ def main() -> None:
         seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - t0
 
     stage("quantize", "quantize_s", lambda: quantize(a.f16, a.out))
-    stage("evaluate", "ppl", lambda: perplexity(a.out, tokens, a.bos, a.chunks))
-    stage("evaluate", "prefill_tok_s", lambda: prefill_and_generate(a.out, tokens, a.prompt, a.max_new_tokens))
-    stage("divergence", "kld_vs_f16", lambda: kld_vs_f16(a.out, a.f16, tokens, a.bos, a.chunks))
+    stage("evaluate", "generation", lambda: generate(a.out, a.prompt, a.max_new_tokens))
+    stage("evaluate", "evaluation", lambda: perplexity_and_kld(a.out, a.f16, tokens, a.bos, a.chunks))
     stage("divergence vs checkpoint", "kld_vs_checkpoint",
           lambda: kld_vs_checkpoint(a.out, a.checkpoint, hf_tokens, a.hf_bos, a.chunks))
     stage("store", "tensor_types", lambda: len({t.tensor_type.name for t in GGUFReader(a.out).tensors}))
+    result["ppl"] = result["evaluation"]["ppl"]
     result["seconds"] = seconds
     os.remove(a.out)
     print(json.dumps(result))

@@ -5,18 +5,20 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.measure import run_measured
+from bench.measure import Run, run_measured
 from studio.config import REPO_ROOT
 
 SHARED_TEXT = REPO_ROOT.parent / "shared" / "data" / "wikitext-2-raw-test.txt"
 ONE_PROMPT = "What is the capital of France, and what is it known for?"
-STAGE_PREFIX = "== stage: "  # how jobs.runner marks a stage in the job log
+# The CLI's progress line while it waits: "  job #3 gguf:Q4_K_M: running / quantize 40%".
+PROGRESS_LINE = re.compile(r"job #\d+ \S+: (\w+) / (.+) \d+%")
 
 
 @dataclass(frozen=True)
@@ -48,8 +50,8 @@ class Workspace:
     def cli(self, *args: str) -> list[str]:
         return [sys.executable, "-m", "studio", *args]
 
-    def quantize_job(self, recipe: str, max_chunks: int, max_new_tokens: int) -> tuple[float, dict]:
-        """`python -m studio quantize … --wait --json`: its wall seconds and its result row."""
+    def quantize_job(self, recipe: str, max_chunks: int, max_new_tokens: int) -> tuple[Run, dict]:
+        """`python -m studio quantize … --wait --json`: the run (wall seconds, output) and its result row."""
         run = run_measured(self.cli("quantize", "--model", str(self.model), "--recipe", recipe,
                                     "--eval-text", str(self.text), "--max-chunks", str(max_chunks),
                                     "--prompt", ONE_PROMPT, "--max-new-tokens", str(max_new_tokens),
@@ -57,26 +59,7 @@ class Workspace:
         rows = json.loads(run.stdout[run.stdout.index("\n[") + 1:])  # progress lines come first
         if rows[0].get("status") != "done":
             raise RuntimeError(f"studio job {recipe} failed: {rows[0]}")
-        return run.seconds, rows[0]
-
-    def stage_seconds(self, job_id: int) -> dict[str, float]:
-        """Seconds per stage of a finished job, from its log's stage lines (stored by the supervisor
-        in batches, so each boundary is late by up to half a second); "runner start" is the time from
-        the claim to the first stage."""
-        from sqlmodel import select
-
-        from studio.storage import Job, JobLog, session
-        with session(f"sqlite:///{self.root / 'studio.db'}") as s:
-            job = s.get(Job, job_id)
-            marks = [(log.at, log.line.removeprefix(STAGE_PREFIX)) for log in s.exec(
-                select(JobLog).where(JobLog.job_id == job_id, JobLog.line.startswith(STAGE_PREFIX))
-                .order_by(JobLog.id)).all()]
-            started, finished = job.started_at, job.finished_at
-        bounds = [(started, "runner start"), *marks, (finished, None)]
-        seconds: dict[str, float] = {}
-        for (at, stage), (next_at, _) in zip(bounds, bounds[1:]):
-            seconds[stage] = seconds.get(stage, 0.0) + (next_at - at).total_seconds()
-        return seconds
+        return run, rows[0]
 
     def model_cache(self) -> Path:
         return next((self.root / "cache").iterdir())
@@ -90,6 +73,22 @@ class Workspace:
         ids = next(p for p in self.model_cache().glob(f"{stem}*.npy")
                    if family != "gguf" or not p.name.startswith("tokens-hf-"))
         return ids, json.loads(ids.with_suffix(".json").read_text())["bos"]
+
+
+def stage_seconds(run: Run) -> dict[str, float]:
+    """Seconds per stage of a `quantize --wait` run, from the progress lines the CLI prints when a
+    job's state or stage changes (it polls every 0.5 s): "CLI, queue" until the job runs, "CLI exit"
+    after it is done."""
+    marks: list[tuple[float, str]] = [(0.0, "CLI, queue")]
+    for at, line in run.lines:
+        match = PROGRESS_LINE.search(line)
+        stage = match and ("CLI exit" if match.group(1) == "done" else match.group(2))
+        if stage and stage != marks[-1][1] and match.group(1) in ("running", "done"):
+            marks.append((at, stage))
+    seconds: dict[str, float] = {}
+    for (at, stage), (next_at, _) in zip(marks, [*marks[1:], (run.seconds, None)]):
+        seconds[stage] = seconds.get(stage, 0.0) + next_at - at
+    return seconds
 
 
 def smollm2_checkpoint(cache_dir: Path) -> Path:

@@ -1,7 +1,7 @@
 """A GGUF job against the bare library calls it makes (bench/bare_gguf_job.py), both starting from
 the cached F16 GGUF, cached token ids and the stored base row:
 
-- end-to-end: `python -m studio quantize --recipe gguf:Q4_K_M … --wait` (CLI, queue, runner, three
+- end-to-end: `python -m studio quantize --recipe gguf:Q4_K_M … --wait` (CLI, queue, runner, two
   evaluation processes, database) against the bare script's wall time. Goal ≤ 1.10×; the fixed cost
   in seconds is what a user pays per job whatever the model size.
 - quantize: the job's own quantize stage (`quant_seconds`, timed by the runner around
@@ -13,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from bench.fixtures import ONE_PROMPT
+from bench.fixtures import ONE_PROMPT, stage_seconds
 from bench.measure import Figure, Pairs, alternate, median, run_measured, value_range
 
 BARE_SCRIPT = Path(__file__).with_name("bare_gguf_job.py")
@@ -32,12 +32,11 @@ def benchmark(ws, sizes, log) -> list[Figure]:
     studio_quant, bare_quant, studio_ppl, bare_ppl, studio_stages, bare_stages = [], [], [], [], [], []
 
     def studio() -> float:
-        seconds, row = ws.quantize_job("gguf:Q4_K_M", sizes.job_chunks, sizes.max_new_tokens)
+        run, row = ws.quantize_job("gguf:Q4_K_M", sizes.job_chunks, sizes.max_new_tokens)
         studio_quant.append(row["quant_seconds"])
         studio_ppl.append(row["ppl"])
-        stages = ws.stage_seconds(row["job_id"])
-        studio_stages.append({"CLI, queue, polling": seconds - sum(stages.values()), **stages})
-        return seconds
+        studio_stages.append(stage_seconds(run))
+        return run.seconds
 
     def bare() -> float:
         run = run_measured(bare_cmd, env=ws.env)

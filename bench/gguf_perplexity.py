@@ -2,7 +2,7 @@
 the same GGUF, text, context and chunks. Goal: the same PPL to 4 decimals, time ≤ 1.10×.
 
 A is the process a job runs (`python -m studio.evaluation.process`), with generations off
-(llama-perplexity has none); its prefill-speed measurement cannot be turned off and is counted.
+(llama-perplexity has none); its prefill speed comes from the chunks, at no extra cost.
 B runs with flash attention off, as llama-cpp-python's Llama does by default (the studio's setting);
 one extra run with llama-perplexity's own default (flash attention auto, i.e. on for CPU) shows how
 much that choice moves the PPL. B tokenizes the whole text on every run; the studio reads its cached
@@ -49,7 +49,7 @@ def run_llama_perplexity(binary: Path, gguf: Path, text: Path, chunks: int, flas
 def time_split(run) -> dict:
     """Seconds to the first perplexity chunk (start, imports, load, chunk 1), in the chunks, after them."""
     progress = [(t, float(line[len(PROGRESS_PREFIX):])) for t, line in run.lines if line.startswith(PROGRESS_PREFIX)]
-    chunks_done = max(t for t, f in progress if f <= 0.8 + 1e-9)
+    chunks_done = min(t for t, f in progress if f >= 1.0)
     return {"to_first_chunk_s": progress[0][0], "chunks_s": chunks_done - progress[0][0],
             "after_chunks_s": run.seconds - chunks_done}
 
@@ -84,8 +84,8 @@ def benchmark(ws, sizes, gguf: Path, cache_dir: Path, log) -> Figure:
         spread=pairs.spread(),
         note=(f"SmolLM2-135M Q4_K_M, ctx {N_CTX}, {sizes.ppl_chunks} chunks; PPL {'identical' if same_ppl else 'DIFFERENT'}"
               f" to 4 decimals. Studio time: {split['to_first_chunk_s']} s to the first chunk's end (start, imports, "
-              f"load), {split['chunks_s']} s in the other chunks, {split['after_chunks_s']} s after them (prefill-speed "
-              f"measurement). llama-perplexity spends {median(tokenize_s):.2f} s tokenizing the text each run. "
+              f"load), {split['chunks_s']} s in the other chunks, {split['after_chunks_s']} s after them (writing the "
+              f"result, exit). llama-perplexity spends {median(tokenize_s):.2f} s tokenizing the text each run. "
               f"With its default flash attention (auto: on for CPU) llama-perplexity gives PPL {default_fa_ppl:.4f}."),
         details={"studio_ppl": studio_ppl, "reference_ppl": reference_ppl, "a_seconds": pairs.a,
                  "b_seconds": pairs.b, "studio_split_s": split, "reference_tokenize_s": tokenize_s,

@@ -1,7 +1,11 @@
 """Scaling: the studio's GGUF evaluation time against the number of tokens (8k…64k), and quantize
 time against model size (tiny / 135M / a 360M-shaped model). Goal: linear in tokens; say where the
 time goes. Each figure is a ratio of per-unit costs measured in the same invocation: the marginal
-cost per token in the upper half of the range over the lower half (1.0 = linear)."""
+cost per token in the upper half of the range over the lower half (1.0 = linear).
+
+The token sweep runs on the tiny model (2 layers, hidden 256, SmolLM2's 49k vocabulary): 120k
+tokens of SmolLM2-135M would take a quarter of an hour on 2 cores, and what grows with the tokens,
+per chunk, is the same work: a forward pass and the scoring of n_ctx x vocabulary logits."""
 from __future__ import annotations
 
 import shutil
@@ -23,15 +27,16 @@ QUANTIZE_IN_A_PROCESS = ("import sys; from bench.bare_gguf_job import quantize; 
                          "print(quantize(sys.argv[1], sys.argv[2]))")
 
 
-def evaluation_benchmark(ws, sizes, gguf: Path, log) -> Figure:
-    tokens, bos = ws.tokens("gguf")
+def evaluation_benchmark(ws, sizes, cache_dir: Path, log) -> Figure:
+    gguf = _tiny_f16(ws, cache_dir)
+    tokens, bos = ws.tokens("gguf")  # SmolLM2's ids: the tiny model has its tokenizer
     counts = sorted(sizes.scaling_tokens)
     order = [counts[0], counts[-1], *counts[1:-1]]  # smallest and largest early: drift spreads over all
     seconds: dict[int, float] = {}
     splits: dict[int, dict] = {}
     for n in order:
-        run, _ = run_studio_evaluation(studio_request(gguf, tokens, bos, ws.model, n // 512), ws.root, ws.env)
-        seconds[n], splits[n] = run.seconds, time_split(run)
+        run, result = run_studio_evaluation(studio_request(gguf, tokens, bos, ws.model, n // 512), ws.root, ws.env)
+        seconds[n], splits[n] = run.seconds, {**time_split(run), "forward_s": result["forward_seconds"]}
         log(f"  evaluation of {n} tokens: {run.seconds:.1f} s")
     slope, intercept = np.polyfit(counts, [seconds[n] for n in counts], 1)
     upper = (seconds[counts[-1]] - seconds[counts[-2]]) / (counts[-1] - counts[-2])
@@ -44,11 +49,12 @@ def evaluation_benchmark(ws, sizes, gguf: Path, log) -> Figure:
         b=f"marginal cost {counts[0] // 1024}k→{counts[1] // 1024}k tokens: {1e3 * lower:.2f} s per 1k tokens",
         ratio=ratio, goal="linear in tokens (ratio 0.9–1.1); report the slope", met=0.9 <= ratio <= 1.1,
         spread=", ".join(f"{n // 1024}k: {seconds[n]:.1f} s" for n in counts),
-        note=(f"studio evaluation process, SmolLM2-135M Q4_K_M, ctx 512, generations off, one run per size. "
-              f"Least-squares slope {1e3 * slope:.2f} s per 1k tokens ({1 / slope:.0f} tok/s), intercept "
-              f"{intercept:.1f} s (start, imports, load, prefill-speed measurement). At {counts[-1] // 1024}k: "
-              f"{largest['to_first_chunk_s']:.1f} s to the first chunk's end, {largest['chunks_s']:.1f} s in chunks, "
-              f"{largest['after_chunks_s']:.1f} s after them."),
+        note=(f"studio evaluation process, the tiny model (F16, 49k vocabulary), ctx 512, generations off, one "
+              f"run per size. Least-squares slope {1e3 * slope:.2f} s per 1k tokens ({1 / slope:.0f} tok/s), "
+              f"intercept {intercept:.1f} s (start, imports, load). At {counts[-1] // 1024}k: "
+              f"{largest['to_first_chunk_s']:.1f} s to the first chunk's end, {largest['chunks_s']:.1f} s in the other "
+              f"chunks, {largest['after_chunks_s']:.1f} s after them; of all chunks' time, {largest['forward_s']:.1f} s "
+              f"in llama.cpp's forward passes (with the copy of all logits), the rest scoring them in float64."),
         details={"seconds": {str(n): s for n, s in seconds.items()}, "splits": {str(n): s for n, s in splits.items()},
                  "slope_s_per_token": slope, "intercept_s": intercept})
 
@@ -83,27 +89,38 @@ def _quantize_seconds(f16: Path, out: Path) -> float:
 
 
 def _tiny_f16(ws, cache_dir: Path) -> Path:
-    from tests.models import build_tiny_llama
-    return _cached_f16(ws, cache_dir, "tiny", lambda dest: build_tiny_llama(dest, ws.model))
+    return cached_f16(ws, cache_dir, "tiny")
 
 
 def _larger_f16(ws, cache_dir: Path) -> Path:
-    return _cached_f16(ws, cache_dir, "360M-shaped", lambda dest: _random_llama(dest, ws.model, LARGER_SHAPE))
+    return cached_f16(ws, cache_dir, "360M-shaped")
 
 
-def _cached_f16(ws, cache_dir: Path, name: str, build) -> Path:
-    """An F16 GGUF of a generated checkpoint, built once per machine in the bench cache."""
+def cached_checkpoint(ws, cache_dir: Path, name: str) -> Path:
+    """A generated checkpoint ("tiny" or "360M-shaped"), built once per machine in the bench cache."""
+    from tests.models import build_tiny_llama
+    target = cache_dir / "bench" / "models" / name
+    if not (target / "config.json").exists():
+        partial = target.with_name(f"{name}.partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        if name == "tiny":
+            build_tiny_llama(partial, ws.model)
+        else:
+            _random_llama(partial, ws.model, LARGER_SHAPE)
+        shutil.rmtree(target, ignore_errors=True)
+        partial.replace(target)
+    return target
+
+
+def cached_f16(ws, cache_dir: Path, name: str) -> Path:
+    """The F16 GGUF of a generated checkpoint, converted once per machine in the bench cache."""
     target = cache_dir / "bench" / "models" / f"{name}-f16.gguf"
     if target.exists():
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    checkpoint = ws.root / f"checkpoint-{name}"
-    build(checkpoint)
     partial = target.with_suffix(".partial")
-    cmd, env = convert_command(cache_dir, checkpoint, partial, "f16")
+    cmd, env = convert_command(cache_dir, cached_checkpoint(ws, cache_dir, name), partial, "f16")
     subprocess.run(cmd, env={**ws.env, **env}, check=True, capture_output=True)
     partial.replace(target)
-    shutil.rmtree(checkpoint)
     return target
 
 

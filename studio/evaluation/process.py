@@ -47,6 +47,7 @@ def evaluate(request: dict) -> dict:
         "peak_rss_bytes": peak.bytes,
         "peak_vram_bytes": peak.vram_bytes,
         "prefill_tok_s": scores.prefill_tok_s(protocol.n_ctx),
+        "forward_seconds": float(sum(scores.forward_seconds)),  # of eval_seconds: the model's forward passes
         "divergence": scores.divergence,
         **decoding,
     }
