@@ -7,6 +7,8 @@ floor (its interpreter and imports: `--help`), so that the fixed part and the pa
 the model can be told apart."""
 from __future__ import annotations
 
+import resource
+
 from bench.measure import Figure, median, run_measured, value_range
 from bench.scaling import cached_checkpoint
 from studio.llamacpp import convert_command
@@ -32,6 +34,9 @@ def benchmark(ws, sizes, cache_dir, log) -> list[Figure]:
             outfile.unlink()
         log(f"  conversion rep {rep + 1}/{sizes.repetitions}: " +
             ", ".join(f"{n} {p[-1] / MIB:.0f} MiB" for n, p in peaks.items()))
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    if own >= floor:  # a child's peak starts at its parent's: the figures would be the bench's own
+        raise RuntimeError(f"the bench process itself peaked at {own / MIB:.0f} MiB, above the converter's floor")
     return [_figure(name, peaks[name], f16_bytes[name], seconds[name], floor) for name in models]
 
 

@@ -7,6 +7,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -91,9 +92,17 @@ def stage_seconds(run: Run) -> dict[str, float]:
     return seconds
 
 
+def in_child(code: str, *args: str) -> str:
+    """Run Python code in a child process and return its last line of output. Whatever loads a model
+    runs there: a child's peak RSS (wait4) starts at its parent's, so the bench process stays small."""
+    done = subprocess.run([sys.executable, "-c", code, *args], cwd=str(REPO_ROOT), check=True,
+                          capture_output=True, text=True)
+    return done.stdout.strip().splitlines()[-1]
+
+
 def smollm2_checkpoint(cache_dir: Path) -> Path:
-    from tests.models import build_smollm2_checkpoint
-    return build_smollm2_checkpoint(cache_dir / "test-models")
+    return Path(in_child("import sys; from pathlib import Path; from tests.models import build_smollm2_checkpoint; "
+                         "print(build_smollm2_checkpoint(Path(sys.argv[1])))", str(cache_dir / "test-models")))
 
 
 def make_workspace(cache_dir: Path) -> Workspace:

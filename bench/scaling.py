@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 
+from bench.fixtures import in_child
 from bench.gguf_perplexity import run_studio_evaluation, studio_request, time_split
 from bench.measure import Figure, median
-from studio.config import REPO_ROOT
 from studio.llamacpp import convert_command, gguf_census
 
 # SmolLM2-360M's shape (random weights: quantize time depends on shapes, not on values).
@@ -82,10 +81,9 @@ def quantize_benchmark(ws, sizes, cache_dir: Path, log) -> Figure:
 
 
 def _quantize_seconds(f16: Path, out: Path) -> float:
-    done = subprocess.run([sys.executable, "-c", QUANTIZE_IN_A_PROCESS, str(f16), str(out)], cwd=str(REPO_ROOT),
-                          check=True, capture_output=True, text=True)
+    seconds = float(in_child(QUANTIZE_IN_A_PROCESS, str(f16), str(out)))
     out.unlink()
-    return float(done.stdout.strip().splitlines()[-1])
+    return seconds
 
 
 def _tiny_f16(ws, cache_dir: Path) -> Path:
@@ -97,19 +95,26 @@ def _larger_f16(ws, cache_dir: Path) -> Path:
 
 
 def cached_checkpoint(ws, cache_dir: Path, name: str) -> Path:
-    """A generated checkpoint ("tiny" or "360M-shaped"), built once per machine in the bench cache."""
-    from tests.models import build_tiny_llama
+    """A generated checkpoint ("tiny" or "360M-shaped"), built once per machine in the bench cache
+    (in a child process: see fixtures.in_child)."""
     target = cache_dir / "bench" / "models" / name
     if not (target / "config.json").exists():
         partial = target.with_name(f"{name}.partial")
         shutil.rmtree(partial, ignore_errors=True)
-        if name == "tiny":
-            build_tiny_llama(partial, ws.model)
-        else:
-            _random_llama(partial, ws.model, LARGER_SHAPE)
+        in_child("import sys, json; from pathlib import Path; from bench.scaling import build_checkpoint; "
+                 "build_checkpoint(sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])); print('built')",
+                 name, str(partial), str(ws.model))
         shutil.rmtree(target, ignore_errors=True)
         partial.replace(target)
     return target
+
+
+def build_checkpoint(name: str, dest: Path, tokenizer_from: Path) -> None:
+    from tests.models import build_tiny_llama
+    if name == "tiny":
+        build_tiny_llama(dest, tokenizer_from)
+    else:
+        _random_llama(dest, tokenizer_from, LARGER_SHAPE)
 
 
 def cached_f16(ws, cache_dir: Path, name: str) -> Path:

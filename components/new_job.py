@@ -6,7 +6,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from components.formatting import esc, messages
+from components.formatting import messages
 from studio import recipes, service
 from studio.config import Settings
 from studio.evaluation.texts import BUILTIN_SAMPLE, DEFAULT_PROMPTS

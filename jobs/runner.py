@@ -8,7 +8,6 @@ into the outputs folder only once the result is stored.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import sys

@@ -20,7 +20,7 @@ from jobs.queue import LIGHT_STAGES, enqueue, start_consumer
 from studio import service
 from studio.config import REPO_ROOT, Settings
 from studio.storage import Job, session
-from tests.fleet import (Studio, free_port, job, pid_alive, running, runner_pids, submit, wait_finished, wait_gone,
+from tests.fleet import (Studio, free_port, job, running, runner_pids, submit, wait_finished, wait_gone,
                          wait_job)
 
 
