@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
 
     figures = run(args.only, Sizes.pick(args.quick), log)
     minutes = (time.monotonic() - started) / 60
-    print(report.table(figures))
+    print(report.table(figures) + "\n\n" + report.notes(figures))
     if not (args.quick or args.no_record):
         command = "python -m bench " + shlex.join(argv if argv is not None else sys.argv[1:])
         described = {**machine.describe(), "load_at_start": load_at_start, "load_at_end": machine.load_average()}

@@ -24,11 +24,14 @@ def table(figures: list[Figure]) -> str:
     return "\n".join(rows)
 
 
+def notes(figures: list[Figure]) -> str:
+    return "\n".join(f"- **{f.name}**: {f.note}" for f in figures if f.note)
+
+
 def section(figures: list[Figure], command: str, machine: dict, minutes: float) -> str:
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    notes = "\n".join(f"- **{f.name}**: {f.note}" for f in figures if f.note)
     return (f"\n### Run of {stamp}: `{command}` ({minutes:.1f} min)\n\n"
-            f"Machine: {one_line(machine)}.\n{NOISE}\n\n{table(figures)}\n\n{notes}\n")
+            f"Machine: {one_line(machine)}.\n{NOISE}\n\n{table(figures)}\n\n{notes(figures)}\n")
 
 
 def record(figures: list[Figure], command: str, machine: dict, minutes: float) -> None:

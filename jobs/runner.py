@@ -164,7 +164,7 @@ class JobRunner:
         """KLD of a GGUF file against the HF checkpoint it came from (llama.cpp vs torch, on the
         checkpoint's token ids): the number that compares GGUF rows with HF-format rows."""
         self.enter("divergence vs checkpoint")
-        reason = vocabulary_mismatch(gguf, self.model.path)
+        reason = vocabulary_mismatch(gguf, self.model.path, self.settings.model_cache_dir / self.model.key)
         if reason:
             self.log(f"not compared with the checkpoint: {reason}")
             return {"refused": reason}

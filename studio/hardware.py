@@ -59,11 +59,18 @@ def torch_cuda_devices() -> list[tuple[str, list[int], int]]:
              torch.cuda.get_device_properties(i).total_memory) for i in range(torch.cuda.device_count())]
 
 
+def _gpu_device_nodes() -> bool:
+    """Whether a GPU driver shows itself: NVIDIA's device nodes, WSL2's /dev/dxg, ROCm's /dev/kfd.
+    Without one torch can see no GPU, and asking it would cost a second of imports."""
+    dev = Path("/dev")
+    return any(dev.glob("nvidia*")) or (dev / "dxg").exists() or (dev / "kfd").exists()
+
+
 @lru_cache(maxsize=1)
 def cuda_devices() -> tuple[CudaDevice, ...]:
     """The CUDA devices torch sees. Asked in a child process unless torch is loaded already: the
     server then never imports torch (~200 MB of its memory) nor initialises CUDA."""
-    if importlib.util.find_spec("torch") is None:
+    if importlib.util.find_spec("torch") is None or not _gpu_device_nodes():
         return ()
     if "torch" in sys.modules:
         found = torch_cuda_devices()

@@ -70,3 +70,31 @@ def test_divergence_of_the_base_against_itself_is_exactly_zero():
     logits = np.random.default_rng(2).normal(size=(40, 500)).astype(np.float32) * 5
     d = divergence(logits, logits.copy(), np.arange(40))
     assert summarize_divergence(d["kld"], d["same_top"], d["dp"]) == {**BASE_DIVERGENCE, "kld_max": 0.0}
+
+
+def test_vocabulary_check_reads_the_gguf_and_keeps_its_verdict(smol, tmp_path):
+    """The packaged GGUF against the checkpoint built from it (same list), against a tokenizer with a
+    token added (differs), and the cached verdict is what a second call answers."""
+    import shutil
+
+    from transformers import AutoTokenizer
+
+    from studio.evaluation.vocab import gguf_tokens, vocabulary_mismatch
+    from tests.models import smollm2_gguf
+
+    gguf = smollm2_gguf()
+    tokens = gguf_tokens(gguf)
+    tok = AutoTokenizer.from_pretrained(str(smol))
+    assert tokens == tok.convert_ids_to_tokens(list(range(len(tok))))
+    same, other = tmp_path / "same", tmp_path / "other"
+    same.mkdir(), other.mkdir()
+    assert vocabulary_mismatch(gguf, smol, same) is None
+    verdicts = list(same.glob("vocab-check-*.json"))
+    assert len(verdicts) == 1
+    verdicts[0].write_text('{"mismatch": "kept verdict"}')
+    assert vocabulary_mismatch(gguf, smol, same) == "kept verdict"
+    changed = tmp_path / "changed-tokenizer"
+    shutil.copytree(smol, changed, ignore=shutil.ignore_patterns("*.safetensors"))
+    tok.add_tokens(["<studio-extra>"])
+    tok.save_pretrained(str(changed))
+    assert vocabulary_mismatch(gguf, changed, other) == f"vocabulary sizes differ: GGUF {len(tokens)}, checkpoint {len(tokens) + 1}"

@@ -33,9 +33,14 @@ def bos_if_added(llm) -> int | None:
     return llm.token_bos() if llama_cpp.llama_vocab_get_add_bos(vocab) else None
 
 
+def vocabulary_only(path: Path):
+    """The file's vocabulary and metadata, no tensors: milliseconds, whatever the model's size."""
+    return _llama(path, 512, vocab_only=True)
+
+
 def tokenize(gguf: Path, text: str) -> tuple[np.ndarray, int | None]:
     """Token ids of the whole text, as llama-perplexity makes them, and the BOS to use per chunk."""
-    llm = _llama(gguf, 512, vocab_only=True)
+    llm = vocabulary_only(gguf)
     ids = llm.tokenize(text.encode("utf-8"), add_bos=True, special=False)
     return np.asarray(ids, dtype=np.int32), bos_if_added(llm)
 
