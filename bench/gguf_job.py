@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from bench.fixtures import ONE_PROMPT, stage_seconds
-from bench.measure import Figure, Pairs, alternate, median, run_measured, value_range
+from bench.measure import Figure, Pairs, alternate, median, run_measured
 
 BARE_SCRIPT = Path(__file__).with_name("bare_gguf_job.py")
 
@@ -52,22 +52,15 @@ def benchmark(ws, sizes, log) -> list[Figure]:
     fixed = median([a - b for a, b in zip(jobs.a, jobs.b)])
     workload = f"SmolLM2-135M → Q4_K_M from the cached F16, {sizes.job_chunks} chunks of 512, 1 prompt × {sizes.max_new_tokens} tokens"
     return [
-        Figure(name="GGUF quantize",
-               a=f"studio quantize stage: {median(quant.a):.2f} s (range {value_range(quant.a)})",
-               b=f"bare llama_model_quantize: {median(quant.b):.2f} s (range {value_range(quant.b)})",
-               ratio=quant.ratio, goal="≤ 1.05×", met=quant.ratio <= 1.05, spread=quant.spread(),
-               note=workload, details={"a_seconds": quant.a, "b_seconds": quant.b}),
-        Figure(name="end-to-end job overhead",
-               a=f"python -m studio quantize … --wait: {median(jobs.a):.2f} s (range {value_range(jobs.a)})",
-               b=f"bare script, same library calls: {median(jobs.b):.2f} s (range {value_range(jobs.b)})",
-               ratio=jobs.ratio, goal="≤ 1.10× wall; report the fixed cost", met=jobs.ratio <= 1.10,
-               spread=jobs.spread(),
-               note=(f"{workload}. Fixed cost of the studio: {fixed:.1f} s per job (median of per-repetition "
-                     f"differences). Median seconds per stage, studio: {_stage_line(studio_stages)}; bare: "
-                     f"{_stage_line(bare_stages)}. PPL studio {studio_ppl[0]:.4f}, bare {bare_ppl[0]:.4f}."),
-               details={"a_seconds": jobs.a, "b_seconds": jobs.b, "fixed_cost_s": fixed,
-                        "studio_stage_s": studio_stages, "bare_stage_s": bare_stages,
-                        "studio_ppl": studio_ppl, "bare_ppl": bare_ppl}),
+        quant.figure("GGUF quantize", "studio quantize stage", "bare llama_model_quantize", "≤ 1.05×", 1.05,
+                     note=workload),
+        jobs.figure("end-to-end job overhead", "python -m studio quantize … --wait", "bare script, same library calls",
+                    "≤ 1.10× wall; report the fixed cost", 1.10,
+                    note=(f"{workload}. Fixed cost of the studio: {fixed:.1f} s per job (median of per-repetition "
+                          f"differences). Median seconds per stage, studio: {_stage_line(studio_stages)}; bare: "
+                          f"{_stage_line(bare_stages)}. PPL studio {studio_ppl[0]:.4f}, bare {bare_ppl[0]:.4f}."),
+                    details={"fixed_cost_s": fixed, "studio_stage_s": studio_stages, "bare_stage_s": bare_stages,
+                             "studio_ppl": studio_ppl, "bare_ppl": bare_ppl}),
     ]
 
 

@@ -15,7 +15,7 @@ import json
 import sys
 from pathlib import Path
 
-from bench.measure import Figure, Pairs, alternate, median, run_measured, value_range
+from bench.measure import Figure, Pairs, alternate, run_measured
 
 RECIPE = "int8-rtn"
 BARE_SCRIPT = Path(__file__).with_name("bare_torch_perplexity.py")
@@ -60,20 +60,14 @@ def benchmark(ws, sizes, log) -> list[Figure]:
     same = Pairs(pairs.a, same_work["seconds"])
     workload = f"SmolLM2-135M {RECIPE}, torch float32 on CPU, ctx 512, {sizes.hf_chunks} chunks, generations off"
     return [
-        Figure(name="HF perplexity + KLD",
-               a=f"studio evaluation process (PPL + KLD): {median(pairs.a):.2f} s (range {value_range(pairs.a)})",
-               b=f"bare torch perplexity loop: {median(pairs.b):.2f} s (range {value_range(pairs.b)})",
-               ratio=pairs.ratio, goal="≤ 1.25×", met=pairs.ratio <= 1.25, spread=pairs.spread(),
-               note=(f"{workload}. PPL studio {studio_ppl[0]:.4f}, bare {bare_ppl[0]:.4f}. A runs the base "
-                     f"alongside for the KLD (twice B's forward passes); see the next row for the same work."),
-               details={"a_seconds": pairs.a, "b_seconds": pairs.b, "studio_ppl": studio_ppl, "bare_ppl": bare_ppl}),
-        Figure(name="HF perplexity + KLD, same work",
-               a=f"studio evaluation process (PPL + KLD): {median(same.a):.2f} s",
-               b=f"bare torch loop with the base alongside (PPL + KLD): {median(same.b):.2f} s "
-                 f"(range {value_range(same.b)})",
-               ratio=same.ratio, goal="≤ 1.25× (the studio's own cost)", met=same.ratio <= 1.25, spread=same.spread(),
-               note=(f"{workload}. Mean KLD studio {studio_kld[0]:.6f}, bare {same_work['kld'][0]:.6f}. B was "
-                     f"measured right after the perplexity-only loop in each repetition."),
-               details={"a_seconds": same.a, "b_seconds": same.b, "studio_kld": studio_kld,
-                        "bare_kld": same_work["kld"]}),
+        pairs.figure("HF perplexity + KLD", "studio evaluation process (PPL + KLD)", "bare torch perplexity loop",
+                     "≤ 1.25×", 1.25,
+                     note=(f"{workload}. PPL studio {studio_ppl[0]:.4f}, bare {bare_ppl[0]:.4f}. A runs the base "
+                           f"alongside for the KLD (twice B's forward passes); see the next row for the same work."),
+                     details={"studio_ppl": studio_ppl, "bare_ppl": bare_ppl}),
+        same.figure("HF perplexity + KLD, same work", "studio evaluation process (PPL + KLD)",
+                    "bare torch loop with the base alongside (PPL + KLD)", "≤ 1.25× (the studio's own cost)", 1.25,
+                    note=(f"{workload}. Mean KLD studio {studio_kld[0]:.6f}, bare {same_work['kld'][0]:.6f}. B was "
+                          f"measured right after the perplexity-only loop in each repetition."),
+                    details={"studio_kld": studio_kld, "bare_kld": same_work["kld"]}),
     ]

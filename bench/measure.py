@@ -44,6 +44,13 @@ class Pairs:
     def spread(self) -> str:
         return f"{min(self.ratios):.3f}–{max(self.ratios):.3f} (n={len(self.a)})"
 
+    def figure(self, name: str, a: str, b: str, goal: str, limit: float, note: str = "",
+               details: dict | None = None) -> Figure:
+        """A timing figure: A and B as "what: median s (range)", met when the median ratio ≤ limit."""
+        return Figure(name=name, a=f"{a}: {seconds(self.a)}", b=f"{b}: {seconds(self.b)}", ratio=self.ratio,
+                      goal=goal, met=self.ratio <= limit, spread=self.spread(), note=note,
+                      details={"a_seconds": self.a, "b_seconds": self.b, **(details or {})})
+
 
 def alternate(measure_a: Callable[[], float], measure_b: Callable[[], float], repetitions: int,
               log=print, label: str = "") -> Pairs:
@@ -63,6 +70,10 @@ def median(values: list[float]) -> float:
 
 def value_range(values: list[float], digits: int = 2) -> str:
     return f"{min(values):.{digits}f}–{max(values):.{digits}f}"
+
+
+def seconds(values: list[float]) -> str:
+    return f"{median(values):.2f} s (range {value_range(values)})"
 
 
 @dataclass(frozen=True)
