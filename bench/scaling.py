@@ -30,32 +30,45 @@ def evaluation_benchmark(ws, sizes, cache_dir: Path, log) -> Figure:
     gguf = _tiny_f16(ws, cache_dir)
     tokens, bos = ws.tokens("gguf")  # SmolLM2's ids: the tiny model has its tokenizer
     counts = sorted(sizes.scaling_tokens)
-    order = [counts[0], counts[-1], *counts[1:-1]]  # smallest and largest early: drift spreads over all
-    seconds: dict[int, float] = {}
+    seconds: dict[int, list[float]] = {n: [] for n in counts}
     splits: dict[int, dict] = {}
-    for n in order:
-        run, result = run_studio_evaluation(studio_request(gguf, tokens, bos, ws.model, n // 512), ws.root, ws.env)
-        seconds[n], splits[n] = run.seconds, {**time_split(run), "forward_s": result["forward_seconds"]}
-        log(f"  evaluation of {n} tokens: {run.seconds:.1f} s")
-    slope, intercept = np.polyfit(counts, [seconds[n] for n in counts], 1)
-    upper = (seconds[counts[-1]] - seconds[counts[-2]]) / (counts[-1] - counts[-2])
-    lower = (seconds[counts[1]] - seconds[counts[0]]) / (counts[1] - counts[0])
-    ratio = upper / lower
+    for rep in range(sizes.repetitions):
+        for n in counts[rep % len(counts):] + counts[:rep % len(counts)]:  # each size first in turn
+            run, result = run_studio_evaluation(studio_request(gguf, tokens, bos, ws.model, n // 512), ws.root, ws.env)
+            seconds[n].append(run.seconds)
+            splits[n] = {**time_split(run), "forward_s": result["forward_seconds"]}
+        log(f"  evaluation rep {rep + 1}: " + ", ".join(f"{n // 1024}k {seconds[n][-1]:.1f} s" for n in counts))
+    typical = {n: median(s) for n, s in seconds.items()}
+    slope, intercept = np.polyfit(counts, [typical[n] for n in counts], 1)
+    upper, lower = (counts[-2], counts[-1]), (counts[0], counts[1])
+    ratios = [_marginal({n: s[r] for n, s in seconds.items()}, *upper) /
+              _marginal({n: s[r] for n, s in seconds.items()}, *lower) for r in range(sizes.repetitions)]
+    ratio = median(ratios)
     largest = splits[counts[-1]]
     return Figure(
         name="scaling: evaluation vs tokens",
-        a=f"marginal cost {counts[-2] // 1024}k→{counts[-1] // 1024}k tokens: {1e3 * upper:.2f} s per 1k tokens",
-        b=f"marginal cost {counts[0] // 1024}k→{counts[1] // 1024}k tokens: {1e3 * lower:.2f} s per 1k tokens",
+        a=f"marginal cost {_span(upper)}: {1e3 * _marginal(typical, *upper):.2f} s per 1k tokens",
+        b=f"marginal cost {_span(lower)}: {1e3 * _marginal(typical, *lower):.2f} s per 1k tokens",
         ratio=ratio, goal="linear in tokens (ratio 0.9–1.1); report the slope", met=0.9 <= ratio <= 1.1,
-        spread=", ".join(f"{n // 1024}k: {seconds[n]:.1f} s" for n in counts),
-        note=(f"studio evaluation process, the tiny model (F16, 49k vocabulary), ctx 512, generations off, one "
-              f"run per size. Least-squares slope {1e3 * slope:.2f} s per 1k tokens ({1 / slope:.0f} tok/s), "
-              f"intercept {intercept:.1f} s (start, imports, load). At {counts[-1] // 1024}k: "
+        spread=f"{min(ratios):.3f}–{max(ratios):.3f} (n={len(ratios)}); median seconds " +
+               ", ".join(f"{n // 1024}k: {typical[n]:.1f}" for n in counts),
+        note=(f"studio evaluation process, the tiny model (F16, 49k vocabulary), ctx 512, generations off, "
+              f"{sizes.repetitions} runs per size. Least-squares slope {1e3 * slope:.2f} s per 1k tokens "
+              f"({1 / slope:.0f} tok/s), intercept {intercept:.1f} s (start, imports, load). At {counts[-1] // 1024}k: "
               f"{largest['to_first_chunk_s']:.1f} s to the first chunk's end, {largest['chunks_s']:.1f} s in the other "
               f"chunks, {largest['after_chunks_s']:.1f} s after them; of all chunks' time, {largest['forward_s']:.1f} s "
-              f"in llama.cpp's forward passes (with the copy of all logits), the rest scoring them in float64."),
-        details={"seconds": {str(n): s for n, s in seconds.items()}, "splits": {str(n): s for n, s in splits.items()},
-                 "slope_s_per_token": slope, "intercept_s": intercept})
+              f"in llama.cpp's forward passes (the output layer on the scored half), the rest scoring the logits in float64."),
+        details={"ratios": ratios, "seconds": {str(n): s for n, s in seconds.items()},
+                 "splits": {str(n): s for n, s in splits.items()}, "slope_s_per_token": slope, "intercept_s": intercept})
+
+
+def _span(counts: tuple[int, int]) -> str:
+    return f"{counts[0] // 1024}k→{counts[1] // 1024}k tokens"
+
+
+def _marginal(seconds: dict[int, float], lo: int, hi: int) -> float:
+    """Seconds per extra token from lo to hi tokens."""
+    return (seconds[hi] - seconds[lo]) / (hi - lo)
 
 
 def quantize_benchmark(ws, sizes, cache_dir: Path, log) -> Figure:

@@ -29,7 +29,8 @@ def test_chunk_nll_equals_a_direct_log_softmax():
     vocab = 1000
     logits = rng.normal(size=(64, vocab)).astype(np.float32) * 4
     tokens = rng.integers(0, vocab, size=128)
-    nll = p.chunk_nll(logits, tokens, 1, block=7)  # a block size that does not divide the rows
+    assert p.scored_positions == range(32, 63)
+    nll = p.chunk_nll(logits[32:63], tokens, 1, block=7)  # a block size that does not divide the rows
     rows = logits[32:63].astype(np.float64)
     expected = np.log(np.exp(rows).sum(axis=1)) - rows[np.arange(31), tokens[64 + 33:128]]
     np.testing.assert_allclose(nll, expected, rtol=1e-12)

@@ -15,15 +15,15 @@ def threads() -> int:
     return int(os.environ.get("STUDIO_THREADS") or os.cpu_count() or 1)
 
 
-def _llama(path: Path, n_ctx: int, logits_all: bool = False, vocab_only: bool = False):
+def _llama(path: Path, n_ctx: int, vocab_only: bool = False):
     from llama_cpp import Llama
-    return Llama(str(path), n_ctx=n_ctx, n_batch=min(n_ctx, 512), n_ubatch=min(n_ctx, 512), logits_all=logits_all,
+    return Llama(str(path), n_ctx=n_ctx, n_batch=min(n_ctx, 512), n_ubatch=min(n_ctx, 512),
                  vocab_only=vocab_only, n_threads=threads(), n_threads_batch=threads(), verbose=False)
 
 
 def open_for_logits(path: Path, n_ctx: int):
-    """A model that keeps the logits of every position of a chunk."""
-    return _llama(path, n_ctx, logits_all=True)
+    """A model for perplexity chunks (`chunk_logits`)."""
+    return _llama(path, n_ctx)
 
 
 def bos_if_added(llm) -> int | None:
@@ -52,12 +52,12 @@ def perplexity_nll(gguf: Path, tokens: np.ndarray, bos: int | None, protocol: Pr
     `score_chunks`; `before_base` runs just before the base is opened) and the seconds it took to
     load the model."""
     t0 = time.perf_counter()
-    llm = _llama(gguf, protocol.n_ctx, logits_all=True)
+    llm = open_for_logits(gguf, protocol.n_ctx)
     load_seconds = time.perf_counter() - t0
 
     def open_base():
         before_base()
-        base_llm = _llama(base, protocol.n_ctx, logits_all=True)
+        base_llm = open_for_logits(base, protocol.n_ctx)
         return lambda chunk: chunk_logits(base_llm, chunk, protocol)
 
     scores = score_chunks(protocol, tokens, bos, lambda chunk: chunk_logits(llm, chunk, protocol), progress,
@@ -66,9 +66,31 @@ def perplexity_nll(gguf: Path, tokens: np.ndarray, bos: int | None, protocol: Pr
 
 
 def chunk_logits(llm, chunk: list[int], protocol: Protocol) -> np.ndarray:
-    llm.reset()  # each chunk starts from an empty KV cache
-    llm.eval(chunk)
-    return llm.scores[:protocol.n_ctx]
+    """The logits at the chunk's scored positions, decoded from an empty cache. As in
+    llama-perplexity, only those positions ask for logits, so the output layer runs on half the
+    rows and nothing else is copied out."""
+    import llama_cpp
+    llama_cpp.llama_memory_clear(llama_cpp.llama_get_memory(llm.ctx), True)
+    wanted, n_vocab = protocol.scored_positions, llm.n_vocab()
+    rows = []
+    batch = llama_cpp.llama_batch_init(llm.n_batch, 0, 1)
+    try:
+        for start in range(0, len(chunk), llm.n_batch):
+            part = chunk[start:start + llm.n_batch]
+            batch.n_tokens = len(part)
+            for j, token in enumerate(part):
+                batch.token[j], batch.pos[j], batch.n_seq_id[j] = token, start + j, 1
+                batch.seq_id[j][0] = 0
+                batch.logits[j] = (start + j) in wanted
+            if llama_cpp.llama_decode(llm.ctx, batch) != 0:
+                raise RuntimeError(f"llama_decode failed on a chunk of {len(chunk)} tokens")
+            n_out = sum(p in wanted for p in range(start, start + len(part)))
+            if n_out:
+                logits = llama_cpp.llama_get_logits(llm.ctx)
+                rows.append(np.ctypeslib.as_array(logits, shape=(n_out * n_vocab,)).reshape(n_out, n_vocab).copy())
+    finally:
+        llama_cpp.llama_batch_free(batch)
+    return np.concatenate(rows)
 
 
 def generations(gguf: Path, prompts: list[str], max_new_tokens: int) -> dict:

@@ -111,7 +111,7 @@ def _cross_divergence(request: dict, tokens: np.ndarray, protocol: Protocol) -> 
 
     def open_base():
         base = load_checkpoint(Path(request["base_artifact"]), device="cpu")
-        return lambda chunk: torch_backend.chunk_logits(base, chunk)
+        return lambda chunk: torch_backend.chunk_logits(base, chunk, protocol)
 
     return score_chunks(protocol, tokens, request.get("bos"),
                         lambda chunk: llama_backend.chunk_logits(llm, chunk, protocol), _progress(1.0),

@@ -61,11 +61,14 @@ class Protocol:
         start = index * self.n_ctx
         return np.asarray(tokens[start + self.first_scored + 1:start + self.n_ctx])
 
-    def scored_logits(self, logits: np.ndarray) -> np.ndarray:
-        return logits[self.first_scored:self.n_ctx - 1]
+    @property
+    def scored_positions(self) -> range:
+        """The positions whose logits score a token: the only ones a backend needs to compute."""
+        return range(self.first_scored, self.n_ctx - 1)
 
     def chunk_nll(self, logits: np.ndarray, tokens: np.ndarray, index: int, block: int = 32) -> np.ndarray:
-        """Negative log-likelihoods of the scored tokens of one chunk, in float64.
+        """Negative log-likelihoods of the scored tokens of one chunk, in float64, from the logits
+        at the scored positions (one row per position).
 
         Rows go through float64 a block at a time, so the extra memory is block x vocabulary,
         not n_ctx x vocabulary.
@@ -74,7 +77,7 @@ class Protocol:
         out = np.empty(len(targets), dtype=np.float64)
         for b in range(0, len(targets), block):
             n = min(block, len(targets) - b)
-            rows = np.asarray(logits[self.first_scored + b:self.first_scored + b + n], dtype=np.float64)
+            rows = np.asarray(logits[b:b + n], dtype=np.float64)
             peak = rows.max(axis=1, keepdims=True)
             log_z = peak[:, 0] + np.log(np.exp(rows - peak).sum(axis=1))
             out[b:b + n] = log_z - rows[np.arange(n), targets[b:b + n]]
@@ -109,6 +112,7 @@ def summarize_divergence(kld: np.ndarray, same_top: np.ndarray, dp: np.ndarray) 
             "same_top_pct": float(100 * same_top.mean()), "rms_dp_pct": float(100 * np.sqrt((dp ** 2).mean()))}
 
 
+# A chunk's logits at its scored positions (Protocol.scored_positions), from an empty cache.
 Logits = Callable[[list[int]], np.ndarray]
 
 
@@ -128,7 +132,7 @@ def score_chunks(protocol: Protocol, tokens: np.ndarray, bos: int | None, logits
                  progress: Callable[[float], None], open_base: Callable[[], Logits] | None = None) -> Scores:
     """NLL of every scored token of a model and, with a base, the divergence statistics against it.
 
-    `logits_of(chunk)` returns a chunk's logits from an empty cache, whatever the backend. The base
+    `logits_of(chunk)` returns a chunk's scored logits, whatever the backend. The base
     is opened (`open_base()`) only once the model has run its first chunk, so that what the process
     used until then is the model's own peak; from there on both run chunk by chunk in lockstep, and
     no more than one chunk's logits of each is ever held.
@@ -144,8 +148,7 @@ def score_chunks(protocol: Protocol, tokens: np.ndarray, bos: int | None, logits
         nll.append(protocol.chunk_nll(logits, tokens, i))
         if open_base is not None:
             base_logits_of = base_logits_of or open_base()
-            parts.append(divergence(protocol.scored_logits(logits), protocol.scored_logits(base_logits_of(chunk)),
-                                    protocol.targets(tokens, i)))
+            parts.append(divergence(logits, base_logits_of(chunk), protocol.targets(tokens, i)))
         progress((i + 1) / n_chunks)
     stats = None
     if parts:

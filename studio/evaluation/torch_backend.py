@@ -2,6 +2,7 @@
 (same chunks, same scored positions, float64 scoring), on logits from a torch forward pass."""
 from __future__ import annotations
 
+import inspect
 import time
 from pathlib import Path
 from typing import Callable
@@ -21,12 +22,21 @@ def tokenize(checkpoint: Path, text: str) -> tuple[np.ndarray, int | None]:
     return np.asarray(ids, dtype=np.int32), tok.bos_token_id if adds_bos else None
 
 
-def chunk_logits(model, chunk: list[int]) -> np.ndarray:
+def chunk_logits(model, chunk: list[int], protocol: Protocol) -> np.ndarray:
+    """The logits at the chunk's scored positions; the output layer runs on those rows only
+    (`logits_to_keep`) where the model's forward takes it."""
     import torch
     device = next(model.parameters()).device
+    positions = protocol.scored_positions
+    kwargs = {"logits_to_keep": len(chunk) - positions.start} if _keeps_logits(model) else {}
     with torch.inference_mode():
-        logits = model(torch.tensor([chunk], device=device), use_cache=False).logits[0]
-    return logits.float().cpu().numpy()
+        logits = model(torch.tensor([chunk], device=device), use_cache=False, **kwargs).logits[0]
+    rows = logits[positions.start - len(chunk) + logits.shape[0]:][:len(positions)]
+    return rows.float().cpu().numpy()
+
+
+def _keeps_logits(model) -> bool:
+    return "logits_to_keep" in inspect.signature(model.forward).parameters
 
 
 def perplexity_nll(model, tokens: np.ndarray, bos: int | None, protocol: Protocol,
@@ -35,9 +45,9 @@ def perplexity_nll(model, tokens: np.ndarray, bos: int | None, protocol: Protoco
     against it (opened after the model's first chunk: see `score_chunks`)."""
     def base_logits():
         base = open_base()
-        return lambda chunk: chunk_logits(base, chunk)
+        return lambda chunk: chunk_logits(base, chunk, protocol)
 
-    return score_chunks(protocol, tokens, bos, lambda chunk: chunk_logits(model, chunk), progress,
+    return score_chunks(protocol, tokens, bos, lambda chunk: chunk_logits(model, chunk, protocol), progress,
                         base_logits if open_base is not None else None)
 
 
