@@ -31,10 +31,10 @@ def quantize(f16: str, out: str) -> float:
     return time.perf_counter() - t0
 
 
-def load(path: str, n_ctx: int = N_CTX, logits_all: bool = True) -> llama_cpp.Llama:
+def load(path: str, n_ctx: int = N_CTX) -> llama_cpp.Llama:
     cores = os.cpu_count()
-    return llama_cpp.Llama(path, n_ctx=n_ctx, n_batch=N_CTX, n_ubatch=N_CTX, logits_all=logits_all,
-                           n_threads=cores, n_threads_batch=cores, verbose=False)
+    return llama_cpp.Llama(path, n_ctx=n_ctx, n_batch=N_CTX, n_ubatch=N_CTX, n_threads=cores,
+                           n_threads_batch=cores, verbose=False)
 
 
 def chunk_ids(tokens: np.ndarray, chunk: int, bos) -> list[int]:
@@ -50,11 +50,28 @@ def log_softmax(logits) -> np.ndarray:
     return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
 
 
+def scored_logits(llm, ids: list[int]) -> np.ndarray:
+    """One chunk decoded from an empty cache in one batch that asks for logits at the scored
+    positions only (llama-perplexity's way)."""
+    llama_cpp.llama_memory_clear(llama_cpp.llama_get_memory(llm.ctx), True)
+    batch = llama_cpp.llama_batch_init(len(ids), 0, 1)
+    try:
+        batch.n_tokens = len(ids)
+        for pos, token in enumerate(ids):
+            batch.token[pos], batch.pos[pos], batch.n_seq_id[pos], batch.seq_id[pos][0] = token, pos, 1, 0
+            batch.logits[pos] = FIRST <= pos < N_CTX - 1
+        if llama_cpp.llama_decode(llm.ctx, batch) != 0:
+            raise SystemExit("llama_decode failed")
+        n_vocab = llm.n_vocab()
+        return np.ctypeslib.as_array(llama_cpp.llama_get_logits(llm.ctx),
+                                     shape=((N_CTX - 1 - FIRST) * n_vocab,)).reshape(-1, n_vocab).copy()
+    finally:
+        llama_cpp.llama_batch_free(batch)
+
+
 def llama_logprobs(llm, tokens: np.ndarray, chunk: int, bos) -> np.ndarray:
     """Log-probabilities at the scored positions of one chunk, from an empty cache."""
-    llm.reset()
-    llm.eval(chunk_ids(tokens, chunk, bos))
-    return log_softmax(llm.scores[FIRST:N_CTX - 1])
+    return log_softmax(scored_logits(llm, chunk_ids(tokens, chunk, bos)))
 
 
 def targets(tokens: np.ndarray, chunk: int) -> np.ndarray:
@@ -62,7 +79,7 @@ def targets(tokens: np.ndarray, chunk: int) -> np.ndarray:
 
 
 def generate(path: str, prompt: str, max_new: int) -> str:
-    llm = load(path, N_CTX + max_new, logits_all=False)
+    llm = load(path, N_CTX + max_new)
     out = llm.create_chat_completion([{"role": "user", "content": prompt}], max_tokens=max_new, temperature=0.0)
     return out["choices"][0]["message"]["content"]
 
@@ -79,10 +96,9 @@ def perplexity_and_kld(path: str, f16: str, tokens, bos, chunks: int) -> dict:
     nll, kld, seconds = [], [], []
     for c in range(chunks):
         t0 = time.perf_counter()
-        llm.reset()
-        llm.eval(chunk_ids(tokens, c, bos))
+        logits = scored_logits(llm, chunk_ids(tokens, c, bos))
         seconds.append(time.perf_counter() - t0)
-        q = log_softmax(llm.scores[FIRST:N_CTX - 1])
+        q = log_softmax(logits)
         p = llama_logprobs(base, tokens, c, bos)
         nll.append(-q[np.arange(N_CTX - 1 - FIRST), targets(tokens, c)])
         kld.append(mean_kld([(q, p)]))

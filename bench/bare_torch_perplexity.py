@@ -1,5 +1,6 @@
 """A bare torch perplexity loop: the artifact loaded the way its README snippet says, then one
-forward per chunk of the studio's token ids and a cross-entropy over the scored half; with --base,
+forward per chunk of the studio's token ids (logits of the scored half only) and a cross-entropy
+over them; with --base,
 the checkpoint runs alongside and the mean KL(base || model) is computed too. Nothing of the
 studio's evaluation is used. The references for the HF perplexity + KLD benchmark.
 
@@ -31,15 +32,16 @@ def main() -> None:
     base = AutoModelForCausalLM.from_pretrained(a.base, dtype=torch.float32).eval() if a.base else None
     tokens = torch.from_numpy(np.load(a.tokens).astype(np.int64))
     nll, kld, scored = 0.0, 0.0, 0
+    keep = {"logits_to_keep": N_CTX - FIRST}  # the output layer on the scored half only
     with torch.inference_mode():
         for c in range(a.chunks):
             ids = tokens[c * N_CTX:(c + 1) * N_CTX].clone()
             if a.bos != "none":
                 ids[0] = int(a.bos)
-            logits = model(ids[None], use_cache=False).logits[0, FIRST:N_CTX - 1].double()
+            logits = model(ids[None], use_cache=False, **keep).logits[0, -(N_CTX - FIRST):-1].double()
             nll += float(torch.nn.functional.cross_entropy(logits, ids[FIRST + 1:], reduction="sum"))
             if base is not None:
-                base_logits = base(ids[None], use_cache=False).logits[0, FIRST:N_CTX - 1].double()
+                base_logits = base(ids[None], use_cache=False, **keep).logits[0, -(N_CTX - FIRST):-1].double()
                 kld += float(torch.nn.functional.kl_div(logits.log_softmax(-1), base_logits.log_softmax(-1),
                                                         log_target=True, reduction="sum"))
             scored += N_CTX - 1 - FIRST

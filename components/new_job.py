@@ -101,11 +101,13 @@ def build(settings: Settings) -> None:
         return messages("ok", plan.summary().splitlines())
 
     def on_submit(*values):
+        notes: list[str] = []
         try:
-            ids = service.submit(settings, _request(settings, option_keys, *values))
+            ids = service.submit(settings, _request(settings, option_keys, *values), notes)
         except PreflightError as exc:
             return messages("error", exc.reasons)
-        return messages("ok", [f"Queued job(s) {', '.join(f'#{i}' for i in ids)}. Follow them in the Jobs tab."])
+        return messages("ok", [f"Queued job(s) {', '.join(f'#{i}' for i in ids)}. Follow them in the Jobs tab.",
+                               *notes])
 
     check_btn.click(on_check, inputs, status)
     submit_btn.click(on_submit, inputs, status)

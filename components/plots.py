@@ -9,12 +9,16 @@ W, H, PAD_L, PAD_R, PAD_T, PAD_B = 560, 340, 64, 24, 20, 48
 
 
 def _ticks(lo: float, hi: float, n: int = 5) -> list[float]:
+    """Round tick values from at or below lo to at or above hi, about n steps: every point lands
+    inside the axes."""
     if hi <= lo:
         hi = lo + 1
-    step = 10 ** math.floor(math.log10((hi - lo) / n))
-    step *= next(m for m in (1, 2, 2.5, 5, 10) if (hi - lo) / (step * m) <= n)
-    first = math.floor(lo / step) * step
-    return [first + i * step for i in range(int((hi - first) / step) + 2) if first + i * step <= hi + step / 2]
+    raw = (hi - lo) / n
+    step = 10 ** math.floor(math.log10(raw))
+    step *= next(m for m in (1, 2, 2.5, 5, 10) if raw <= step * m * (1 + 1e-9))
+    first = math.floor(lo / step + 1e-9) * step
+    count = math.ceil((hi - first) / step - 1e-9)
+    return [round(first + i * step, 12) for i in range(count + 1)]
 
 
 def scatter_svg(points: list[dict], x_label: str, y_label: str, frontier: list[int], elem_id: str) -> str:

@@ -67,11 +67,14 @@ def cmd_quantize(settings: Settings, args) -> int:
                              n_ctx=args.ctx, max_chunks=args.max_chunks,
                              prompts=tuple(args.prompt) if args.prompt else DEFAULT_PROMPTS,
                              max_new_tokens=args.max_new_tokens, overrides=_parse_overrides(args.option))
+    notes: list[str] = []
     try:
-        job_ids = service.submit(settings, req)
+        job_ids = service.submit(settings, req, notes)
     except PreflightError as exc:
         print("preflight refused:\n" + "\n".join(f"  - {r}" for r in exc.reasons), file=sys.stderr)
         return 2
+    for note in notes:
+        print(note, file=sys.stderr)
     print(f"queued job(s): {', '.join(f'#{i}' for i in job_ids)}", file=sys.stderr)
     if not args.wait:
         return 0

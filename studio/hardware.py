@@ -98,13 +98,15 @@ def check(req: Requirements, hw: Hardware) -> str | None:
         return f"missing Python package(s): {', '.join(missing)}"
     instead = f"; run {req.emulated_alternative} instead" if req.emulated_alternative else ""
     cc = hw.best_compute_capability
-    if req.cuda or not req.cpu_ok:
-        if not hw.cuda:
-            return f"{req.note or 'this'} needs an NVIDIA GPU with CUDA; none detected{instead}"
-        if req.min_compute_capability and cc < req.min_compute_capability:
-            return (f"{req.note or 'this'} needs compute capability ≥ {req.min_compute_capability}; "
-                    f"the best GPU here has {cc}{instead}")
-    elif hw.cuda and req.gpu_min_compute_capability and cc < req.gpu_min_compute_capability:
+    needs_gpu = req.cuda or not req.cpu_ok
+    if needs_gpu and not hw.cuda:
+        return f"{req.note or 'this'} needs an NVIDIA GPU with CUDA; none detected{instead}"
+    if needs_gpu and req.min_compute_capability and cc < req.min_compute_capability:
+        return (f"{req.note or 'this'} needs compute capability ≥ {req.min_compute_capability}; "
+                f"the best GPU here has {cc}{instead}")
+    if req.not_driven:
+        return f"{req.not_driven}{instead}"
+    if not needs_gpu and hw.cuda and req.gpu_min_compute_capability and cc < req.gpu_min_compute_capability:
         return (f"its CUDA kernels need compute capability ≥ {req.gpu_min_compute_capability}; the GPU here has "
                 f"{cc} (hide it with CUDA_VISIBLE_DEVICES= to use the CPU backend)")
     return None

@@ -65,6 +65,7 @@ def run_preflight(settings: Settings, model_name: str, recipe_specs: list[str], 
         reasons.append("no recipe chosen: pick at least one quantization type")
     hw = hardware.detect(settings.workspace)
     planned: list[PlannedJob] = []
+    notes: list[str] = []
     for spec in recipe_specs:
         try:
             recipe, options = recipes.parse_recipe_spec(spec, overrides)
@@ -77,6 +78,7 @@ def run_preflight(settings: Settings, model_name: str, recipe_specs: list[str], 
         if model is not None:
             reasons += [f"{spec}: {r}" for r in recipe.preflight(model, options, settings)]
             reasons += [f"{spec}: {r}" for r in _memory_problems(recipe, model, options, hw)]
+            notes += [f"{spec}: note: {n}" for n in recipe.advice(options, hw)]
             planned.append(PlannedJob(recipe, options, recipe.label(options),
                                       recipe.estimate_output_bytes(model, options)))
     if model is None or reasons:
@@ -86,7 +88,7 @@ def run_preflight(settings: Settings, model_name: str, recipe_specs: list[str], 
     if needed > free:
         raise PreflightError([f"not enough disk in {settings.workspace}: about {needed / 2**20:.0f} MiB needed "
                               f"(intermediate + outputs), {free / 2**20:.0f} MiB free"])
-    return Plan(model, text_path, sha, protocol, planned, needed, free)
+    return Plan(model, text_path, sha, protocol, planned, needed, free, notes)
 
 
 def _memory_problems(recipe: Recipe, model: ModelFacts, options: dict, hw: hardware.Hardware) -> list[str]:

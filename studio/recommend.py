@@ -54,8 +54,9 @@ def recommend(goal: str, hw: Hardware) -> Recommendation:
         return Recommendation(goal, ("awq", "gptq"), "vLLM serves AWQ and GPTQ checkpoints with fast 4-bit "
                               "kernels; FP8 needs compute capability ≥ 8.9.", cpu_only)
     if cc is not None and cc >= 10.0:
-        return Recommendation(goal, ("nvfp4", "gguf:Q3_K_M"), "Blackwell runs NVFP4 natively: 4-bit floats "
-                              "with fine-grained scales.")
+        return Recommendation(goal, ("nvfp4", "gguf:Q3_K_M"), "Blackwell's FP4 tensor cores run NVFP4: "
+                              "4-bit floats with fine-grained scales. The studio measures its exact format "
+                              "in emulation (quality, size); serve it natively with an NVFP4-capable engine.")
     return Recommendation(goal, ("gguf:Q3_K_M", "gguf:Q2_K"), "llama.cpp's 3- and 2-bit k-quants are the "
                           "smallest widely supported formats; expect a large perplexity increase at Q2_K.",
                           "on small models many tensors fall back to wider types (rows not a multiple of 256)")

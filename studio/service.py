@@ -34,11 +34,14 @@ def preflight(settings: Settings, req: JobRequest) -> Plan:
                          req.n_ctx, req.max_chunks, dict(req.overrides), req.max_new_tokens)
 
 
-def submit(settings: Settings, req: JobRequest) -> list[int]:
-    """Preflight, then create one job per recipe and put it on the queue. Returns the job ids."""
+def submit(settings: Settings, req: JobRequest, notes: list[str] | None = None) -> list[int]:
+    """Preflight, then create one job per recipe and put it on the queue. Returns the job ids; the
+    preflight's warnings go to `notes` when given."""
     from jobs.queue import enqueue
 
     plan = preflight(settings, req)
+    if notes is not None:
+        notes += plan.notes
     prompts = [p for p in req.prompts if p.strip()]
     jobs = []
     with session(settings.db_url) as s:
@@ -142,7 +145,7 @@ def generations(settings: Settings, result_ids: list[int]) -> dict[int, list[Gen
 
 
 # The base against itself: what divergence() gives for identical logits (a test checks it).
-BASE_DIVERGENCE = {"kld_mean": 0.0, "kld_median": 0.0, "kld_p99": 0.0, "same_top_pct": 100.0, "rms_dp_pct": 0.0}
+BASE_DIVERGENCE = {"kld_mean": 0.0, "kld_median": 0.0, "kld_p99": 0.0, "kld_max": 0.0, "same_top_pct": 100.0, "rms_dp_pct": 0.0}
 
 
 def result_row(result: Result, base: Result | None) -> dict:

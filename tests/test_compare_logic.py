@@ -70,3 +70,14 @@ def test_csv_export_and_delete_on_real_results(workspace_env, settings, tiny, ev
     assert q4["id"] not in {r["id"] for r in service.result_rows(settings, include_base=True)}
     assert not service.generations(settings, [q4["id"]]).get(q4["id"])
     assert Path(base["artifact"]).exists()  # the shared F16 cache is never deleted
+
+
+@pytest.mark.parametrize("lo,hi", [(0, 0.65), (0, 11.2), (5.14, 16), (-0.07, 67), (0, 1e-5), (3, 3), (2.2, 2.21)])
+def test_plot_axes_hold_every_point(lo, hi):
+    import re
+
+    from components.plots import H, PAD_B, PAD_L, PAD_R, PAD_T, W, scatter_svg
+    points = [{"x": lo, "y": lo, "label": "low", "kind": "result"}, {"x": hi, "y": hi, "label": "high", "kind": "result"}]
+    svg = scatter_svg(points, "x", "y", [0, 1], "plot")
+    for cx, cy in re.findall(r'<circle cx="([-\d.]+)" cy="([-\d.]+)"', svg):
+        assert PAD_L - 0.1 <= float(cx) <= W - PAD_R + 0.1 and PAD_T - 0.1 <= float(cy) <= H - PAD_B + 0.1, svg

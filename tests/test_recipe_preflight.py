@@ -27,6 +27,8 @@ def reason(spec: str, hw: Hardware, **overrides) -> str | None:
     ("nvfp4", {"execution": "native"}, 9.0, "needs compute capability ≥ 10.0; the best GPU here has 9.0; run nvfp4 "
                                             "with execution=emulated"),
     ("mxfp4", {"execution": "native"}, None, "run mxfp4 with execution=emulated"),
+    ("nvfp4", {"execution": "native"}, 10.0, "does not drive native NVFP4 kernels yet (same weights, float matmul in "
+                                             "emulation); run nvfp4 with execution=emulated"),
     ("nvfp4", {}, None, None),
     ("bnb-int8", {}, 7.0, "its CUDA kernels need compute capability ≥ 7.5; the GPU here has 7.0"),
     ("bnb-int8", {}, None, None),  # bitsandbytes' CPU backend
@@ -46,6 +48,40 @@ def test_support_matrix_lists_native_and_emulated_modes():
     assert rows[("fp8", "emulated")] is None and "none detected" in rows[("fp8", "native")]
     assert rows[("nvfp4", "emulated")] is None and rows[("nvfp4", "native")] is not None
     assert rows[("gptq", "")] is None and rows[("bnb-nf4", "")] is None
+    blackwell = {(r.recipe, r.mode): r.reason for r in hardware.support_matrix(machine(10.0))}
+    assert blackwell[("fp8", "native")] is None and "does not drive" in blackwell[("nvfp4", "native")]
+
+
+@pytest.mark.parametrize("cc, dtype, expected", [(8.0, "fp16", "compute_dtype=bf16"), (8.0, "bf16", None),
+                                                 (7.5, "fp16", None), (None, "fp16", None)])
+def test_compute_dtype_advice(cc, dtype, expected):
+    recipe, options = recipes.parse_recipe_spec("bnb-nf4", {"bnb-nf4.compute_dtype": dtype})
+    notes = recipe.advice(options, machine(cc) if cc else machine())
+    assert (expected in notes[0]) if expected else notes == []
+
+
+def facts(n_params: int, hidden: int):
+    from pathlib import Path
+
+    from studio.models import ModelFacts
+    return ModelFacts(Path("/m"), "k", "LlamaForCausalLM", "llama", n_params, hidden, 32000, n_params * 2, False)
+
+
+def test_memory_estimate_refuses_with_numbers():
+    from studio.preflight import _memory_problems
+    recipe, options = recipes.parse_recipe_spec("gptq", {"gptq.samples": "128", "gptq.seq_len": "2048"})
+    small = Hardware(cpu="test", cores=2, ram_bytes=24 * 2**30, ram_available_bytes=20 * 2**30,
+                     disk_free_bytes=100 * 2**30)
+    seven_b = facts(7_000_000_000, 4096)
+    need = recipe.estimate_memory_bytes(seven_b, options)
+    # float32 weights (28 GB) + 128 x 2048 calibration activations (16 GiB) + one layer's Hessians
+    assert need > 7e9 * 4 + 128 * 2048 * 4096 * 4 * 4
+    [why] = _memory_problems(recipe, seven_b, options, small)
+    assert f"needs about {need / 2**30:.1f} GiB of available RAM (7.00 B parameters), 20.0 GiB here" == why
+    assert _memory_problems(recipe, facts(135_000_000, 576), options, small) == []
+    fewer = recipes.parse_recipe_spec("gptq", {"gptq.samples": "16", "gptq.seq_len": "256"})[1]
+    assert recipe.estimate_memory_bytes(seven_b, fewer) < need  # calibration counts
+    assert _memory_problems(recipe, seven_b, options, machine(9.0)) == []  # 80 GB of GPU memory
 
 
 @pytest.mark.parametrize("args, expected", [

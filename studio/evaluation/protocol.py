@@ -67,20 +67,20 @@ class Protocol:
         return range(self.first_scored, self.n_ctx - 1)
 
     def chunk_nll(self, logits: np.ndarray, tokens: np.ndarray, index: int, block: int = 32) -> np.ndarray:
-        """Negative log-likelihoods of the scored tokens of one chunk, in float64, from the logits
-        at the scored positions (one row per position).
+        """Negative log-likelihoods of the scored tokens of one chunk, from the logits at the scored
+        positions (one row per position), with llama-perplexity's arithmetic: exponentials of
+        (logit - max) in float32, their sum and its log in float64.
 
-        Rows go through float64 a block at a time, so the extra memory is block x vocabulary,
-        not n_ctx x vocabulary.
+        Rows go a block at a time, so the extra memory is block x vocabulary, not n_ctx x vocabulary.
         """
         targets = self.targets(tokens, index)
         out = np.empty(len(targets), dtype=np.float64)
         for b in range(0, len(targets), block):
             n = min(block, len(targets) - b)
-            rows = np.asarray(logits[b:b + n], dtype=np.float64)
+            rows = np.asarray(logits[b:b + n], dtype=np.float32)
             peak = rows.max(axis=1, keepdims=True)
-            log_z = peak[:, 0] + np.log(np.exp(rows - peak).sum(axis=1))
-            out[b:b + n] = log_z - rows[np.arange(n), targets[b:b + n]]
+            sum_exp = np.exp(rows - peak).sum(axis=1, dtype=np.float64)
+            out[b:b + n] = np.log(sum_exp) - (rows[np.arange(n), targets[b:b + n]] - peak[:, 0])
         return out
 
 

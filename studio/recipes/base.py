@@ -74,6 +74,7 @@ class Requirements:
     note: str = ""
     emulated_alternative: str = ""  # what to run instead when this cannot run here
     gpu_min_compute_capability: float | None = None  # when a GPU is present, its kernels need this
+    not_driven: str = ""  # why the studio cannot run this mode even on hardware that has it
 
 
 @dataclass
@@ -140,6 +141,10 @@ class Recipe(ABC):
     def estimate_memory_bytes(self, model: ModelFacts, options: dict) -> int:
         """Peak RAM (or VRAM) the job's heaviest stage needs, checked before it is queued."""
         return model.n_params * 4 + 512 * 2**20
+
+    def advice(self, options: dict, hw) -> list[str]:
+        """Warnings that do not stop the job (a better option for this hardware, say)."""
+        return []
 
     def label(self, options: dict) -> str:
         return f"{self.name}:{options[self.variant.option]}" if self.variant else self.name

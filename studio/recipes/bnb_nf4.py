@@ -33,6 +33,13 @@ class BnbNF4Recipe(QuantizeOnLoadRecipe):
             return ["bf16 compute needs compute capability ≥ 8.0 on CUDA; use compute_dtype=fp16 on this GPU"]
         return []
 
+    def advice(self, options: dict, hw) -> list[str]:
+        cc = hw.best_compute_capability
+        if cc is not None and cc >= 8.0 and options["compute_dtype"] == "fp16":
+            return [f"compute capability {cc} has bf16: compute_dtype=bf16 is as fast as fp16 and does not "
+                    "overflow where fp16 does (the usual QLoRA setting)"]
+        return []
+
     def config(self, options: dict, model_path: Path):
         import torch
         from transformers import BitsAndBytesConfig

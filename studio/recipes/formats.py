@@ -99,12 +99,6 @@ def quantize_fp8_blocks(w: torch.Tensor, block: int = 128) -> dict[str, torch.Te
     return {"weight": q.contiguous(), "weight_scale_inv": scale.contiguous()}
 
 
-def dequantize_fp8_blocks(t: dict[str, torch.Tensor], block: int = 128) -> torch.Tensor:
-    q = t["weight"].float()
-    scale = t["weight_scale_inv"].float().repeat_interleave(block, 0).repeat_interleave(block, 1)
-    return q * scale[:q.shape[0], :q.shape[1]]
-
-
 def dequantize_fp8(t: dict[str, torch.Tensor]) -> torch.Tensor:
     scale = t["scale"].float()
     return t["qweight"].float() * (scale.unsqueeze(1) if scale.numel() > 1 else scale)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from studio.models import ModelFacts
 from studio.recipes import packed
 from studio.recipes.base import Option, Requirements, StageContext
 from studio.recipes.hf import KEEP_OPTION, HFRecipe, compute_dtype, keep_patterns
@@ -13,7 +12,6 @@ NATIVE_CC = 10.0
 
 
 class FP4Recipe(HFRecipe):
-    block: int
     scale_note: str
     quantize_fn = None
     dequantize_fn = None
@@ -31,15 +29,10 @@ class FP4Recipe(HFRecipe):
         if options["execution"] == "native":
             return Requirements(cpu_ok=False, cuda=True, min_compute_capability=NATIVE_CC,
                                 note=f"native {self.name.upper()} matmuls",
-                                emulated_alternative=f"{self.name} with execution=emulated")
+                                emulated_alternative=f"{self.name} with execution=emulated",
+                                not_driven=f"the studio does not drive native {self.name.upper()} kernels yet "
+                                           "(same weights, float matmul in emulation)")
         return self.requirements
-
-    def shape_problems(self, model: ModelFacts, options: dict) -> list[str]:
-        if options["execution"] == "native":
-            # Reached only on a GPU that has FP4 tensor cores: the studio does not drive them yet.
-            return [f"native {self.name.upper()} kernels are not wired into the studio yet; "
-                    f"run {self.name} with execution=emulated (same weights, float matmul)"]
-        return []
 
     def is_emulated(self, options: dict) -> bool:
         return True

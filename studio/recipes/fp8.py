@@ -98,7 +98,9 @@ class FP8Recipe(HFRecipe):
                 model = model.to(dtype)  # transformers expanded the weights, in the checkpoint's dtype
         else:
             model = packed.load_packed(artifact, formats.dequantize_fp8, device, dtype)
-        if meta["options"]["activations"] == "w8a8" and self.is_emulated(meta["options"]):
+        # W8A8 through FP8Linear (torch._scaled_mm: FP8 tensor cores on a GPU that has them, the same
+        # products emulated elsewhere), except where transformers' own FP8 layers run natively.
+        if meta["options"]["activations"] == "w8a8" and (self.is_emulated(meta["options"]) or not native):
             self._swap_in_fp8_linears(model, artifact, meta["layers"], dtype, device, native)
         return model
 

@@ -72,7 +72,7 @@ class GGUFRecipe(Recipe):
         Option("tensor_types", "str", "", "keep tensors at a higher type: comma-separated PATTERN=TYPE, e.g. "
                "attn_v=Q8_0,ffn_down=Q6_K (llama-quantize --tensor-type)"),
         Option("checkpoint_kld", "bool", True, "also compare with the HF checkpoint (llama.cpp against torch on "
-               "the same token ids): the KLD that puts GGUF and HF rows on one scale, at the cost of a third pass"),
+               "the same token ids): the KLD that puts GGUF and HF rows on one scale, at the cost of a second pass"),
         Option("threads", "int", 0, "quantizer threads (0 = all cores)", minimum=0, maximum=512),
     )
     variant = Variant("type")

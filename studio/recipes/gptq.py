@@ -51,7 +51,16 @@ class GPTQModelRecipe(HFRecipe):
         return group_size_problem(model, options, self.group_sizes)
 
     def estimate_output_bytes(self, model: ModelFacts, options: dict) -> int:
-        return int(model.n_params * 16 / 8 * 1.05)  # embeddings and lm_head stay 16-bit: bounded by fp16
+        return int(model.n_params * 16 / 8 * 1.05)
+
+    def estimate_memory_bytes(self, model: ModelFacts, options: dict) -> int:
+        """The model in float32, the calibration activations GPTQModel keeps for the layer it is on
+        (inputs and outputs of every window, with working copies), and that layer's Hessians
+        (one in_features² float32 matrix per linear; the MLP's down projection is ~4x wider)."""
+        hidden = model.hidden_size or 4096
+        activations = options["samples"] * options["seq_len"] * hidden * 4 * 4
+        hessians = (6 * hidden ** 2 + (4 * hidden) ** 2) * 4
+        return model.n_params * 4 + activations + hessians + 512 * 2**20  # embeddings and lm_head stay 16-bit: bounded by fp16
 
     def quantize(self, ctx: StageContext) -> Path:
         return gptqmodel_quantize(self, ctx, self.method, self.quantize_config(ctx.options))

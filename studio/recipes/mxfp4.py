@@ -10,7 +10,6 @@ class MXFP4Recipe(FP4Recipe):
     name = "mxfp4"
     title = "MXFP4 (emulated)"
     description = "4-bit floats in blocks of 32 sharing a power-of-two scale (OCP MX; gpt-oss, Blackwell)."
-    block = formats.MXFP4_BLOCK
     scale_note = "E8M0 (power-of-two) scale per 32"
     nominal_bits = 4.25  # 4 bits + an 8-bit scale per 32
     quantize_fn = staticmethod(formats.quantize_mxfp4)

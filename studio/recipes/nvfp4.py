@@ -3,7 +3,6 @@ Blackwell format). The studio stores the exact format and evaluates it in emulat
 device; native FP4 tensor-core matmuls need compute capability ≥ 10.0."""
 from __future__ import annotations
 
-
 from studio.recipes import formats
 from studio.recipes.fp4 import FP4Recipe
 
@@ -12,7 +11,6 @@ class NVFP4Recipe(FP4Recipe):
     name = "nvfp4"
     title = "NVFP4 (emulated)"
     description = "4-bit floats in blocks of 16 with E4M3 scales and a per-tensor FP32 scale (Blackwell)."
-    block = formats.NVFP4_BLOCK
     scale_note = "E4M3 scale per 16 + FP32 tensor scale"
     nominal_bits = 4.5  # 4 bits + an 8-bit scale per 16
     quantize_fn = staticmethod(formats.quantize_nvfp4)
