@@ -7,15 +7,15 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # llama-cpp-python compiles from source: use every core, and pip's wheel cache keeps the result.
 export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc)
 
-.PHONY: run test test-slow bench install install-dev chromium redis clean
+.PHONY: run test test-slow bench install install-dev chromium redis golang clean
 
 run: install
 	$(PY) launch.py
 
-test: install-dev chromium redis
+test: install-dev chromium redis golang
 	$(PY) -m pytest -m "not slow"
 
-test-slow: install-dev chromium redis
+test-slow: install-dev chromium redis golang
 	$(PY) -m pytest -m slow
 
 # Benchmarks: ratios against the bare tools, measured in one invocation (see BENCHMARKS.md).
@@ -47,6 +47,10 @@ chromium:
 # The multi-worker tests run a real Redis broker on 127.0.0.1.
 redis:
 	@command -v redis-server >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq redis-server; }
+
+# Ollama runs chat templates with Go's text/template: the template tests render them with it too.
+golang:
+	@command -v go >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq golang-go; }
 
 clean:
 	rm -rf $(VENV) .pytest_cache test-artifacts

@@ -14,6 +14,13 @@ import sys  # noqa: E402
 from studio.config import REPO_ROOT, Settings  # noqa: E402
 
 
+# Gradio keeps a copy of every component's config per session (~0.25 MB here), and each headless API
+# call is a session of its own: without a bound, a script polling the Jobs table grows the server by
+# that much per call. Sessions are kept least-recently-used first, so open browser tabs, which poll
+# every 2 s, stay.
+SESSIONS_KEPT = 128
+
+
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -81,7 +88,8 @@ def main(argv=None) -> None:
         app.queue(default_concurrency_limit=8).launch(
             server_name=args.host, server_port=args.port, share=False, auth=auth, css=css, theme=offline_theme(),
             show_error=True, footer_links=["api"], allowed_paths=[str(settings.outputs_dir)],
-            max_file_size=MAX_TEXT_BYTES)  # uploads are evaluation texts; anything bigger is refused
+            max_file_size=MAX_TEXT_BYTES,  # uploads are evaluation texts; anything bigger is refused
+            state_session_capacity=SESSIONS_KEPT)
     finally:
         if consumer is not None:
             consumer.stop()

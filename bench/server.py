@@ -15,6 +15,7 @@ import psutil
 from bench.measure import Figure, median
 from studio import service
 from studio.config import REPO_ROOT, Settings
+from tests.fleet import jobs_tab_over_http
 
 BUSY_RECIPES = ("gguf:Q4_K_M", "gguf:Q8_0")
 BUSY_CHUNKS = 40  # long enough that both jobs are still evaluating when a window ends
@@ -55,12 +56,7 @@ def _wait_until_up(url: str, proc, timeout: float = 180) -> None:
 
 def refresh_latency(client: httpx.Client) -> float:
     """One Jobs-table refresh as the browser's timer makes it: call, then read the event stream."""
-    t0 = time.perf_counter()
-    event = client.post("/gradio_api/call/v2/refresh", json={"selected": None}).json()["event_id"]
-    body = client.get(f"/gradio_api/call/refresh/{event}").text
-    if "event: complete" not in body:
-        raise RuntimeError(f"the refresh endpoint failed: {body[:300]}")
-    return time.perf_counter() - t0
+    return jobs_tab_over_http(client)[0]
 
 
 def window(client, server: psutil.Process, requests: int) -> tuple[list[float], list[int]]:

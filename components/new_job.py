@@ -14,6 +14,8 @@ from studio.preflight import PreflightError
 
 BUILTIN = "Built-in WikiText-2 sample"
 UPLOAD = "Upload a .txt"
+# Options that name a calibration text ('builtin' or a path): an uploaded calibration file fills them.
+CALIBRATION_TEXT_OPTIONS = ("calibration", "imatrix_text")
 
 
 def _option_widget(recipe_name: str, opt):
@@ -46,16 +48,20 @@ def _option_forms() -> tuple[list[tuple[str, str]], list]:
     return keys, widgets
 
 
-def _request(settings: Settings, option_keys, model, types, hf_recipes, text_choice, upload, n_ctx, max_chunks,
-             prompts, max_new, *option_values):
+def _request(settings: Settings, option_keys, model, types, hf_recipes, text_choice, upload, calibration_upload,
+             n_ctx, max_chunks, prompts, max_new, *option_values):
     if text_choice == UPLOAD:
         if not upload:
             raise PreflightError(["choose a .txt file to upload, or pick the built-in sample"])
         text = service.save_upload(settings, Path(upload))
     else:
         text = BUILTIN_SAMPLE
-    overrides = tuple((f"{name}.{key}", value) for (name, key), value in zip(option_keys, option_values)
-                      if value is not None)
+    values = dict(zip(option_keys, option_values))
+    if calibration_upload:  # the uploaded file replaces 'builtin' wherever a recipe takes a calibration text
+        calibration = str(service.save_upload(settings, Path(calibration_upload)))
+        values.update({key: calibration for key, value in values.items()
+                       if key[1] in CALIBRATION_TEXT_OPTIONS and value == "builtin"})
+    overrides = tuple((f"{name}.{key}", value) for (name, key), value in values.items() if value is not None)
     return service.JobRequest(
         model=model or "", recipes=tuple(f"gguf:{t}" for t in (types or [])) + tuple(hf_recipes or ()),
         eval_text=text, overrides=overrides,
@@ -80,6 +86,9 @@ def build(settings: Settings) -> None:
             with gr.Row():
                 text_choice = gr.Radio([BUILTIN, UPLOAD], value=BUILTIN, label="Evaluation text", elem_id="text-choice")
                 upload = gr.File(label="Text file (.txt, UTF-8)", file_types=[".txt"], type="filepath")
+            calibration_upload = gr.File(label="Calibration text (.txt, UTF-8) for the importance matrix, GPTQ and "
+                                         "AWQ; empty: the built-in WikiText-2 slice", file_types=[".txt"],
+                                         type="filepath", elem_id="calibration-upload")
             with gr.Row():
                 n_ctx = gr.Number(512, label="Context (tokens)", precision=0, elem_id="n-ctx")
                 max_chunks = gr.Number(None, label="Max chunks (empty = all)", precision=0, elem_id="max-chunks")
@@ -91,7 +100,8 @@ def build(settings: Settings) -> None:
                 submit_btn = gr.Button("Quantize", variant="primary", elem_id="quantize-btn")
         with gr.Column(scale=2):
             status = gr.HTML(elem_id="new-job-status")
-    inputs = [model, types, hf_recipes, text_choice, upload, n_ctx, max_chunks, prompts, max_new, *option_widgets]
+    inputs = [model, types, hf_recipes, text_choice, upload, calibration_upload, n_ctx, max_chunks, prompts, max_new,
+              *option_widgets]
 
     def on_check(*values):
         try:

@@ -98,6 +98,17 @@ def runner_pids(workspace: Path) -> list[int]:
     return [p for p in found if p != os.getpid()]
 
 
+def jobs_tab_over_http(client) -> tuple[float, str]:
+    """One Jobs-tab refresh as the browser's 2-second timer makes it (call, then read the event
+    stream): its seconds and the body."""
+    t0 = time.perf_counter()
+    event = client.post("/gradio_api/call/v2/refresh", json={"selected": None}).json()["event_id"]
+    body = client.get(f"/gradio_api/call/refresh/{event}").text
+    if "event: complete" not in body:
+        raise AssertionError(f"the refresh endpoint failed: {body[:300]}")
+    return time.perf_counter() - t0, body
+
+
 class Studio:
     """A studio process (`launch.py`) or a worker (`python -m jobs.worker`) with its log in a file."""
 
@@ -128,6 +139,20 @@ class Studio:
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 raise AssertionError(f"no {text!r} from {self.proc.args}:\n{self.output()[-3000:]}")
             time.sleep(0.1)
+
+    def wait_serving(self, port: int, timeout: float = 180.0) -> str:
+        """The UI's base URL once it answers HTTP (it prints its address before Gradio listens)."""
+        import urllib.request
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                urllib.request.urlopen(url, timeout=2)
+                return url
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(f"the studio never served {url}:\n{self.output()[-3000:]}")
+                time.sleep(0.2)
 
     def kill(self) -> None:
         self.proc.send_signal(signal.SIGKILL)

@@ -111,3 +111,58 @@ def test_planner_and_recommendation_preset(page):
         time.sleep(0.2)
     assert nf4.is_checked()
     assert not page.locator("#gguf-types").get_by_role("checkbox", name="Q4_K_M").is_checked()
+
+
+# Every recipe on SmolLM2-135M, as the README's table and screenshot show them (AWQ alone takes
+# ~20 min of CPU: `make test-slow`).
+EVERY_RECIPE = ("gguf:Q8_0", "gguf:Q4_K_M", "gguf:Q3_K_S", "gguf:Q2_K", "int8-rtn", "fp8", "bnb-int8", "nvfp4",
+                "mxfp4", "bnb-nf4", "gptq", "awq")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(5400)
+def test_compare_every_recipe_on_smollm2(tmp_path, studio_cache, smol, eval_text):
+    import json
+
+    import torch
+    from playwright.sync_api import sync_playwright
+    from transformers import AutoModelForCausalLM
+
+    from tests.conftest import run_cli
+    from tests.test_hf_recipes import independent_ppl
+    env = make_env(tmp_path / "ws", studio_cache, [smol.parent])
+    common = ["--model", str(smol), "--eval-text", str(eval_text), "--ctx", "512", "--max-chunks", "8",
+              "--max-new-tokens", "32", "--wait", "--json"]
+    every = run_cli(["quantize", *common, *(a for r in EVERY_RECIPE for a in ("--recipe", r)),
+                     "--option", "awq.samples=8"], env, timeout=4800)
+    assert every.returncode == 0, every.stderr[-4000:]
+    plain = run_cli(["quantize", *common, "--recipe", "gguf:Q2_K", "--recipe", "gguf:Q3_K_S",
+                     "--option", "gguf.imatrix=off"], env)  # the same low-bit types without an importance matrix
+    assert plain.returncode == 0, plain.stderr[-4000:]
+    rows = json.loads(run_cli(["results", "--json"], env).stdout)
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "compare-every-recipe.json").write_text(json.dumps(rows, indent=1))
+    recipes_done = {r["recipe"] for r in rows}
+    assert {"gguf:Q2_K+imatrix", "gguf:Q3_K_S+imatrix", "gguf:Q2_K", "gguf:Q3_K_S", "awq"} <= recipes_done
+    assert len(rows) == len(EVERY_RECIPE) + 2 + 2  # two bases, two types again without the matrix
+
+    awq = next(r for r in rows if r["recipe"] == "awq")
+    model = AutoModelForCausalLM.from_pretrained(awq["artifact"], device_map="cpu", dtype=torch.float32).eval()
+    assert awq["ppl"] == pytest.approx(independent_ppl(model, smol, eval_text.read_text(encoding="utf-8"), 512, 8),
+                                       rel=1e-4)
+    assert awq["kld_mean"] > 0 and awq["bpw"] < 9
+
+    with studio_server(env, tmp_path / "server.log") as url, sync_playwright() as p:
+        browser = launch_chromium(p)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(url)
+        page.get_by_role("tab", name="Compare").click()
+        table = page.locator("#compare-table tbody tr")
+        table.nth(len(rows) - 1).wait_for()
+        assert table.count() == len(rows)
+        assert page.locator("#pareto-plot g.qs-point").count() == len(rows)
+        assert page.locator("#speed-plot g.qs-point").count() == len(rows)
+        assert page.locator("#pareto-plot polyline.qs-frontier").count() == 1
+        page.locator("#generations .qs-prompt").first.wait_for()
+        page.screenshot(path=str(ARTIFACTS / "compare-every-recipe.png"), full_page=True)
+        browser.close()

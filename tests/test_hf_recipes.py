@@ -149,21 +149,3 @@ def test_real_model_base_and_quality_order(smol_hf_run, smol, eval_text):
         assert abs(rows[eight]["ppl_delta_pct"]) < 5
         assert rows[eight]["kld_mean"] < rows["bnb-nf4"]["kld_mean"]
     assert rows["gptq"]["bpw"] < rows["int8-rtn"]["bpw"]
-
-
-@pytest.mark.slow
-@pytest.mark.timeout(3600)
-def test_awq_on_the_real_model(tmp_path, studio_cache, smol, eval_text):
-    """AWQ's scale search is slow on CPU (≈20 min for SmolLM2 with 8 samples): `make test-slow`."""
-    from transformers import AutoModelForCausalLM
-    from tests.conftest import make_env, run_cli
-    env = make_env(tmp_path / "ws", studio_cache, [smol.parent])
-    proc = run_cli(["quantize", "--model", str(smol), "--recipe", "awq", "--option", "awq.samples=8",
-                    "--eval-text", str(eval_text), "--ctx", "512", "--max-chunks", "4", "--max-new-tokens", "16",
-                    "--wait", "--json"], env, timeout=3600)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    row = json.loads(proc.stdout)[0]
-    model = AutoModelForCausalLM.from_pretrained(row["artifact"], device_map="cpu", dtype=torch.float32).eval()
-    assert row["ppl"] == pytest.approx(independent_ppl(model, smol, eval_text.read_text(encoding="utf-8"), 512, 4),
-                                       rel=1e-4)
-    assert row["kld_mean"] > 0 and row["bpw"] < 9

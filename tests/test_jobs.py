@@ -52,24 +52,28 @@ def test_cancel_a_running_job_leaves_nothing(settings, smol, consumer):
     pgid = job.pid
     t0 = time.monotonic()
     print(service.cancel(settings, job_id))
+    while group_alive(pgid) and time.monotonic() - t0 < 10:
+        time.sleep(0.02)
+    stopped = time.monotonic() - t0
+    print(f"process group gone {stopped:.2f} s after cancel")
+    assert stopped < 2.0
     job = _wait(settings, job_id, lambda j: j.state == "cancelled", timeout=10)
-    assert time.monotonic() - t0 < 2.5
-    assert not group_alive(pgid)
     assert _outputs(settings) == []
     assert not settings.job_tmp_dir(job_id).exists()
 
 
 def test_killed_job_fails_with_the_signal_and_the_queue_goes_on(settings, smol, tiny, consumer):
-    victim = _submit(settings, smol, "gguf:Q4_0")
+    victim = _submit(settings, smol, "mxfp4")  # quantizes for tens of seconds, in the runner itself
     survivor = _submit(settings, tiny, "gguf:Q8_0", max_chunks=2)
     never = _submit(settings, tiny, "gguf:Q4_0", max_chunks=2)
     assert service.cancel(settings, never) == f"job #{never} cancelled"
-    job = _wait(settings, victim, lambda j: j.stage in ("quantize", "evaluate") and j.pid)
+    job = _wait(settings, victim, lambda j: j.stage == "quantize" and j.progress > 0 and j.pid)
     os.kill(job.pid, signal.SIGKILL)
     job = _wait(settings, victim, lambda j: j.state == "failed")
-    assert "killed (signal 9)" in job.error
+    assert "killed (signal 9)" in job.error and job.stage == "quantize"
     assert not settings.job_tmp_dir(victim).exists()
-    assert not any(p.name.startswith(f"job{victim}-") for p in _outputs(settings))
+    assert not any(part.startswith(f"job{victim}-") for p in _outputs(settings)
+                   for part in p.relative_to(settings.outputs_dir).parts)
     assert _wait(settings, survivor, lambda j: j.state in ("done", "failed")).state == "done"
     never_job = _job(settings, never)
     assert never_job.state == "cancelled" and never_job.started_at is None

@@ -153,3 +153,56 @@ def test_invalid_ollama_names_say_why(name, why):
 
 def test_names_compare_as_the_server_stores_them():
     assert canonical("SmolLM2") == canonical("registry.ollama.ai/library/smollm2:latest")
+
+
+@pytest.fixture(scope="session")
+def go_renderer(tmp_path_factory):
+    """tests/go/render_template.go built with Debian's Go (`make test` installs golang-go)."""
+    import shutil
+    import subprocess
+
+    from studio.config import REPO_ROOT
+    go = shutil.which("go")
+    assert go, "Go is needed to check the templates against text/template: apt-get install golang-go"
+    out = tmp_path_factory.mktemp("go") / "render_template"
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(out.parent), "GOCACHE": str(out.parent / "cache"),
+           "GOPATH": str(out.parent / "gopath"), "GO111MODULE": "off", "GOFLAGS": "", "CGO_ENABLED": "0"}
+    subprocess.run([go, "build", "-o", str(out), str(REPO_ROOT / "tests" / "go" / "render_template.go")],
+                   env=env, check=True, capture_output=True, timeout=300)
+    return out
+
+
+def _go_render(binary, template: str, data: dict, tmp_path) -> str:
+    import json
+    import subprocess
+    source = tmp_path / "template.txt"
+    source.write_text(template, encoding="utf-8")
+    proc = subprocess.run([str(binary), str(source)], input=json.dumps(data), capture_output=True, text=True,
+                          timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_each_template_renders_as_gos_text_template_renders_it(case, go_renderer, tmp_path):
+    """The stand-in (and the Jinja comparison above) render templates with the studio's Python subset
+    of Go templates; here Go's own text/template, the engine Ollama runs, gets the same chats."""
+    from studio.ollama.gotemplate import collate
+    setup = chat_setup(CASES[case][1])
+    for chat in (TWO_TURNS, [SYSTEM, *TWO_TURNS], TWO_TURNS[:1]):
+        system, messages = collate(chat)
+        data = {"System": system, "Messages": messages, "Tools": None, "Response": "", "Prompt": ""}
+        assert render(setup.template, data) == _go_render(go_renderer, setup.template, data, tmp_path)
+
+
+def test_the_subset_agrees_with_go_on_its_edge_cases(go_renderer, tmp_path):
+    data = {"Messages": [{"Role": "user", "Content": " a "}, {"Role": "assistant", "Content": "b"}], "System": "",
+            "Tools": None}
+    for template in ("{{- range $i, $m := .Messages }}{{ $i }}:{{ $m.Role }} {{ end -}}\n!",
+                     '{{ if eq (len .Messages) 2 }}two{{ else if .System }}sys{{ else }}none{{ end }}',
+                     '{{ $last := index .Messages 1 }}{{ $last.Content }}|{{ or .System "default" }}',
+                     "{{ range .Tools }}x{{ else }}empty{{ end }}",
+                     '{{- range $i, $_ := .Messages }}{{ $last := eq (len (slice $.Messages $i)) 1 }}'
+                     '{{ if and $last (eq .Role "assistant") }}[last]{{ end }}{{ .Content }}{{ end }}',
+                     "  {{- .System -}}  \n{{ range .Messages }} <{{ .Content }}> {{- end }}"):
+        assert render(template, data) == _go_render(go_renderer, template, data, tmp_path), template

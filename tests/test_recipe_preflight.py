@@ -100,3 +100,22 @@ def test_cli_refuses_bad_recipe_options(workspace_env, smol, args, expected):
     assert proc.returncode == 2, proc.stderr
     assert expected in proc.stderr
     assert "queued" not in proc.stderr
+
+
+def test_an_uploaded_calibration_text_feeds_every_recipe_that_calibrates(settings, tmp_path):
+    from pathlib import Path
+
+    from components.new_job import BUILTIN, _request
+    source = tmp_path / "my calibration.txt"
+    source.write_text("The quick brown fox jumps over the lazy dog. " * 400, encoding="utf-8")
+    keys = [("gguf", "imatrix_text"), ("gptq", "calibration"), ("gptq", "samples"), ("awq", "calibration")]
+    req = _request(settings, keys, "model", ["Q2_K"], ["gptq", "awq"], BUILTIN, None, str(source), 512, 2, "Hi", 8,
+                   "builtin", "builtin", 16, "/typed/by/hand.txt")
+    overrides = dict(req.overrides)
+    saved = Path(overrides["gptq.calibration"])
+    assert overrides["gguf.imatrix_text"] == str(saved) and saved.parent == settings.uploads_dir
+    assert saved.read_text(encoding="utf-8") == source.read_text(encoding="utf-8") and " " not in saved.name
+    assert overrides["awq.calibration"] == "/typed/by/hand.txt"  # a path the user typed stays
+    assert overrides["gptq.samples"] == 16
+    recipe, options = recipes.parse_recipe_spec("gptq", overrides)
+    assert recipe.preflight(facts(135_000_000, 576), options, settings) == []
