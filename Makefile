@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# llama-cpp-python compiles from source: use every core, and pip's wheel cache keeps the result.
+# llama-cpp-python compiles from source: use every core.
 export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc)
 
 .PHONY: run test test-slow bench install install-dev chromium redis golang clean
@@ -28,8 +28,11 @@ $(VENV)/bin/activate:
 	python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 
-$(VENV)/.installed: requirements.txt requirements-nodeps.txt | $(VENV)/bin/activate
-	$(PIP) install -r requirements.txt
+# llama-cpp-python has no wheel on PyPI: studio.llamacpp builds one (without AMX, see there) into
+# STUDIO_CACHE once, and pip installs that one.
+$(VENV)/.installed: requirements.txt requirements-nodeps.txt studio/llamacpp.py | $(VENV)/bin/activate
+	wheels=$$($(PY) -m studio.llamacpp wheel "$$(grep -m1 '^llama-cpp-python==' requirements.txt)") && \
+		$(PIP) install --find-links "$$wheels" -r requirements.txt
 	$(PIP) install --no-deps -r requirements-nodeps.txt
 	$(PY) -m studio.llamacpp  # llama.cpp's converter, from the same release's sdist
 	touch $@

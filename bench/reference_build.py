@@ -14,7 +14,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from studio.llamacpp import file_lock, llama_cpp_version
+from studio.llamacpp import build_env, build_tag, file_lock, llama_cpp_version
 
 CMAKE_OPTIONS = ("-DCMAKE_BUILD_TYPE=Release", "-DBUILD_SHARED_LIBS=OFF", "-DLLAMA_CURL=OFF",
                  "-DLLAMA_OPENSSL=OFF", "-DLLAMA_BUILD_TESTS=OFF", "-DLLAMA_BUILD_EXAMPLES=OFF",
@@ -26,7 +26,7 @@ def bench_cache(cache_dir: Path) -> Path:
 
 
 def perplexity_binary(cache_dir: Path) -> Path:
-    return bench_cache(cache_dir) / f"llama-perplexity-{llama_cpp_version()}"
+    return bench_cache(cache_dir) / f"llama-perplexity-{llama_cpp_version()}-{build_tag()}"
 
 
 def ensure_llama_perplexity(cache_dir: Path, log=print) -> Path:
@@ -47,9 +47,9 @@ def ensure_llama_perplexity(cache_dir: Path, log=print) -> Path:
             build = Path(tmp) / "build"
             log(f"building llama-perplexity {llama_cpp_version()} (first use only)")
             subprocess.run([cmake, "-S", str(source), "-B", str(build), *CMAKE_OPTIONS],
-                           check=True, stdout=subprocess.DEVNULL)
+                           check=True, stdout=subprocess.DEVNULL, env=build_env())  # the wheel's flags
             subprocess.run([cmake, "--build", str(build), "--target", "llama-perplexity",
-                            f"-j{os.cpu_count() or 2}"], check=True, stdout=subprocess.DEVNULL)
+                            f"-j{os.cpu_count() or 2}"], check=True, stdout=subprocess.DEVNULL, env=build_env())
             staged = work / f"{target.name}.partial"
             shutil.copy2(build / "bin" / "llama-perplexity", staged)
             os.replace(staged, target)  # appears whole or not at all

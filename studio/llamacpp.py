@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import platform
 import re
 import shutil
 import subprocess
@@ -22,6 +23,53 @@ from pathlib import Path
 from typing import Iterator
 
 CONVERTER_PARTS = ("convert_hf_to_gguf.py", "conversion/", "gguf-py/")
+
+# Intel's AMX tile instructions. -march=native compiles llama.cpp's AMX kernels in wherever the CPU
+# advertises AMX, but some virtual machines advertise it without letting a process use it: every
+# quantized matmul then dies with SIGILL at `tileloadd` (seen on this project's Sapphire Rapids CI
+# machines). Every llama.cpp build the studio makes (the llama-cpp-python wheel, its tools, the
+# bench's llama-perplexity) leaves them out; the AVX-512 VNNI kernels remain.
+NO_AMX = "-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
+
+
+def compiler_flags() -> dict[str, str]:
+    """CFLAGS/CXXFLAGS for building llama.cpp here (CMake takes them as its initial C/C++ flags)."""
+    if platform.machine() not in ("x86_64", "AMD64"):
+        return {}
+    return {"CFLAGS": NO_AMX, "CXXFLAGS": NO_AMX}
+
+
+def build_tag() -> str:
+    """Names the build variant in cache folders, so builds with other flags are never mixed up."""
+    return "no-amx" if compiler_flags() else "native"
+
+
+def build_env() -> dict[str, str]:
+    env = dict(os.environ)
+    for name, flags in compiler_flags().items():
+        env[name] = f"{env.get(name, '')} {flags}".strip()
+    return env
+
+
+def ensure_wheel(cache_dir: Path, requirement: str) -> Path:
+    """Build the llama-cpp-python wheel (`llama-cpp-python==X`) with the studio's compiler flags once,
+    into a folder of its own that `pip install --find-links` reads: pip's wheel cache keys builds by
+    source alone, and would hand back a wheel built with other flags."""
+    version = requirement.split("==", 1)[1].strip()
+    target = cache_dir / "wheels" / f"llama-cpp-python-{version}-{build_tag()}"
+    if any(target.glob("llama_cpp_python-*.whl")):
+        return target
+    with file_lock(cache_dir / "wheel.lock"):
+        if any(target.glob("llama_cpp_python-*.whl")):
+            return target
+        with tempfile.TemporaryDirectory(dir=cache_dir) as tmp:
+            built = Path(tmp) / "wheel"
+            subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-cache-dir", "-w", str(built),
+                            f"llama-cpp-python=={version}"], check=True, env=build_env(),
+                           stdout=sys.stderr)  # stdout is the folder's name, for the Makefile
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(built, target)  # appears whole or not at all
+    return target
 
 
 def llama_cpp_version() -> str:
@@ -82,13 +130,17 @@ def _extract(sdist: Path, dest: Path, parts: tuple[str, ...] | None) -> None:
 TOOLS = ("llama-imatrix", "llama-quantize")
 
 
+def tools_dir(cache_dir: Path) -> Path:
+    return converter_dir(cache_dir) / f"bin-{build_tag()}"
+
+
 def tool_path(cache_dir: Path, name: str) -> Path:
-    return converter_dir(cache_dir) / "bin" / name
+    return tools_dir(cache_dir) / name
 
 
 def ensure_tools(cache_dir: Path, log=print) -> Path:
     """Build llama.cpp's imatrix and quantize tools from the pinned release once; return their folder."""
-    target = converter_dir(cache_dir) / "bin"
+    target = tools_dir(cache_dir)
     if all((target / t).exists() for t in TOOLS):
         return target
     with file_lock(cache_dir / "tools.lock"):
@@ -104,9 +156,9 @@ def ensure_tools(cache_dir: Path, log=print) -> Path:
             log(f"building {', '.join(TOOLS)} from llama.cpp {llama_cpp_version()} (once per machine)")
             subprocess.run([cmake, "-S", str(src), "-B", str(build), "-DCMAKE_BUILD_TYPE=Release",
                             "-DLLAMA_CURL=OFF", "-DLLAMA_BUILD_TESTS=OFF", "-DLLAMA_BUILD_SERVER=OFF",
-                            "-DBUILD_SHARED_LIBS=OFF"], check=True, stdout=subprocess.DEVNULL)
+                            "-DBUILD_SHARED_LIBS=OFF"], check=True, stdout=subprocess.DEVNULL, env=build_env())
             subprocess.run([cmake, "--build", str(build), "--config", "Release", "-j", str(os.cpu_count() or 1),
-                            "--target", *TOOLS], check=True, stdout=subprocess.DEVNULL)
+                            "--target", *TOOLS], check=True, stdout=subprocess.DEVNULL, env=build_env())
             staging.mkdir()
             for t in TOOLS:
                 shutil.copy2(next(build.rglob(t)), staging / t)
@@ -155,8 +207,15 @@ def gguf_census(path: Path) -> dict:
             "bpw": 8.0 * n_bytes / n_elements, "rows_not_k_divisible": not_k_divisible}
 
 
-if __name__ == "__main__":  # `python -m studio.llamacpp [CACHE_DIR]`: fetch and build at install time
+if __name__ == "__main__":
+    # At install time: `python -m studio.llamacpp wheel llama-cpp-python==X` builds the wheel and prints
+    # its folder (before llama-cpp-python is installed); `python -m studio.llamacpp` then fetches the
+    # converter and builds the tools.
     from studio.config import Settings
-    cache = Path(sys.argv[1]) if len(sys.argv) > 1 else Settings.from_env().cache_dir
-    print(ensure_converter(cache))
-    print(ensure_tools(cache))
+    cache = Settings.from_env().cache_dir
+    cache.mkdir(parents=True, exist_ok=True)
+    if sys.argv[1:2] == ["wheel"]:
+        print(ensure_wheel(cache, sys.argv[2]))
+    else:
+        print(ensure_converter(cache))
+        print(ensure_tools(cache))
