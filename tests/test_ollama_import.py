@@ -166,3 +166,22 @@ def test_cancelling_an_import_mid_create_deletes_the_model(results_ws, standin):
     assert standin.tags() == {"models": []}
     log = "\n".join(studio_service.job_log(settings, job_id))
     assert "deleted the partly imported model 'smol:cancel'" in log
+
+
+@pytest.mark.parametrize("among_outputs", [True, False])
+def test_download_offers_the_modelfile_as_edited_and_the_gguf(tmp_path, among_outputs):
+    from studio.ollama.service import download_files
+    settings = Settings.from_env(tmp_path / "ws")
+    settings.ensure_dirs()
+    gguf = (settings.outputs_dir / "smol" if among_outputs else tmp_path / "elsewhere") / "job1-smol-Q4_K_M.gguf"
+    gguf.parent.mkdir(parents=True)
+    gguf.write_bytes(b"GGUF" + bytes(60))
+    result_id = store_gguf_result(settings, gguf, base_artifact=gguf)
+    text = 'FROM ./job1-smol-Q4_K_M.gguf\nTEMPLATE """{{ .Prompt }}"""\nPARAMETER stop "<|im_end|>"\n'
+    files, note = download_files(settings, result_id, text)
+    assert files[0].name == "Modelfile" and files[0].read_text(encoding="utf-8") == text
+    assert files[0].resolve().is_relative_to(settings.outputs_dir.resolve())  # servable by the UI
+    if among_outputs:
+        assert files[1:] == [gguf] and note is None
+    else:
+        assert files[1:] == [] and str(gguf) in note
