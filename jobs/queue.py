@@ -126,6 +126,10 @@ def _set(settings: Settings, job_id: int, **fields) -> None:
         s.commit()
 
 
+# How often a supervisor looks for a cancel request (a query-only read of its Job row).
+CANCEL_POLL_SECONDS = 0.1
+
+
 def _wait_or_cancel(settings: Settings, job_id: int, proc) -> bool:
     last_beat = time.monotonic()
     while proc.poll() is None:
@@ -138,7 +142,7 @@ def _wait_or_cancel(settings: Settings, job_id: int, proc) -> bool:
         if time.monotonic() - last_beat > HEARTBEAT_SECONDS:
             _heartbeat(settings, job_id)
             last_beat = time.monotonic()
-        time.sleep(0.25)
+        time.sleep(CANCEL_POLL_SECONDS)
     return False
 
 

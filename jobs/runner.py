@@ -8,6 +8,7 @@ into the outputs folder only once the result is stored.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import sys
@@ -87,6 +88,16 @@ class JobRunner:
         Redraws of a progress bar (lines starting like the previous one, less than 2 s apart) are
         dropped, so a tool that animates its bars does not flood the job log."""
         proc = spawn(cmd, new_group=False, env=env, cwd=str(REPO_ROOT))
+        try:
+            self._relay(proc, progress)
+        except BaseException:  # cancelled or failed: reap the child, or its zombie (reparented to
+            proc.kill()        # init, which may reap late) keeps the job's process group alive
+            proc.wait()
+            raise
+        if proc.wait() != 0:
+            raise RuntimeError(f"{_program(cmd)} {exit_reason(proc.returncode)}")
+
+    def _relay(self, proc, progress) -> None:
         last_prefix, last_time = "", 0.0
         for line in proc.stdout:
             line = line.rstrip("\n")
@@ -100,8 +111,6 @@ class JobRunner:
                 continue
             last_prefix, last_time = prefix, now
             self.log(line)
-        if proc.wait() != 0:
-            raise RuntimeError(f"{_program(cmd)} {exit_reason(proc.returncode)}")
 
     # -- the stages --------------------------------------------------------------------------
     def run(self) -> None:
@@ -277,9 +286,9 @@ def main() -> int:
     try:
         runner.run()
         return 0
-    except Cancelled:
+    except Cancelled:  # the finally blocks have cleaned up; interpreter teardown would only delay the stop
         print("cancelled", flush=True)
-        return 3
+        os._exit(3)
     except Exception as exc:
         traceback.print_exc()
         disk_full = disk_full_note(settings.workspace)  # before freeing: this job's own files may have filled it
