@@ -3,6 +3,7 @@ independent computations reproduce."""
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -128,7 +129,8 @@ def test_k_quants_report_their_fallbacks_on_576_wide_rows(smol_run):
 def _independent_speeds(artifact: str, tokens: list[int]) -> tuple[float, float]:
     from llama_cpp import Llama
 
-    llm = Llama(artifact, n_ctx=1024, n_batch=512, verbose=False)
+    cores = os.cpu_count()  # the studio's setting (llama-cpp-python's default decodes on half the cores)
+    llm = Llama(artifact, n_ctx=1024, n_batch=512, n_threads=cores, n_threads_batch=cores, verbose=False)
     llm.eval(tokens)  # warm-up
     llm.reset()
     t0 = time.perf_counter()
