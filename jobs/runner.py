@@ -26,7 +26,8 @@ from studio.evaluation.process import PROGRESS_PREFIX
 from studio.evaluation.texts import TextError, load_text, text_sha
 from studio.evaluation.tokens import ensure_tokens
 from studio.evaluation.vocab import vocabulary_mismatch
-from studio.llamacpp import file_lock, gguf_census, llama_cpp_version
+from studio.gguf_census import gguf_census
+from studio.llamacpp import file_lock, llama_cpp_version
 from studio.models import ModelError, read_model_facts
 from studio.recipes.base import StageContext
 from studio.recipes.hf import hf_census

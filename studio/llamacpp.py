@@ -185,28 +185,6 @@ def convert_command(cache_dir: Path, model_dir: Path, outfile: Path, outtype: st
     return cmd, env
 
 
-# Row sizes must be a multiple of the block size; k-quants use 256-wide super-blocks.
-K_QUANT_BLOCK = 256
-
-
-def gguf_census(path: Path) -> dict:
-    """Tensor types, bits per weight and k-quant fallbacks of a GGUF file, read back from disk."""
-    from gguf import GGUFReader
-
-    reader = GGUFReader(str(path))
-    types: dict[str, int] = {}
-    n_elements = n_bytes = not_k_divisible = 0
-    for t in reader.tensors:
-        name = t.tensor_type.name
-        types[name] = types.get(name, 0) + 1
-        n_elements += int(t.n_elements)
-        n_bytes += int(t.n_bytes)
-        if len(t.shape) >= 2 and int(t.shape[0]) % K_QUANT_BLOCK:
-            not_k_divisible += 1
-    return {"tensor_types": types, "n_params": n_elements, "tensor_bytes": n_bytes,
-            "bpw": 8.0 * n_bytes / n_elements, "rows_not_k_divisible": not_k_divisible}
-
-
 if __name__ == "__main__":
     # At install time: `python -m studio.llamacpp wheel llama-cpp-python==X` builds the wheel and prints
     # its folder (before llama-cpp-python is installed); `python -m studio.llamacpp` then fetches the

@@ -1,5 +1,5 @@
 """Every listed GGUF type on a tiny llama whose rows are multiples of 256: the file holds the
-requested types (llama.cpp's per-tensor mix), read back with gguf.GGUFReader."""
+requested types (llama.cpp's per-tensor mix), read back with the census (llama.cpp's gguf parser)."""
 from __future__ import annotations
 
 import ctypes
@@ -7,7 +7,8 @@ import subprocess
 
 import pytest
 
-from studio.llamacpp import convert_command, gguf_census
+from studio.gguf_census import gguf_census
+from studio.llamacpp import convert_command
 from studio.recipes.gguf import GGUF_TYPES
 
 LISTED = ["Q2_K", "Q3_K_S", "Q3_K_M", "Q4_0", "Q4_K_S", "Q4_K_M", "Q5_K_S", "Q5_K_M", "Q6_K", "Q8_0"]

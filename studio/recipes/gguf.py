@@ -13,7 +13,8 @@ import re
 from pathlib import Path
 
 from studio.evaluation.texts import text_sha
-from studio.llamacpp import K_QUANT_BLOCK, convert_command, ensure_tools, file_lock, supported_architectures
+from studio.gguf_census import K_QUANT_BLOCK
+from studio.llamacpp import convert_command, ensure_tools, file_lock, supported_architectures
 from studio.models import ModelFacts
 from studio.recipes.base import Option, Recipe, Requirements, StageContext, Variant
 from studio.recipes.calibration import calibration_path
