@@ -7,6 +7,7 @@ into the outputs folder only once the result is stored.
 """
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import shutil
@@ -133,6 +134,8 @@ class JobRunner:
                            self.report, self.run_logged, self.enter)
         self.recipe, self.model = recipe, model
 
+        for module in recipe.runtime_modules(options):  # torch alone takes seconds to import
+            importlib.import_module(module)
         t0 = time.perf_counter()
         artifact = recipe.quantize(ctx)
         quant_seconds = time.perf_counter() - t0

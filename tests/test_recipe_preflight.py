@@ -52,6 +52,17 @@ def test_support_matrix_lists_native_and_emulated_modes():
     assert blackwell[("fp8", "native")] is None and "does not drive" in blackwell[("nvfp4", "native")]
 
 
+def test_every_recipe_names_the_libraries_its_quantize_imports():
+    """The runner imports them before it times the quantization: a wrong name fails every job of the recipe."""
+    import importlib.util
+
+    for name, entry in recipes.entries().items():
+        for mode, options in entry.recipe.execution_modes():
+            modules = entry.recipe.runtime_modules(options)
+            assert all(importlib.util.find_spec(m) for m in modules), (name, mode, modules)
+            assert ("torch" in modules) == (entry.recipe.family == "hf"), (name, modules)
+
+
 @pytest.mark.parametrize("cc, dtype, expected", [(8.0, "fp16", "compute_dtype=bf16"), (8.0, "bf16", None),
                                                  (7.5, "fp16", None), (None, "fp16", None)])
 def test_compute_dtype_advice(cc, dtype, expected):

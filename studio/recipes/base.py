@@ -131,6 +131,11 @@ class Recipe(ABC):
         """What these options need (e.g. a native execution mode needs a newer GPU)."""
         return self.requirements
 
+    def runtime_modules(self, options: dict) -> tuple[str, ...]:
+        """The libraries `quantize` imports. The runner loads them before it times the quantization,
+        so that a job's quantize seconds are the quantization itself, comparable across recipes."""
+        return self.requirements_for(options).packages
+
     def execution_modes(self) -> list[tuple[str, dict]]:
         """(mode, options) pairs whose requirements differ: e.g. native vs emulated."""
         opts = {o.name: o for o in self.options}

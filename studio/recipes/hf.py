@@ -108,6 +108,9 @@ class HFRecipe(Recipe):
     def base_artifact(self, ctx: StageContext) -> Path:
         return ctx.model.path
 
+    def runtime_modules(self, options: dict) -> tuple[str, ...]:
+        return ("torch", "transformers", *super().runtime_modules(options))
+
     def preflight(self, model: ModelFacts, options: dict, settings) -> list[str]:
         if not model.architecture.endswith(CAUSAL_LM_SUFFIXES):
             return [f"{model.architecture} is not a causal language model; {self.name} needs one "
