@@ -60,7 +60,8 @@ def evaluation_benchmark(ws, sizes, cache_dir: Path, log) -> Figure:
                ", ".join(f"{n // 1024}k: {typical[n]:.1f}" for n in counts),
         note=(f"studio evaluation process, the tiny model (F16, 49k vocabulary), ctx 512, generations off, "
               f"{sizes.repetitions} runs at {small // 1024}k and {large // 1024}k, one at each size between; the cost "
-              f"per chunk leaves out the first chunk (start, imports, load, warm-up). Least-squares slope of the whole runs {1e3 * slope:.2f} s per 1k tokens "
+              f"per chunk leaves out the first chunk (start, imports, load, warm-up). Least-squares slope of the "
+              f"whole runs {1e3 * slope:.2f} s per 1k tokens "
               f"({1 / slope:.0f} tok/s), intercept {intercept:.1f} s. At {large // 1024}k: "
               f"{largest['to_first_chunk_s']:.1f} s to the first chunk's end, {largest['chunks_s']:.1f} s in the other "
               f"chunks, {largest['after_chunks_s']:.1f} s after them; of all chunks' time, {largest['forward_s']:.1f} s "
