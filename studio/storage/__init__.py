@@ -9,7 +9,9 @@ which in WAL mode never waits for a writer and never holds one up.
 from __future__ import annotations
 
 import os
+import sqlite3
 import sys
+import time
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -21,6 +23,8 @@ from sqlmodel import Session, SQLModel, create_engine
 from studio.storage.tables import Generation, Job, JobLog, JobState, Result  # noqa: F401
 
 _engines: dict[tuple[int, str, bool], Engine] = {}
+# How long a connection waits for another's write lock (and for a journal-mode switch) before failing.
+BUSY_TIMEOUT_MS = 60_000
 
 
 def engine_for(url: str, read_only: bool = False) -> Engine:
@@ -38,15 +42,15 @@ def _make_engine(url: str, read_only: bool) -> Engine:
         engine = create_engine(url, pool_pre_ping=True)
         _create_tables(engine)
         return engine
-    engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
+    engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False})
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
         cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        _ensure_wal(cur)
         cur.execute("PRAGMA synchronous=NORMAL")
-        cur.execute("PRAGMA busy_timeout=60000")
         cur.execute("PRAGMA foreign_keys=ON")
         if read_only:
             cur.execute("PRAGMA query_only=ON")  # a write through a reading session fails loudly
@@ -59,6 +63,32 @@ def _make_engine(url: str, read_only: bool) -> Engine:
     if not read_only:
         _create_tables(engine)
     return engine
+
+
+def _ensure_wal(cur) -> None:
+    """Put the database file in WAL mode (a property of the file, kept across connections).
+
+    Switching needs an exclusive lock, and SQLite answers "database is locked" at once, without its busy
+    handler, when another connection is opening or switching the same file at that moment (two workers
+    started together on a fresh database). So: read the mode first (the switch is then a no-op for every
+    connection but the first), and retry the switch with backoff until the busy timeout has passed.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    delay = 0.005
+    while True:
+        try:
+            if cur.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
+                return
+            cur.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.OperationalError as exc:
+            if not _is_busy(exc) or time.monotonic() + delay > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.5)
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    return "locked" in str(exc) or "busy" in str(exc)
 
 
 def _create_tables(engine: Engine) -> None:

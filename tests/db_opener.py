@@ -1,0 +1,44 @@
+"""`python -m tests.db_opener FOLDER INDEX ROUNDS`: one of the processes of the concurrent-open test.
+
+For each round it says it is ready, waits for the round's start signal, then opens a database file no
+process has opened before (the studio's own `engine_for`, as a starting studio or worker does), writes
+a job row through it and reads it back. What happened is written to `r{round}-{index}.out`: "ok" or
+the exception.
+"""
+from __future__ import annotations
+
+import sys
+import traceback
+from pathlib import Path
+
+from studio.storage import Job, reading, session
+
+
+def open_and_write(url: str, index: int) -> None:
+    with session(url) as s:
+        s.add(Job(model="m", model_key="k", recipe="gguf:Q8_0", eval_text_path="", eval_text_sha="",
+                  dedupe_key=f"opener-{index}"))
+        s.commit()
+    with reading(url) as s:
+        assert s.get(Job, 1) is not None
+
+
+def main() -> None:
+    folder, index, rounds = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+    for r in range(rounds):
+        (folder / f"r{r}-{index}.ready").touch()
+        go = folder / f"r{r}.go"
+        while not go.exists():  # spin, not sleep: every process starts its open within microseconds of the others
+            pass
+        try:
+            open_and_write(f"sqlite:///{folder / f'r{r}.db'}", index)
+            outcome = "ok"
+        except Exception:
+            outcome = traceback.format_exc()
+        written = folder / f"r{r}-{index}.tmp"
+        written.write_text(outcome)
+        written.replace(folder / f"r{r}-{index}.out")  # whole, or not there
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,39 @@
+"""Opening the database: any number of processes may start at the same instant on a fresh file
+(two workers, or a worker and the studio, started together)."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+from studio.config import REPO_ROOT
+
+PROCESSES = 8
+ROUNDS = 20
+
+
+def _wait_for_files(paths, procs, timeout: float = 300.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not all(p.exists() for p in paths):
+        dead = [p.args for p in procs if p.poll() is not None]
+        assert not dead and time.monotonic() < deadline, f"openers stopped or stuck: {dead}"
+        time.sleep(0.01)
+
+
+def test_eight_processes_open_a_fresh_database_at_the_same_instant(tmp_path):
+    procs = [subprocess.Popen([sys.executable, "-m", "tests.db_opener", str(tmp_path), str(i), str(ROUNDS)],
+                              cwd=REPO_ROOT) for i in range(PROCESSES)]
+    try:
+        failures = []
+        for r in range(ROUNDS):
+            _wait_for_files([tmp_path / f"r{r}-{i}.ready" for i in range(PROCESSES)], procs)
+            (tmp_path / f"r{r}.go").touch()
+            outs = [tmp_path / f"r{r}-{i}.out" for i in range(PROCESSES)]
+            _wait_for_files(outs, procs)
+            failures += [f"round {r}, process {i}: {o.read_text()}" for i, o in enumerate(outs)
+                         if o.read_text() != "ok"]
+        assert failures == [], "\n".join(failures)
+        assert [p.wait(timeout=60) for p in procs] == [0] * PROCESSES
+    finally:
+        for p in procs:
+            p.kill()
