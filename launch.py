@@ -59,6 +59,15 @@ def offline_theme():
                              font_mono=["ui-monospace", "SFMono-Regular", "monospace"])
 
 
+def guards(host: str) -> list:
+    """Checks before any route: the Host header (DNS rebinding) and the pace of login attempts."""
+    from starlette.middleware import Middleware
+
+    from studio.http_guard import PUBLIC_HOSTS_ENV, HostCheck, LoginThrottle, allowed_host_names
+    allowed = allowed_host_names(host, os.environ.get(PUBLIC_HOSTS_ENV, ""))
+    return [Middleware(HostCheck, allowed=allowed), Middleware(LoginThrottle)]
+
+
 def main(argv=None) -> None:
     args = parse_args(argv)
     auth = auth_from_env()
@@ -89,7 +98,7 @@ def main(argv=None) -> None:
             server_name=args.host, server_port=args.port, share=False, auth=auth, css=css, theme=offline_theme(),
             show_error=True, footer_links=["api"], allowed_paths=[str(settings.outputs_dir)],
             max_file_size=MAX_TEXT_BYTES,  # uploads are evaluation texts; anything bigger is refused
-            state_session_capacity=SESSIONS_KEPT)
+            state_session_capacity=SESSIONS_KEPT, app_kwargs={"middleware": guards(args.host)})
     finally:
         if consumer is not None:
             consumer.stop()

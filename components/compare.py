@@ -3,6 +3,7 @@ filterable table with CSV export and delete, generations side by side with the d
 base highlighted, and a reference card of published numbers (never mixed with measured rows)."""
 from __future__ import annotations
 
+import secrets
 import time
 
 import gradio as gr
@@ -220,7 +221,9 @@ def build(settings: Settings):
 
     def on_csv(key, fam, q, sort_by):
         rows = visible_rows(_groups(settings).get(key, []), fam, q, sort_by)
-        return str(service.export_csv(rows, settings.outputs_dir / "exports" / f"compare-{int(time.time())}.csv"))
+        # One file per export: two sessions exporting in the same second must not get each other's rows.
+        name = f"compare-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(4)}.csv"
+        return str(service.export_csv(rows, settings.outputs_dir / "exports" / name))
 
     def on_delete(result_id, sure, *current):
         if result_id is None:

@@ -12,7 +12,7 @@ import sys
 import threading
 
 from jobs.queue import reap, requeue_pending, start_consumer, worker_id
-from studio.config import Settings
+from studio.config import Settings, redact_url
 
 
 def main(argv=None) -> None:
@@ -24,7 +24,7 @@ def main(argv=None) -> None:
     if failed:
         print(f"marked interrupted job(s) as failed: {failed}", file=sys.stderr)
     print(f"worker {worker_id()}: re-queued {requeue_pending(settings)} pending job(s); "
-          f"queue {settings.queue_url or 'embedded SQLite'}, workspace {settings.workspace}", file=sys.stderr, flush=True)
+          f"queue {redact_url(settings.queue_url) if settings.queue_url else 'embedded SQLite'}, workspace {settings.workspace}", file=sys.stderr, flush=True)
     consumer = start_consumer(settings, args.workers)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

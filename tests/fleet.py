@@ -73,7 +73,13 @@ def pid_alive(pid: int) -> bool:
         return False
 
 
-def wait_gone(pids: list[int], timeout: float = 10.0) -> list[int]:
+# A cancel stops a job's processes in well under 2 s on an idle machine (the tests print what they measure);
+# on a loaded one the SIGTERM grace and the scheduler stretch it. The ceiling catches a cancel that is
+# not acted on at all, without failing on a busy machine.
+CANCEL_CEILING_S = 5.0
+
+
+def wait_gone(pids: list[int], timeout: float = 120.0) -> list[int]:
     """The pids still alive after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and any(pid_alive(p) for p in pids):
@@ -188,7 +194,7 @@ def redis_url(tmp_path):
                              "--dir", str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     import redis
     client = redis.Redis(host="127.0.0.1", port=port)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120
     while True:
         try:
             client.ping()

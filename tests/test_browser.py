@@ -106,7 +106,7 @@ def test_planner_and_recommendation_preset(page):
     page.locator("#use-recommendation").click()
     nf4 = page.locator("#hf-recipes").get_by_role("checkbox", name="bnb-nf4")
     nf4.wait_for()  # the preset switched to the New job tab
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120
     while not nf4.is_checked() and time.monotonic() < deadline:
         time.sleep(0.2)
     assert nf4.is_checked()

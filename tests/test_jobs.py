@@ -12,6 +12,7 @@ from jobs.process import group_alive
 from jobs.queue import start_consumer
 from studio import service
 from studio.storage import Job, session
+from tests.fleet import CANCEL_CEILING_S
 
 
 def _job(settings, job_id) -> Job:
@@ -52,12 +53,12 @@ def test_cancel_a_running_job_leaves_nothing(settings, smol, consumer):
     pgid = job.pid
     t0 = time.monotonic()
     print(service.cancel(settings, job_id))
-    while group_alive(pgid) and time.monotonic() - t0 < 10:
+    while group_alive(pgid) and time.monotonic() - t0 < 120:
         time.sleep(0.02)
     stopped = time.monotonic() - t0
     print(f"process group gone {stopped:.2f} s after cancel")
-    assert stopped < 2.0
-    job = _wait(settings, job_id, lambda j: j.state == "cancelled", timeout=10)
+    assert stopped < CANCEL_CEILING_S
+    job = _wait(settings, job_id, lambda j: j.state == "cancelled", timeout=120)
     assert _outputs(settings) == []
     assert not settings.job_tmp_dir(job_id).exists()
 

@@ -18,7 +18,7 @@ from studio import service
 from studio.config import REPO_ROOT
 from studio.models import ModelError, read_model_facts, resolve_model
 from studio.preflight import PreflightError
-from tests.fleet import Studio, free_port, running
+from tests.fleet import Studio, free_port, redis_url, running  # noqa: F401 (redis_url: a fixture)
 
 AUDIT_HOOK = Path(__file__).parent / "network_audit"
 LOCAL = {"127.0.0.1", "::1", "localhost", "0.0.0.0", "unix", ""}
@@ -228,3 +228,85 @@ def test_a_whole_job_makes_no_network_connection(workspace_env, tiny, eval_text,
     assert {"-m studio", "-m jobs.runner", "-m studio.evaluation.process"} <= programs
     assert any("convert_hf_to_gguf.py" in p for p in programs)
     assert _off_loopback(events) == []
+
+
+# -- DNS rebinding: only the bound host's names are answered ---------------------------------------------
+
+def _cancel_over_http(base: str, job_id: int, host: str) -> requests.Response:
+    """The Jobs tab's Cancel as a page would call it, with the given Host (and a matching Origin)."""
+    return requests.post(f"{base}/gradio_api/call/v2/on_cancel", json={"selected": job_id}, timeout=30,
+                         headers={"Host": host, "Origin": f"http://{host}"})
+
+
+def test_a_rebound_host_name_is_refused_on_every_route(workspace_env, settings, tiny, eval_text, tmp_path):
+    from tests.fleet import job, submit, wait_job
+    job_id = submit(settings, tiny, "gguf:Q8_0", eval_text)  # stays queued: the studio runs no workers
+    port = free_port()
+    env = {**workspace_env, "STUDIO_PUBLIC_HOSTS": "studio.example"}
+    env.pop("STUDIO_AUTH", None)
+    studio = Studio([sys.executable, "launch.py", "--port", str(port), "--workers", "0"], env, tmp_path / "s.log")
+    base = f"http://127.0.0.1:{port}"
+    with running(studio):
+        _wait_http(base, studio)
+        evil = f"evil.example:{port}"
+        for path in ("/", "/config", "/gradio_api/info", f"/gradio_api/file={settings.workspace / 'studio.db'}"):
+            refused = requests.get(f"{base}{path}", headers={"Host": evil}, timeout=30)
+            assert refused.status_code == 403, path
+            assert "is not a name this studio answers to" in refused.json()["error"]
+        assert _cancel_over_http(base, job_id, evil).status_code == 403
+        assert job(settings, job_id).state == "queued" and not job(settings, job_id).cancel_requested
+        for host in (f"127.0.0.1:{port}", f"localhost:{port}", "studio.example", f"[::1]:{port}"):
+            assert requests.get(f"{base}/config", headers={"Host": host}, timeout=30).status_code == 200, host
+        assert _cancel_over_http(base, job_id, f"localhost:{port}").status_code == 200
+        wait_job(settings, job_id, lambda j: j.state == "cancelled", timeout=120)
+
+
+def test_host_names_are_read_as_a_browser_sends_them():
+    from studio.http_guard import allowed_host_names, host_name
+    assert host_name("Evil.Example:7860") == "evil.example"
+    assert host_name("[::1]:7860") == "::1" and host_name("localhost") == "localhost"
+    allowed = allowed_host_names("127.0.0.1", " Studio.Example , ")
+    assert allowed == {"localhost", "127.0.0.1", "::1", "studio.example"}
+    assert "127.0.0.1" in allowed_host_names("0.0.0.0") and len(allowed_host_names("0.0.0.0")) > 4
+
+
+# -- login attempts are paced -------------------------------------------------------------------------
+
+def test_repeated_wrong_logins_are_slowed_down(workspace_env, tmp_path):
+    port = free_port()
+    env = {**workspace_env, "STUDIO_AUTH": "alice:correct-horse"}
+    studio = Studio([sys.executable, "launch.py", "--port", str(port), "--workers", "0"], env, tmp_path / "s.log")
+    base = f"http://127.0.0.1:{port}"
+    with running(studio):
+        _wait_http(base, studio)
+        started = time.monotonic()
+        answers = [requests.post(f"{base}/login", data={"username": "alice", "password": f"guess-{i}"},
+                                 timeout=30) for i in range(30)]
+        elapsed = time.monotonic() - started
+        tried = [a for a in answers if a.status_code != 429]
+        refused = [a for a in answers if a.status_code == 429]
+        print(f"30 wrong logins in {elapsed:.2f} s: {len(tried)} checked, {len(refused)} refused")
+        # 5 at once, then 2 per second: what got through is bounded by the time taken, however fast or slow.
+        assert len(tried) <= 5 + 2 * elapsed + 1 and refused
+        assert all(a.status_code in (400, 401) for a in tried)
+        assert refused[0].headers["Retry-After"].isdigit() and "too many login attempts" in refused[0].text
+        retry = time.monotonic() + 60
+        while (ok := requests.post(f"{base}/login", data={"username": "alice", "password": "correct-horse"},
+                                   timeout=30)).status_code == 429 and time.monotonic() < retry:
+            time.sleep(float(ok.headers["Retry-After"]))
+        assert ok.status_code == 200, "the right password still gets in once the client slows down"
+
+
+# -- secrets stay out of logs; each CSV export is its own file --------------------------------------------
+
+def test_the_brokers_password_never_reaches_a_log_line(settings, workspace_env, tmp_path, redis_url):
+    import redis
+    from studio.config import redact_url
+    redis.Redis.from_url(redis_url).config_set("requirepass", "s3cret-pw")
+    secret_url = redis_url.replace("redis://", "redis://:s3cret-pw@")
+    assert redact_url(secret_url) == redis_url.replace("redis://", "redis://:***@")
+    assert redact_url("postgresql://team:pw@db:5432/studio") == "postgresql://team:***@db:5432/studio"
+    worker = Studio.worker({**workspace_env, "STUDIO_QUEUE_URL": secret_url}, tmp_path / "worker.log")
+    with running(worker):
+        worker.wait_for_line("re-queued")
+    assert "s3cret" not in worker.output() and ":***@" in worker.output()
