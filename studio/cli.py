@@ -79,9 +79,9 @@ def cmd_quantize(settings: Settings, args) -> int:
     if not args.wait:
         return 0
     consumer = None
-    if not settings.queue_url and not consumer_alive(settings):
-        consumer = start_consumer(settings)  # no studio running: run the jobs here
     try:
+        if not settings.queue_url and not consumer_alive(settings):
+            consumer = start_consumer(settings)  # no studio running: run the jobs here
         jobs = service.wait_for(settings, job_ids, on_change=lambda js: _print_progress(js))
     except KeyboardInterrupt:
         return _interrupted(settings, job_ids, ran_here=consumer is not None)
@@ -96,14 +96,23 @@ def cmd_quantize(settings: Settings, args) -> int:
 def _interrupted(settings: Settings, job_ids: list[int], ran_here: bool) -> int:
     """Ctrl-C while waiting: jobs this command runs itself are cancelled (nothing would run them once it
     exits); jobs a studio or worker runs go on."""
-    from studio import service
+    from jobs.queue import cancel_here
     if ran_here:
-        said = [service.cancel(settings, i) for i in job_ids]
+        said = [_cancel(settings, i) for i in job_ids]
+        cancel_here(job_ids)  # this process supervises them: stop them even if the database write failed
         print("interrupted: " + "; ".join(said), file=sys.stderr)
     else:
         print(f"stopped waiting; job(s) {', '.join(f'#{i}' for i in job_ids)} go on in the studio "
               "(python -m studio jobs, python -m studio cancel JOB_ID)", file=sys.stderr)
     return 130
+
+
+def _cancel(settings: Settings, job_id: int) -> str:
+    from studio import service
+    try:
+        return service.cancel(settings, job_id)
+    except Exception as exc:  # the database is unreachable or locked: the job is stopped here all the same
+        return f"job #{job_id}: cancel not stored ({type(exc).__name__}: {exc}); stopping it here"
 
 
 def _print_progress(jobs) -> None:

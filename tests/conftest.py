@@ -127,3 +127,12 @@ def smol_hf_run(tmp_path_factory, studio_cache, smol, eval_text):
                     "--max-new-tokens", "8", "--wait", "--json"], env, timeout=1800)
     assert proc.returncode == 0, proc.stderr[-4000:]
     return {"env": env, "rows": json.loads(proc.stdout), "all": json.loads(run_cli(["results", "--json"], env).stdout)}
+
+
+@pytest.fixture
+def busy_machine():
+    """A process burning a core for the whole test: what a shared machine does to timing."""
+    burner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    yield burner
+    burner.kill()
+    burner.wait(timeout=30)
