@@ -28,6 +28,7 @@ from sqlmodel import select
 
 from jobs.process import SUPERVISOR_PID_ENV, disk_full_note, exit_reason, spawn, stop_group
 from studio.config import Settings, REPO_ROOT
+from studio.outputs import sweep_unowned
 from studio.storage import Job, JobLog, JobState, reading, session
 from studio.storage.tables import utcnow
 
@@ -130,13 +131,23 @@ def _set(settings: Settings, job_id: int, **fields) -> None:
 CANCEL_POLL_SECONDS = 0.1
 
 
+# Jobs whose cancel was asked for inside this process (a Ctrl-C of the command running them): acted on
+# without a round trip through the database, which may be what failed.
+_cancelled_here: set[int] = set()
+
+
+def cancel_here(job_ids: list[int]) -> None:
+    """Have this process's supervisors stop these jobs at their next look (within CANCEL_POLL_SECONDS)."""
+    _cancelled_here.update(job_ids)
+
+
 def _wait_or_cancel(settings: Settings, job_id: int, proc) -> bool:
     last_beat = time.monotonic()
     while proc.poll() is None:
         with reading(settings.db_url) as s:
             job = s.get(Job, job_id)
         # Once storing has begun the job finishes whole: stopping it there could orphan its artifact.
-        if job.cancel_requested and job.stage != "store":
+        if (job.cancel_requested or job_id in _cancelled_here) and job.stage != "store":
             stop_group(proc)
             return True
         if time.monotonic() - last_beat > HEARTBEAT_SECONDS:
@@ -181,6 +192,7 @@ def _append_log(settings: Settings, job_id: int, lines: list[str]) -> None:
 def _finish(settings: Settings, job_id: int, returncode: int | None, cancelled: bool, failure: str | None) -> None:
     disk_note = disk_full_note(settings.workspace)  # before the temp files go: they may be what filled it
     shutil.rmtree(settings.job_tmp_dir(job_id), ignore_errors=True)
+    _sweep_outputs(settings, {job_id})  # the runner may have died between moving its artifact in and storing
     with session(settings.db_url) as s:
         job = s.get(Job, job_id)
         if job.state == JobState.RUNNING:  # the runner marks success itself
@@ -219,9 +231,15 @@ def reap(settings: Settings) -> list[int]:
             s.add(job)
         s.commit()
     _sweep_tmp(settings, keep=alive)
+    _sweep_outputs(settings, None, keep=alive)
     if requeued:
         print(f"re-queued interrupted job(s) {requeued}: they had not started heavy work", file=sys.stderr)
     return failed
+
+
+def _sweep_outputs(settings: Settings, job_ids: set[int] | None, keep: set[int] = frozenset()) -> None:
+    for entry in sweep_unowned(settings, job_ids, keep):
+        print(f"removed {entry}: no result row owns it (its job stopped while storing)", file=sys.stderr)
 
 
 def _sweep_tmp(settings: Settings, keep: set[int]) -> None:
