@@ -32,7 +32,7 @@ def studio_server(env: dict, log_path: Path) -> Iterator[str]:
         proc = subprocess.Popen([sys.executable, "launch.py", "--port", str(port)], cwd=REPO_ROOT, env=env,
                                 stdout=log, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}/"
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
             try:
                 urllib.request.urlopen(url, timeout=2)
@@ -49,3 +49,14 @@ def studio_server(env: dict, log_path: Path) -> Iterator[str]:
 
 def launch_chromium(playwright):
     return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+
+
+# Playwright waits 30 s for an element by default; a studio on a busy 2-core machine can take longer to
+# answer a click (a preflight tokenizes the text). A hung page still fails, after this long.
+PAGE_TIMEOUT_MS = 180_000
+
+
+def new_page(browser, width: int = 1400, height: int = 1000):
+    page = browser.new_page(viewport={"width": width, "height": height})
+    page.set_default_timeout(PAGE_TIMEOUT_MS)
+    return page

@@ -139,14 +139,14 @@ class Studio:
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")
 
-    def wait_for_line(self, text: str, timeout: float = 180.0) -> None:
+    def wait_for_line(self, text: str, timeout: float = 300.0) -> None:
         deadline = time.monotonic() + timeout
         while text not in self.output():
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 raise AssertionError(f"no {text!r} from {self.proc.args}:\n{self.output()[-3000:]}")
             time.sleep(0.1)
 
-    def wait_serving(self, port: int, timeout: float = 180.0) -> str:
+    def wait_serving(self, port: int, timeout: float = 300.0) -> str:
         """The UI's base URL once it answers HTTP (it prints its address before Gradio listens)."""
         import urllib.request
         url = f"http://127.0.0.1:{port}"

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.browser import launch_chromium, studio_server
+from tests.browser import launch_chromium, new_page, studio_server
 from tests.conftest import ARTIFACTS, make_env
 
 pytestmark = pytest.mark.browser
@@ -24,7 +24,7 @@ def page(server):
 
     with sync_playwright() as p:
         browser = launch_chromium(p)
-        pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+        pg = new_page(browser)
         pg.goto(server)
         yield pg
         browser.close()
@@ -154,7 +154,7 @@ def test_compare_every_recipe_on_smollm2(tmp_path, studio_cache, smol, eval_text
 
     with studio_server(env, tmp_path / "server.log") as url, sync_playwright() as p:
         browser = launch_chromium(p)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page = new_page(browser)
         page.goto(url)
         page.get_by_role("tab", name="Compare").click()
         table = page.locator("#compare-table tbody tr")

@@ -9,7 +9,7 @@ from sqlmodel import select
 
 from studio.config import Settings
 from studio.ollama.store import OllamaImport, import_session
-from tests.browser import launch_chromium, studio_server
+from tests.browser import launch_chromium, new_page, studio_server
 from tests.conftest import ARTIFACTS, make_env
 from tests.models import smollm2_gguf
 from tests.ollama_standin import OllamaStandIn, smollm2_q4_k_m, store_gguf_result
@@ -45,7 +45,7 @@ def test_import_a_result_into_ollama_with_one_click(app_url, standin):
     url, settings = app_url
     with sync_playwright() as p:
         browser = launch_chromium(p)
-        page = browser.new_page(viewport={"width": 1400, "height": 1400})
+        page = new_page(browser, height=1400)
         page.goto(url)
         page.get_by_role("tab", name="Compare").click()
         modelfile = page.locator("#ollama-modelfile textarea")
