@@ -47,7 +47,8 @@ def build(settings: Settings):
             result = gr.Dropdown(label="GGUF result", elem_id="ollama-result", scale=3)
             name = gr.Textbox(label="Model name", elem_id="ollama-name", scale=2,
                               info="[namespace/]model[:tag] — letters, digits, _ - .")
-            host = gr.Textbox(default_host(), label="Ollama host", elem_id="ollama-host", scale=2)
+            host = gr.Textbox(default_host(), label="Ollama host", elem_id="ollama-host", scale=2,
+                              info="http(s)://host:port — no path, no user:password")
         warnings = gr.HTML(elem_id="ollama-warnings")
         modelfile = gr.Textbox(label="Modelfile (review or edit; the import uses exactly this text)", lines=12,
                                max_lines=30, elem_id="ollama-modelfile")

@@ -17,7 +17,7 @@ from studio.config import Settings
 from studio.ollama.client import OllamaError, OllamaServer
 from studio.ollama.importer import plan_import, run_import
 from studio.ollama.service import gguf_result
-from studio.ollama.store import record_import
+from studio.ollama.store import clear_pending, note_pending, record_import
 
 
 class OllamaImportRunner(JobRunner):
@@ -31,6 +31,12 @@ class OllamaImportRunner(JobRunner):
         self.enter("store")
         record_import(self.settings, self.job_id, result.id, plan.modelfile_text, outcome)
         self.log(f"imported {plan.name!r} in {outcome.seconds:.1f} s")
+
+    def creating(self, host: str, name: str, existed: bool) -> None:
+        note_pending(self.settings, self.job_id, host, name, existed)
+
+    def settled(self) -> None:
+        clear_pending(self.settings, self.job_id)
 
 
 def main() -> int:

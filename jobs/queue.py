@@ -28,6 +28,7 @@ from sqlmodel import select
 
 from jobs.process import SUPERVISOR_PID_ENV, disk_full_note, exit_reason, spawn, stop_group
 from studio.config import Settings, REPO_ROOT
+from studio.ollama.recovery import settle_unfinished_import
 from studio.outputs import sweep_unowned
 from studio.storage import Job, JobLog, JobState, reading, session
 from studio.storage.tables import utcnow
@@ -193,11 +194,13 @@ def _finish(settings: Settings, job_id: int, returncode: int | None, cancelled: 
     disk_note = disk_full_note(settings.workspace)  # before the temp files go: they may be what filled it
     shutil.rmtree(settings.job_tmp_dir(job_id), ignore_errors=True)
     _sweep_outputs(settings, {job_id})  # the runner may have died between moving its artifact in and storing
+    undone = settle_unfinished_import(settings, job_id)  # an Ollama import killed mid-way: undo it on the server
     with session(settings.db_url) as s:
         job = s.get(Job, job_id)
         if job.state == JobState.RUNNING:  # the runner marks success itself
             if cancelled or job.cancel_requested:
-                job.state, job.error = JobState.CANCELLED, "cancelled by the user"
+                job.state = JobState.CANCELLED
+                job.error = "cancelled by the user" + (f"; {undone}" if undone else "")
             else:
                 job.state = JobState.FAILED
                 job.error = failure or job.error or exit_reason(returncode)
@@ -230,6 +233,8 @@ def reap(settings: Settings) -> list[int]:
             job.pid = None
             s.add(job)
         s.commit()
+    for job_id in failed:  # Ollama imports among them: undo what they left on their servers
+        settle_unfinished_import(settings, job_id)
     _sweep_tmp(settings, keep=alive)
     _sweep_outputs(settings, None, keep=alive)
     if requeued:

@@ -30,6 +30,8 @@ from studio.evaluation.vocab import vocabulary_mismatch
 from studio.gguf_census import gguf_census
 from studio.llamacpp import file_lock, llama_cpp_version
 from studio.models import ModelError, read_model_facts
+from studio.outputs import artifact_path
+from studio.preflight import recheck_job
 from studio.recipes.base import StageContext
 from studio.recipes.hf import hf_census
 from studio.storage import Generation, Job, JobState, Result, reading, session
@@ -124,6 +126,7 @@ class JobRunner:
         # The label may carry extras ("gguf:Q2_K+imatrix"): the stored options are the truth.
         recipe = recipes.get(job.recipe.split(":")[0])
         options = recipe.resolve_options(None, job.options)
+        recheck_job(settings, model, recipe, options, job.prompts, job.max_new_tokens)
         tmp = settings.job_tmp_dir(job.id)
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
@@ -211,11 +214,11 @@ class JobRunner:
                 self.log(f"base row {base_key} was stored meanwhile by another worker")
 
     def store(self, recipe, model, artifact: Path, evaluation: dict, base_key: str, quant_seconds: float) -> None:
-        final_dir = self.settings.outputs_dir / model.slug
-        final_dir.mkdir(parents=True, exist_ok=True)
-        final = final_dir / f"job{self.job_id}-{artifact.name}"
+        final = artifact_path(self.settings, model.slug, self.job_id, artifact.name)
+        final.parent.mkdir(parents=True, exist_ok=True)
         self.check_cancel()
-        # From here the job either finishes whole or leaves nothing: a cancel's SIGTERM waits.
+        # From here the job either finishes whole or leaves nothing: a cancel's SIGTERM waits, and a kill
+        # between the move and the commit leaves an entry no row owns, which the supervisor sweeps.
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
         artifact.replace(final)
         try:

@@ -1,15 +1,17 @@
 """Preflight: before anything is queued, say what will happen or exactly why it cannot."""
 from __future__ import annotations
 
+import json
 import shutil
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from studio import hardware, recipes
 from studio.config import Settings
 from studio.evaluation.protocol import Protocol, ProtocolError
-from studio.evaluation.texts import TextError, load_text, text_sha
-from studio.models import ModelError, ModelFacts, read_model_facts, resolve_model
+from studio.evaluation.texts import TextError, load_text, prompt_problems, text_sha
+from studio.models import ModelError, ModelFacts, confine, read_model_facts, resolve_model
 from studio.recipes.base import OptionError, Recipe
 
 
@@ -50,37 +52,37 @@ class Plan:
 
 
 MAX_NEW_TOKENS = 512
+# Model names, recipe specs, option keys and values, paths: longer than any real one (PATH_MAX), and a bound on
+# what a message may repeat back.
+MAX_FIELD_CHARS = 4096
 
 
 def run_preflight(settings: Settings, model_name: str, recipe_specs: list[str], text_path: Path,
                   n_ctx: int, max_chunks: int | None, overrides: dict[str, str] | None = None,
-                  max_new_tokens: int = 64) -> Plan:
-    reasons: list[str] = []
+                  max_new_tokens: int = 64, prompts: list[str] | tuple[str, ...] = ()) -> Plan:
+    overrides = overrides or {}
+    if oversized := _oversized_fields(model_name, recipe_specs, overrides, text_path):
+        raise PreflightError(oversized)
+    prompts = [p for p in prompts if p.strip()]  # as the job stores them, so prompt numbers match
+    reasons = prompt_problems(prompts)
     if not 1 <= max_new_tokens <= MAX_NEW_TOKENS:
         reasons.append(f"max new tokens must be between 1 and {MAX_NEW_TOKENS} (got {max_new_tokens})")
+    generation_ok = not reasons  # the prompts' tokens are worth counting against the context
     model = _model_or_reason(settings, model_name, reasons)
+    tokenizer = _tokenizer(model)
     protocol = _protocol_or_reason(n_ctx, max_chunks, reasons)
-    sha = _text_or_reason(text_path, protocol, model, reasons)
+    sha = _text_or_reason(text_path, protocol, tokenizer, reasons)
     if not recipe_specs:
         reasons.append("no recipe chosen: pick at least one quantization type")
     hw = hardware.detect(settings.workspace)
     planned: list[PlannedJob] = []
     notes: list[str] = []
     for spec in recipe_specs:
-        try:
-            recipe, options = recipes.parse_recipe_spec(spec, overrides)
-        except OptionError as exc:
-            reasons.append(f"{spec}: {exc}")
-            continue
-        if (why := hardware.check(recipe.requirements_for(options), hw)) is not None:
-            reasons.append(f"{spec}: not available on this machine: {why}")
-            continue
-        if model is not None:
-            reasons += [f"{spec}: {r}" for r in recipe.preflight(model, options, settings)]
-            reasons += [f"{spec}: {r}" for r in _memory_problems(recipe, model, options, hw)]
-            notes += [f"{spec}: note: {n}" for n in recipe.advice(options, hw)]
-            planned.append(PlannedJob(recipe, options, recipe.label(options),
-                                      recipe.estimate_output_bytes(model, options)))
+        if (job := _plan_recipe(settings, spec, overrides, model, hw, reasons, notes)) is not None:
+            planned.append(job)
+    if model is not None and generation_ok:
+        reasons += _prompt_token_problems(model, tokenizer, prompts, {j.recipe.family for j in planned},
+                                          max_new_tokens)
     if model is None or reasons:
         raise PreflightError(reasons)
     needed = sum(j.output_bytes for j in planned) + _intermediate_bytes(settings, model, planned)
@@ -89,6 +91,63 @@ def run_preflight(settings: Settings, model_name: str, recipe_specs: list[str], 
         raise PreflightError([f"not enough disk in {settings.workspace}: about {needed / 2**20:.0f} MiB needed "
                               f"(intermediate + outputs), {free / 2**20:.0f} MiB free"])
     return Plan(model, text_path, sha, protocol, planned, needed, free, notes)
+
+
+def recheck_job(settings: Settings, model: ModelFacts, recipe: Recipe, options: dict, prompts: list[str],
+                max_new_tokens: int) -> None:
+    """The job runner's preflight: what may have changed since submit (a path option's file removed, or relinked
+    outside the allowed folders; a row stored before paths were resolved) and the prompts, which would otherwise
+    fail only after the quantization."""
+    reasons = [f"{recipe.name}.{name}: {value!r} is stored as a relative path, which no longer says where the file "
+               "is: submit the job again" for name, value in recipe.user_paths(options).items()
+               if not Path(value).is_absolute()]
+    if not reasons:
+        reasons = _option_problems(settings, recipe, model, options)[1]
+    if not (prompt_reasons := prompt_problems(prompts)):
+        prompt_reasons = _prompt_token_problems(model, _tokenizer(model), prompts, {recipe.family}, max_new_tokens)
+    reasons += prompt_reasons
+    if reasons:
+        raise PreflightError(reasons)
+
+
+def _oversized_fields(model_name: str, recipe_specs: list[str], overrides: dict[str, str],
+                      text_path: Path) -> list[str]:
+    fields = [("model", model_name), ("evaluation text path", str(text_path))]
+    fields += [("recipe", spec) for spec in recipe_specs]
+    fields += [(f"option {key[:60]}", f"{key}={value}") for key, value in overrides.items()]
+    return [f"{what} is {len(value):,} characters long; the limit is {MAX_FIELD_CHARS:,}"
+            for what, value in fields if len(value) > MAX_FIELD_CHARS]
+
+
+def _plan_recipe(settings: Settings, spec: str, overrides: dict[str, str], model: ModelFacts | None,
+                 hw: hardware.Hardware, reasons: list[str], notes: list[str]) -> PlannedJob | None:
+    """One recipe spec checked against the model and this machine; its reasons and notes are appended."""
+    try:
+        recipe, options = recipes.parse_recipe_spec(spec, overrides)
+    except OptionError as exc:
+        reasons.append(f"{spec}: {exc}")
+        return None
+    if (why := hardware.check(recipe.requirements_for(options), hw)) is not None:
+        reasons.append(f"{spec}: not available on this machine: {why}")
+        return None
+    if model is None:
+        return None
+    options, problems = _option_problems(settings, recipe, model, options)
+    reasons += [f"{spec}: {r}" for r in problems + _memory_problems(recipe, model, options, hw)]
+    notes += [f"{spec}: note: {n}" for n in recipe.advice(options, hw)]
+    return PlannedJob(recipe, options, recipe.label(options), recipe.estimate_output_bytes(model, options))
+
+
+def _option_problems(settings: Settings, recipe: Recipe, model: ModelFacts, options: dict) -> tuple[dict, list[str]]:
+    """The options with every user path resolved and confined (stored so, the job reads the very file checked here,
+    whatever the working directory of the process that runs it), and the recipe's reasons against them."""
+    roots = (settings.workspace, *settings.model_dirs)
+    try:
+        options = {**options, **{name: str(confine(Path(value), roots, f"{recipe.name}.{name}"))
+                                 for name, value in recipe.user_paths(options).items()}}
+    except ModelError as exc:
+        return options, [str(exc)]
+    return options, recipe.preflight(model, options, settings)
 
 
 def _memory_problems(recipe: Recipe, model: ModelFacts, options: dict, hw: hardware.Hardware) -> list[str]:
@@ -127,13 +186,13 @@ def _protocol_or_reason(n_ctx: int, max_chunks: int | None, reasons: list[str]) 
         return None
 
 
-def _text_or_reason(path: Path, protocol: Protocol | None, model: ModelFacts | None, reasons: list[str]) -> str | None:
+def _text_or_reason(path: Path, protocol: Protocol | None, tokenizer, reasons: list[str]) -> str | None:
     try:
         text = load_text(path)
     except TextError as exc:
         reasons.append(str(exc))
         return None
-    if protocol is not None and (why := _too_short(text, protocol, model)):
+    if protocol is not None and (why := _too_short(text, protocol, tokenizer)):
         reasons.append(why)
     return text_sha(path)
 
@@ -142,7 +201,7 @@ def _text_or_reason(path: Path, protocol: Protocol | None, model: ModelFacts | N
 PREFIX_CHARS_PER_TOKEN = 32
 
 
-def _too_short(text: str, protocol: Protocol, model: ModelFacts | None) -> str | None:
+def _too_short(text: str, protocol: Protocol, tokenizer) -> str | None:
     """Two chunks of n_ctx tokens are needed. Counted with the model's tokenizer (on a prefix, to stay
     fast); without one, bytes bound the count: every token covers at least one byte, while one character
     (CJK, an emoji) can be several tokens, so characters bound nothing."""
@@ -151,7 +210,6 @@ def _too_short(text: str, protocol: Protocol, model: ModelFacts | None) -> str |
     if n_bytes < needed:
         return (f"evaluation text is too short: {n_bytes} bytes make at most {n_bytes} tokens, while context "
                 f"{protocol.n_ctx} needs {needed} (two chunks): use a longer text or a smaller context")
-    tokenizer = _tokenizer(model)
     prefix = text[:needed * PREFIX_CHARS_PER_TOKEN]
     if tokenizer is None or len(prefix) < len(text):
         return None
@@ -160,6 +218,90 @@ def _too_short(text: str, protocol: Protocol, model: ModelFacts | None) -> str |
         return None
     return (f"evaluation text is too short: {n_tokens} tokens with this model's tokenizer, while context "
             f"{protocol.n_ctx} needs {needed} (two chunks): use a longer text or a smaller context")
+
+
+# llama_backend.generations runs GGUF generations in a context of this many tokens plus max new tokens.
+GGUF_PROMPT_TOKENS = 512
+
+
+def _prompt_token_problems(model: ModelFacts, tokenizer, prompts: list[str], families: set[str],
+                           max_new_tokens: int) -> list[str]:
+    """Each prompt, as the generation feeds it (through the chat template), against the tightest context the
+    job's recipes generate in; uncounted without a tokenizer (the runner then reports what fails)."""
+    limits = [limit for family in sorted(families) if (limit := _prompt_limit(family, model, max_new_tokens))]
+    if tokenizer is None or not limits:
+        return []
+    most, why = min(limits)
+    as_generated = _chat_renderer(model.path)
+    counts = [len(tokenizer.encode(as_generated(p), add_special_tokens=False).ids) if as_generated
+              else len(tokenizer.encode(p).ids) for p in prompts]
+    return [f"prompt {i} has {n:,} tokens with this model's tokenizer and chat template; at most {most:,} fit, "
+            f"as {why}: shorten it" for i, n in enumerate(counts, 1) if n > most]
+
+
+def _prompt_limit(family: str, model: ModelFacts, max_new_tokens: int) -> tuple[int, str] | None:
+    if family == "gguf":
+        return GGUF_PROMPT_TOKENS, (f"llama.cpp generates in a context of {GGUF_PROMPT_TOKENS} + "
+                                    f"{max_new_tokens} tokens (max new tokens)")
+    if model.context_length:
+        return max(model.context_length - max_new_tokens, 0), (
+            f"the model is made for {model.context_length} tokens (max_position_embeddings), "
+            f"{max_new_tokens} of them for new tokens")
+    return None
+
+
+def _chat_renderer(path: Path):
+    """prompt -> the text generation tokenizes: one user message through the model's chat template, rendered in
+    a sandbox as llama-cpp-python and transformers render it (special tokens included, so no more are added);
+    None when the model has no template, or one that does not compile (the generation reports that itself)."""
+    from jinja2.ext import loopcontrols
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+    found = _chat_template(path)
+    if found is None:
+        return None
+    source, bos, eos = found
+    try:
+        template = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True,
+                                                 extensions=[loopcontrols]).from_string(source)
+    except Exception:  # a syntax error, or a template nested too deeply to compile
+        return None
+
+    def render(prompt: str) -> str:
+        try:
+            return template.render(messages=[{"role": "user", "content": prompt}], bos_token=bos, eos_token=eos,
+                                   add_generation_prompt=True, raise_exception=_template_refused,
+                                   strftime_now=lambda fmt: datetime.now().strftime(fmt))
+        except Exception:  # whatever a template raises: the prompt alone, a lower bound of what is generated from
+            return prompt
+    return render
+
+
+def _chat_template(path: Path) -> tuple[str, str, str] | None:
+    """(template, bos token, eos token) as the GGUF converter and transformers take them, or None."""
+    try:
+        config = json.loads((path / "tokenizer_config.json").read_bytes())
+    except (OSError, ValueError, RecursionError):
+        config = {}
+    config = config if isinstance(config, dict) else {}
+    jinja = path / "chat_template.jinja"
+    template = jinja.read_text(encoding="utf-8", errors="replace") if jinja.is_file() else config.get("chat_template")
+    if isinstance(template, list):  # named templates: the default one is what generation uses
+        template = next((t.get("template") for t in template if isinstance(t, dict) and t.get("name") == "default"),
+                        None)
+    if not isinstance(template, str):
+        return None
+    return template, _token_text(config.get("bos_token")), _token_text(config.get("eos_token"))
+
+
+def _token_text(token) -> str:
+    """A special token as tokenizer_config.json gives it: a string, or an object with its content."""
+    if isinstance(token, dict):
+        token = token.get("content")
+    return token if isinstance(token, str) else ""
+
+
+def _template_refused(message: str):
+    raise ValueError(message)
 
 
 def _tokenizer(model: ModelFacts | None):

@@ -31,7 +31,7 @@ class JobRequest:
 
 def preflight(settings: Settings, req: JobRequest) -> Plan:
     return run_preflight(settings, req.model, list(req.recipes), Path(req.eval_text).expanduser().resolve(),
-                         req.n_ctx, req.max_chunks, dict(req.overrides), req.max_new_tokens)
+                         req.n_ctx, req.max_chunks, dict(req.overrides), req.max_new_tokens, req.prompts)
 
 
 def submit(settings: Settings, req: JobRequest, notes: list[str] | None = None) -> list[int]:
@@ -232,9 +232,12 @@ class DeleteError(ValueError):
 
 
 def delete_result(settings: Settings, result_id: int) -> list[str]:
-    """Delete a result row, its generations and its files under the outputs folder (never a user's
-    checkpoint or a shared cache). A base row goes only when no other result is compared to it."""
-    with session(settings.db_url) as s:
+    """Delete a result row, its generations, the records of its Ollama imports and its files under the
+    outputs folder (never a user's checkpoint or a shared cache). A base row goes only when no other result
+    is compared to it. Returns what was removed, one line each (the UI shows them after "removed")."""
+    from studio.ollama.store import import_session  # a session that also creates the import tables if missing
+
+    with import_session(settings) as s:
         result = s.get(Result, result_id)
         if result is None:
             raise DeleteError(f"result #{result_id} does not exist")
@@ -242,8 +245,10 @@ def delete_result(settings: Settings, result_id: int) -> list[str]:
             others = s.exec(select(Result).where(Result.base_key == result.base_key, Result.id != result_id)).all()
             if others:
                 raise DeleteError(f"result #{result_id} is the base of {len(others)} other result(s); delete those first")
+        _refuse_while_importing(s, result_id)
         for g in s.exec(select(Generation).where(Generation.result_id == result_id)).all():
             s.delete(g)
+        imports = _delete_import_records(s, result_id)
         s.delete(result)
         s.commit()
     artifact = Path(result.artifact)
@@ -254,7 +259,31 @@ def delete_result(settings: Settings, result_id: int) -> list[str]:
         else:
             artifact.unlink()
         removed.append(str(artifact))
-    return removed
+    return removed + imports
+
+
+def _refuse_while_importing(s, result_id: int) -> None:
+    """An import still queued or running would upload a file about to go and store a row for a result that is gone."""
+    from studio.ollama.service import IMPORT_RECIPE
+
+    active = s.exec(select(Job).where(Job.recipe == IMPORT_RECIPE,
+                                      Job.state.in_([JobState.QUEUED, JobState.RUNNING]))).all()
+    for job in active:
+        if job.options.get("result_id") == result_id:
+            raise DeleteError(f"result #{result_id} is being imported into Ollama by job #{job.id} ({job.state}); "
+                              "wait for it to finish or cancel it, then delete")
+
+
+def _delete_import_records(s, result_id: int) -> list[str]:
+    """Delete the rows recording this result's Ollama imports. The models stay on their servers (they are
+    the user's now, and a server may be unreachable); the lines returned say where and how to remove them."""
+    from studio.ollama.store import OllamaImport
+
+    rows = s.exec(select(OllamaImport).where(OllamaImport.result_id == result_id)).all()
+    for row in rows:
+        s.delete(row)
+    return [f"the record of its Ollama import as {row.name!r} into {row.host}; the model itself stays on that "
+            f"server: remove it there with `OLLAMA_HOST={row.host} ollama rm {row.name}`" for row in rows]
 
 
 CSV_COLUMNS = ("id", "recipe", "family", "base", "is_base", "emulated", "size_bytes", "bpw", "ppl", "ppl_base",

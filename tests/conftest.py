@@ -3,14 +3,18 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from studio.config import REPO_ROOT, Settings
-from tests.models import build_smollm2_checkpoint, build_tiny_llama
+from tests.fleet import free_port
+from tests.models import build_smollm2_checkpoint, build_tiny_llama, smollm2_gguf
+from tests.ollama_standin import OllamaStandIn, smollm2_q4_k_m, store_gguf_result
 
 SHARED_TEXT = REPO_ROOT.parent / "shared" / "data" / "wikitext-2-raw-test.txt"
 ARTIFACTS = REPO_ROOT / "test-artifacts"
@@ -136,3 +140,47 @@ def busy_machine():
     yield burner
     burner.kill()
     burner.wait(timeout=30)
+
+
+@pytest.fixture
+def redis_url(tmp_path):
+    """A real Redis on a free loopback port, nothing persisted."""
+    server = shutil.which("redis-server")
+    if server is None:
+        pytest.skip("redis-server is not installed (`make redis` installs Debian's)")
+    port = free_port()
+    proc = subprocess.Popen([server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                             "--dir", str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    import redis
+    client = redis.Redis(host="127.0.0.1", port=port)
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+    yield f"redis://127.0.0.1:{port}/0"
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+@pytest.fixture
+def standin(tmp_path):
+    server = OllamaStandIn(tmp_path / "ollama").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def results_ws(tmp_path_factory, studio_cache, smol):
+    """A workspace whose results hold a real SmolLM2-135M Q4_K_M GGUF."""
+    ws = tmp_path_factory.mktemp("ollama-ws")
+    settings = Settings.from_env(ws)
+    settings.ensure_dirs()
+    gguf = smollm2_q4_k_m(studio_cache / "test-models")
+    result_id = store_gguf_result(settings, gguf, base_artifact=smollm2_gguf())
+    return {"env": make_env(ws, studio_cache, [smol.parent]), "settings": settings,
+            "rows": {"gguf:Q4_K_M": {"id": result_id}}}

@@ -3,7 +3,6 @@ studio itself (launch.py), and the waiting and process checks the tests share.""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -12,7 +11,6 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
 
 from studio import service
 from studio.config import REPO_ROOT, Settings
@@ -181,28 +179,3 @@ def running(*processes: Studio):
     finally:
         for p in processes:
             p.stop()
-
-
-@pytest.fixture
-def redis_url(tmp_path):
-    """A real Redis on a free loopback port, nothing persisted."""
-    server = shutil.which("redis-server")
-    if server is None:
-        pytest.skip("redis-server is not installed (`make redis` installs Debian's)")
-    port = free_port()
-    proc = subprocess.Popen([server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                             "--dir", str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    import redis
-    client = redis.Redis(host="127.0.0.1", port=port)
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
-    yield f"redis://127.0.0.1:{port}/0"
-    proc.terminate()
-    proc.wait(timeout=30)

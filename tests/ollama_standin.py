@@ -9,13 +9,18 @@ the submitted TEMPLATE the way Ollama builds it, and the GGUF runs in llama-cpp-
 `faults` makes it misbehave on purpose: "corrupt_upload" (a flipped byte in transit),
 "fail_mid_create" (an error line before the manifest is written), "fail_after_manifest" (an error
 line after the model was written, as when pruning old layers fails), "slow_create" (a minute between
-writing the manifest and "success", to cancel an import mid-stream).
+writing the manifest and "success", to cancel an import mid-stream), "hold_chat" (/api/chat sets
+`chat_started`, waits for `release_chat` and fails: to kill an import during its smoke test),
+"proxy_page" (/api/create answers 502 with a proxy's HTML page), "web_page" (every request answers with
+an HTML page, as a web server that is not Ollama does). Both pages hold PAGE_SECRET, which no message
+or log line of the studio may repeat.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import re
+import sys
 import threading
 import time
 from datetime import datetime, timezone
@@ -27,6 +32,10 @@ from gguf import GGUFReader, GGUFValueType, LlamaFileType
 from studio.ollama.gotemplate import GoTemplateError, chat_prompt, parse as parse_template
 
 VERSION = "0.6.3-standin"
+PAGE_SECRET = "internal-token-7f3a9c"
+PAGE = ("<html><head><title>502 Bad Gateway</title></head>"
+        f"<body><h1>Bad Gateway</h1><p>{PAGE_SECRET}</p></body></html>")
+HOLD_SECONDS = 600  # bound on a held chat, should a test never release it
 DIGEST = re.compile(r"^sha256[:-][0-9a-fA-F]{64}$")
 NAME_PART = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,79}"
 NAME = re.compile(rf"^(?:(?:[A-Za-z0-9_][A-Za-z0-9_.:-]*/)?[A-Za-z0-9_][A-Za-z0-9_-]{{0,79}}/)?{NAME_PART}(?::{NAME_PART})?$")
@@ -57,6 +66,12 @@ def _human_number(n: int) -> str:  # Ollama's format.HumanNumber
     return str(n)
 
 
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # a client the test killed: nobody to answer
+            super().handle_error(request, client_address)
+
+
 class OllamaStandIn:
     def __init__(self, root: Path):
         self.blobs = root / "blobs"
@@ -67,7 +82,8 @@ class OllamaStandIn:
         self.prompts: list[str] = []  # every prompt /api/chat ran, as the model saw it
         self._llamas: dict[str, object] = {}
         self._chat_lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self.chat_started, self.release_chat = threading.Event(), threading.Event()
+        self._server = _Server(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
 
@@ -76,6 +92,7 @@ class OllamaStandIn:
         return self
 
     def stop(self) -> None:
+        self.release_chat.set()
         self._server.shutdown()
         self._server.server_close()
 
@@ -172,6 +189,10 @@ class OllamaStandIn:
         model = self.models.get(_full_name(name))
         if model is None:
             return 404, {"error": f'model "{name}" not found, try pulling it first'}
+        if "hold_chat" in self.faults:  # the test kills the import meanwhile: nobody waits for an answer
+            self.chat_started.set()
+            self.release_chat.wait(HOLD_SECONDS)
+            return 500, {"error": "the stand-in held this chat and was released"}
         options = {**{k: v for k, v in model["parameters"].items()}, **(req.get("options") or {})}
         prompt = chat_prompt(model["template"], req.get("messages") or [], model["system"])
         with self._chat_lock:
@@ -269,8 +290,19 @@ def _handler(standin: OllamaStandIn):
                 self.wfile.flush()
             self.wfile.write(b"0\r\n\r\n")
 
+        def _web_page(self) -> bool:
+            """The "web_page" fault: answer like a web server that is not Ollama (GET 200, else 404)."""
+            if "web_page" not in standin.faults:
+                return False
+            if self.command in ("POST", "DELETE"):
+                b"".join(self._body_chunks())  # read the request, so the reply reaches the client
+            self._send(200 if self.command == "GET" else 404, PAGE.encode(), "text/html")
+            return True
+
         def do_GET(self):
             self._record()
+            if self._web_page():
+                return
             if self.path == "/":
                 self._send(200, b"Ollama is running", "text/plain; charset=utf-8")
             elif self.path == "/api/version":
@@ -290,13 +322,17 @@ def _handler(standin: OllamaStandIn):
 
         def do_POST(self):
             self._record()
+            if self._web_page():
+                return
             if self.path.startswith("/api/blobs/"):
                 self._send(*standin.receive_blob(self.path.removeprefix("/api/blobs/"), self._body_chunks()))
                 return
             req = self._json_body()
             if self.path == "/api/create":
                 name = req.get("model") or req.get("name") or ""
-                if not NAME.match(name):
+                if "proxy_page" in standin.faults:
+                    self._send(502, PAGE.encode(), "text/html")
+                elif not NAME.match(name):
                     self._send(400, {"error": "invalid model name"})
                 elif req.get("stream", True):
                     self._stream(standin.create(req))
@@ -317,6 +353,8 @@ def _handler(standin: OllamaStandIn):
 
         def do_DELETE(self):
             self._record()
+            if self._web_page():
+                return
             if self.path != "/api/delete":
                 self._send(404, b"404 page not found", "text/plain")
                 return

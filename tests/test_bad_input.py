@@ -43,6 +43,30 @@ CASES = [
     Case("corrupt safetensors header", "model.safetensors has a corrupt safetensors header", model="{bad}/corrupt"),
     Case("truncated safetensors", "model.safetensors is truncated: header promises", model="{bad}/truncated"),
     Case("no weight files", "has no weight files (*.safetensors)", model="{bad}/no-weights"),
+    Case("tensor without data_offsets", 'model.safetensors: tensor "w" in the safetensors header has no data_offsets',
+         model="{bad}/st-no-offsets"),
+    Case("tensor entry a list", 'model.safetensors: tensor "w" in the safetensors header is a JSON list, not an '
+         "object with dtype, shape and data_offsets", model="{bad}/st-list-entry"),
+    Case("header nested deeply", "model.safetensors: the safetensors header is not valid JSON (nested too deeply",
+         model="{bad}/st-deep"),
+    Case("shape not integers", 'tensor "w" in the safetensors header has shape ["4", 8]; expected a list of '
+         "non-negative integers", model="{bad}/st-string-shape"),
+    Case("negative shape", 'tensor "w" in the safetensors header has shape [-4, -8]; expected a list of '
+         "non-negative integers", model="{bad}/st-negative-shape"),
+    Case("offsets not dtype x shape", 'tensor "w" in the safetensors header is F32 of shape [4, 8], 128 bytes, but '
+         "its data_offsets [0, 64] span 64 bytes", model="{bad}/st-short-offsets"),
+    Case("offsets overlapping", 'model.safetensors: tensor "v" starts at byte 0 of the data, but the tensor before '
+         "it ends at byte 128: the safetensors header's data_offsets overlap", model="{bad}/st-overlap"),
+    Case("bytes after the last tensor", "model.safetensors has 64 bytes after its last tensor",
+         model="{bad}/st-trailing"),
+    Case("config.json a list", "config.json is a JSON list, not an object of settings", model="{bad}/config-list"),
+    Case("text_config null", "config.json: text_config is null; expected an object with the text model's settings",
+         model="{bad}/text-config-null"),
+    Case("hidden_size a string", 'config.json: hidden_size is "256"; expected a positive integer',
+         model="{bad}/hidden-string"),
+    Case("num_attention_heads a float", "config.json: text_config.num_attention_heads is 4.5; expected a positive "
+         "integer", model="{bad}/heads-float"),
+    Case("config.json not UTF-8", "config.json is not UTF-8 text (byte 20", model="{bad}/config-latin1"),
     Case("pickle weights only", "has weights only as pickle files (pytorch_model.bin); pickle can run code when "
          "loaded, so it is refused", model="{bad}/pickle"),
     Case("remote code in config", "remote-code needs trust_remote_code", model="{bad}/remote-code"),
@@ -67,6 +91,12 @@ CASES = [
     Case("unknown option", "gptq has no option 'colour'", recipes=("gptq",), options=("gptq.colour=red",)),
     Case("native NVFP4 without Blackwell", "run nvfp4 with execution=emulated", recipes=("nvfp4",),
          options=("nvfp4.execution=native",)),
+    Case("option value of 5,000 characters", "option gguf.tensor_types is 5,018 characters long; the limit is 4,096",
+         options=("gguf.tensor_types=" + "a" * 5000,)),
+    Case("recipe spec of 5,000 characters", "recipe is 5,005 characters long; the limit is 4,096",
+         recipes=("gguf:" + "Q" * 5000,)),
+    Case("model name of 5,000 characters", "model is 5,000 characters long; the limit is 4,096", model="m" * 5000),
+    Case("model name too long for the file system", "cannot be looked up: File name too long", model="./" + "m" * 300),
     # the protocol
     Case("ctx 0", "context length 0 is too small (minimum 16)", ctx=0),
     Case("ctx too large", "context length 100000 is too large", ctx=100_000),
@@ -92,6 +122,41 @@ def _write_gguf(path: Path) -> None:
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()
     writer.close()
+
+
+# One float32 tensor of 4 x 8: its 128 bytes, as a well-formed header describes them.
+TENSOR = {"dtype": "F32", "shape": [4, 8], "data_offsets": [0, 128]}
+
+
+def _write_safetensors(folder: Path, header: dict | None, data: bytes = bytes(128), raw: bytes | None = None) -> None:
+    """A real .safetensors file: 8-byte little-endian header length, the JSON header (or `raw` bytes), the data."""
+    head = raw if raw is not None else json.dumps(header).encode()
+    (folder / "model.safetensors").write_bytes(len(head).to_bytes(8, "little") + head + data)
+
+
+def _bad_headers(bad: Path, tiny: Path) -> None:
+    headers = {
+        "st-no-offsets": {"w": {"dtype": "F32", "shape": [4, 8]}},
+        "st-list-entry": {"w": ["F32", [4, 8], [0, 128]]},
+        "st-string-shape": {"w": {**TENSOR, "shape": ["4", 8]}},
+        "st-negative-shape": {"w": {**TENSOR, "shape": [-4, -8]}},
+        "st-short-offsets": {"w": {**TENSOR, "data_offsets": [0, 64]}},
+        "st-overlap": {"w": TENSOR, "v": TENSOR},
+    }
+    for name, header in headers.items():
+        _write_safetensors(_checkpoint(bad / name, tiny, weights=False), header)
+    _write_safetensors(_checkpoint(bad / "st-deep", tiny, weights=False), None,
+                       raw=b'{"w": ' + b"[" * 100_000 + b"]" * 100_000 + b"}")
+    _write_safetensors(_checkpoint(bad / "st-trailing", tiny, weights=False), {"w": TENSOR}, bytes(192))
+
+
+def _bad_configs(bad: Path, tiny: Path, llama: dict) -> None:
+    _checkpoint(bad / "config-list", tiny).joinpath("config.json").write_text(json.dumps([llama]))
+    _checkpoint(bad / "text-config-null", tiny, {**llama, "text_config": None})
+    _checkpoint(bad / "hidden-string", tiny, {**llama, "hidden_size": "256"})
+    _checkpoint(bad / "heads-float", tiny, {**llama, "text_config": {"num_attention_heads": 4.5}})
+    _checkpoint(bad / "config-latin1", tiny).joinpath("config.json").write_bytes(
+        '{"model_type": "llamà"}'.encode("latin-1"))
 
 
 def _checkpoint(folder: Path, tiny: Path, config: dict | None = None, weights: bool = True) -> Path:
@@ -124,6 +189,8 @@ def inputs(tmp_path, tiny, eval_text, workspace_env, monkeypatch) -> dict:
     _checkpoint(bad / "truncated", tiny, weights=False).joinpath("model.safetensors").write_bytes(
         (tiny / "model.safetensors").read_bytes()[:2**20])
     _checkpoint(bad / "no-weights", tiny, weights=False)
+    _bad_headers(bad, tiny)
+    _bad_configs(bad, tiny, llama)
     _checkpoint(bad / "pickle", tiny, weights=False).joinpath("pytorch_model.bin").write_bytes(b"\x80\x04pickle")
     _checkpoint(bad / "remote-code", tiny, {**llama, "auto_map": {"AutoModelForCausalLM": "modeling.Frob"}})
     _checkpoint(bad / "py-code", tiny).joinpath("modeling_frob.py").write_text("import os\n")

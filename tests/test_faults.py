@@ -16,12 +16,12 @@ from pathlib import Path
 import psutil
 import pytest
 
-from jobs.queue import LIGHT_STAGES, start_consumer
+from jobs.queue import LIGHT_STAGES, reap, start_consumer
 from studio import service
 from studio.config import REPO_ROOT, Settings
 from studio.storage import Job, session
-from tests.fleet import (Studio, free_port, job, jobs_tab_over_http, running, runner_pids, submit, wait_finished,
-                         wait_gone, wait_job)
+from tests.fleet import (CANCEL_CEILING_S, Studio, free_port, job, jobs_tab_over_http, running, runner_pids, submit,
+                         wait_finished, wait_gone, wait_job)
 
 
 def _in_heavy_stage(j: Job) -> bool:
@@ -72,7 +72,7 @@ def test_segfault_and_oom_kill_inside_llama_cpp_fail_the_job_and_the_worker_goes
         for job_id, sig in ((crashed, signal.SIGSEGV), (oom, signal.SIGKILL)):
             runner = wait_job(settings, job_id, _in_heavy_stage).pid
             _evaluation_process(runner).send_signal(sig)
-            failed = wait_job(settings, job_id, lambda j: j.state == "failed", timeout=60)
+            failed = wait_job(settings, job_id, lambda j: j.state == "failed", timeout=300)
             print(f"job {job_id}: {failed.error}")
             assert failed.error.startswith("evaluate: ")
             assert f"studio.evaluation.process killed (signal {sig.value}): {sig.name}" in failed.error
@@ -142,6 +142,55 @@ def test_studio_killed_with_two_running_and_five_queued_then_started_again(
     _assert_nothing_partial(settings)
 
 
+# -- outputs/ holds exactly what result rows own, whenever the studio dies ---------------------------------
+
+def _assert_outputs_match_rows(settings: Settings) -> None:
+    """Every job artifact under outputs/ has a row, and every row's artifact is there."""
+    files = {p.resolve() for p in settings.outputs_dir.glob("*/job*")}
+    owned = {a.resolve() for a in _stored_artifacts(settings)}
+    assert files == owned, f"unowned: {files - owned}; missing: {owned - files}"
+
+
+def _stopped_between_move_and_commit(settings: Settings, job_id: int, runner: int) -> bool:
+    """Step the runner 1 ms at a time (SIGCONT/SIGSTOP) through its store stage until its artifact is in
+    outputs/ and its row is not yet committed: True, left stopped there; False if it stored meanwhile."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        os.kill(runner, signal.SIGSTOP)
+        moved = any(settings.outputs_dir.glob(f"*/job{job_id}-*"))
+        if moved and not service.results(settings, [job_id]):
+            return True
+        if job(settings, job_id).state != "running":
+            return False
+        os.kill(runner, signal.SIGCONT)
+        time.sleep(0.001)
+    raise AssertionError(f"job {job_id} never reached its store stage")
+
+
+@pytest.mark.parametrize("stage", ["preflight", "convert", "quantize", "evaluate", "evaluate base", "store"])
+def test_studio_killed_at_each_stage_leaves_outputs_owned(settings, workspace_env, tiny, eval_text, tmp_path, stage,
+                                                          capsys):
+    for attempt in range(5):  # the store window is milliseconds: a job that stores meanwhile is tried again
+        job_id = submit(settings, tiny, "gguf:Q8_0", eval_text)
+        worker = Studio.worker(workspace_env, tmp_path / f"worker-{attempt}.log")
+        with running(worker):
+            seen = "evaluate" if stage == "store" else stage  # store is too brief to see: step into it
+            runner = wait_job(settings, job_id, lambda j: j.stage == seen and j.pid, poll=0.01).pid
+            caught = stage != "store" or _stopped_between_move_and_commit(settings, job_id, runner)
+            processes = _process_tree(runner)
+            worker.kill()
+        assert wait_gone(processes, timeout=120) == []
+        if caught:
+            break
+    assert caught, "the store window was never caught"
+    reap(settings)  # what a studio or worker does first when it starts again
+    print(f"killed in {stage!r}: {job(settings, job_id).state}, {job(settings, job_id).error}")
+    _assert_outputs_match_rows(settings)
+    assert list(settings.tmp_dir.iterdir()) == []
+    if stage == "store":
+        assert "no result row owns it" in capsys.readouterr().err
+
+
 # -- the disk fills ---------------------------------------------------------------------------------------
 
 @pytest.fixture
@@ -187,7 +236,8 @@ def test_disk_fills_during_a_write(small_disk, workspace_env, tiny, eval_text, m
 
 # -- Ctrl-C ---------------------------------------------------------------------------------------------
 
-def test_ctrl_c_during_quantize_wait_cancels_the_jobs_it_runs(settings, workspace_env, tiny, eval_text, tmp_path):
+def test_ctrl_c_during_quantize_wait_cancels_the_jobs_it_runs(settings, workspace_env, tiny, eval_text, tmp_path,
+                                                              busy_machine):
     log = tmp_path / "cli.log"
     with open(log, "w") as out:
         cli = subprocess.Popen([sys.executable, "-m", "studio", "quantize", "--model", str(tiny), "--recipe",
@@ -198,13 +248,13 @@ def test_ctrl_c_during_quantize_wait_cancels_the_jobs_it_runs(settings, workspac
         cli.send_signal(signal.SIGINT)
         assert wait_gone(processes) == []
         stopped = time.monotonic() - started
-        cli.wait(timeout=60)
+        cli.wait(timeout=300)
     exited = time.monotonic() - started
     print(f"Ctrl-C: the job's processes were gone {stopped:.2f} s later, the command exited after {exited:.1f} s")
     assert cli.returncode == 130, log.read_text()[-2000:]
     assert "interrupted: job #1: cancel requested" in log.read_text()
     assert job(settings, 1).state == "cancelled"
-    assert stopped < 2.0
+    assert stopped < CANCEL_CEILING_S
     _assert_nothing_partial(settings)
 
 

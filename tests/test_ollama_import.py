@@ -13,38 +13,18 @@ from studio.ollama.client import DigestMismatch, ModelExists, OllamaServer, Serv
 from studio.ollama.importer import SMOKE_PROMPT, plan_import, run_import
 from studio.ollama.names import InvalidModelName
 from studio.ollama.store import OllamaImport, import_session
-from tests.conftest import make_env, run_cli
-from tests.models import smollm2_gguf
-from tests.ollama_standin import OllamaStandIn, smollm2_q4_k_m, store_gguf_result
+from tests.conftest import run_cli
+from tests.ollama_standin import store_gguf_result
 
 CHATML_PROMPT = ("<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n"
                  f"<|im_start|>user\n{SMOKE_PROMPT}<|im_end|>\n<|im_start|>assistant\n")
-
-
-@pytest.fixture
-def standin(tmp_path):
-    server = OllamaStandIn(tmp_path / "ollama").start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def results_ws(tmp_path_factory, studio_cache, smol):
-    """A workspace whose results hold a real SmolLM2-135M Q4_K_M GGUF."""
-    ws = tmp_path_factory.mktemp("ollama-ws")
-    settings = Settings.from_env(ws)
-    settings.ensure_dirs()
-    gguf = smollm2_q4_k_m(studio_cache / "test-models")
-    result_id = store_gguf_result(settings, gguf, base_artifact=smollm2_gguf())
-    return {"env": make_env(ws, studio_cache, [smol.parent]), "settings": settings,
-            "rows": {"gguf:Q4_K_M": {"id": result_id}}}
 
 
 class Steps:
     """The job runner's reporting, recorded."""
 
     def __init__(self):
-        self.stages, self.lines = [], []
+        self.stages, self.lines, self.undo_records = [], [], []
 
     def enter(self, stage):
         self.stages.append(stage)
@@ -55,6 +35,12 @@ class Steps:
 
     def log(self, line):
         self.lines.append(line)
+
+    def creating(self, host, name, existed):
+        self.undo_records.append(("creating", host, name, existed))
+
+    def settled(self):
+        self.undo_records.append(("settled",))
 
 
 def _plan(results_ws, recipe="gguf:Q4_K_M", name="smol:q4"):
@@ -125,9 +111,12 @@ def test_digest_mismatch_is_reported_and_nothing_is_created(results_ws, standin)
 def test_a_server_error_mid_stream_deletes_the_partial_model(results_ws, standin, fault):
     standin.faults.add(fault)
     steps = Steps()
-    with pytest.raises(ServerError, match="the Ollama server at .* answered: (write|remove) "):
+    with pytest.raises(ServerError, match="create failed: the Ollama server at .* reported an error during "
+                                          "POST /api/create: (write|remove) "):
         run_import(OllamaServer(standin.url), _plan(results_ws), overwrite=False, steps=steps)
     assert standin.tags() == {"models": []}
+    # recorded before `create`, and undone in-process: nothing is left for the supervisor
+    assert steps.undo_records == [("creating", standin.url, "smol:q4", False), ("settled",)]
     assert any(line.startswith(("deleted the partly imported model", "no model")) for line in steps.lines)
     assert ("DELETE", "/api/delete") in standin.requests
 

@@ -20,6 +20,16 @@ def bad_models(tmp_path, smol):
                                                   "hidden_size": 64, "vocab_size": 100}))
     shutil.copy(smol / "model.safetensors", bert / "model.safetensors")
     (root / "a-file.txt").write_text("not a model")
+    negative = root / "negative-shape"
+    negative.mkdir()
+    shutil.copy(smol / "config.json", negative / "config.json")
+    header = json.dumps({"w": {"dtype": "F32", "shape": [-4, 8], "data_offsets": [0, 128]}}).encode()
+    (negative / "model.safetensors").write_bytes(len(header).to_bytes(8, "little") + header + bytes(128))
+    no_text = root / "text-config-null"
+    no_text.mkdir()
+    (no_text / "config.json").write_text(json.dumps({**json.loads((smol / "config.json").read_text()),
+                                                     "text_config": None}))
+    shutil.copy(smol / "model.safetensors", no_text / "model.safetensors")
     return root
 
 
@@ -28,6 +38,9 @@ def bad_models(tmp_path, smol):
     ("bert", "BertForMaskedLM is not a causal language model"),
     ("missing", "does not exist"),
     ("a-file.txt", "is a file, not a checkpoint folder"),
+    ("negative-shape", 'model.safetensors: tensor "w" in the safetensors header has shape [-4, 8]; expected a list '
+                       "of non-negative integers"),
+    ("text-config-null", "text-config-null/config.json: text_config is null; expected an object"),
 ])
 def test_cli_refuses_with_a_specific_message(bad_models, workspace_env, name, expected):
     env = {**workspace_env, "STUDIO_MODEL_DIRS": str(bad_models)}

@@ -20,7 +20,7 @@ from studio.config import Settings
 from studio.storage import Job, session
 from studio.storage.tables import utcnow
 from tests.conftest import make_env
-from tests.fleet import Studio, redis_url, results_of, running, submit, wait_finished  # noqa: F401
+from tests.fleet import Studio, results_of, running, submit, wait_finished
 
 GGUF_TYPES = ("Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q6_K")
 

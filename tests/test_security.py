@@ -18,7 +18,7 @@ from studio import service
 from studio.config import REPO_ROOT
 from studio.models import ModelError, read_model_facts, resolve_model
 from studio.preflight import PreflightError
-from tests.fleet import Studio, free_port, redis_url, running  # noqa: F401 (redis_url: a fixture)
+from tests.fleet import Studio, free_port, running
 
 AUDIT_HOOK = Path(__file__).parent / "network_audit"
 LOCAL = {"127.0.0.1", "::1", "localhost", "0.0.0.0", "unix", ""}

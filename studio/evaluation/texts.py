@@ -15,6 +15,13 @@ DEFAULT_PROMPTS = (
 )
 
 
+# Every job generates from every prompt, twice (the result and its base): a few make the comparison.
+MAX_PROMPTS = 8
+# Above what any model's generation context holds, so the tokenizer, not this, says a prompt is too long;
+# a bound on the work of counting its tokens at preflight.
+MAX_PROMPT_CHARS = 64 * 1024
+
+
 class TextError(ValueError):
     """An evaluation text the studio cannot use, with a message meant for the user."""
 
@@ -25,12 +32,15 @@ def _too_big(size: int) -> TextError:
 
 
 def load_text(path: Path) -> str:
-    if not path.is_file():
-        raise TextError(f"evaluation text {path} does not exist")
-    size = path.stat().st_size
-    if size > MAX_TEXT_BYTES:
-        raise _too_big(size)
-    raw = path.read_bytes()
+    try:
+        if not path.is_file():
+            raise TextError(f"evaluation text {path} does not exist")
+        size = path.stat().st_size
+        if size > MAX_TEXT_BYTES:
+            raise _too_big(size)
+        raw = path.read_bytes()
+    except OSError as exc:  # unreadable, or a name longer than the file system allows
+        raise TextError(f"evaluation text {str(path)[:200]} cannot be read: {exc.strerror or exc}") from exc
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -38,6 +48,28 @@ def load_text(path: Path) -> str:
     if not text.strip():
         raise TextError("evaluation text is empty")
     return text
+
+
+def prompt_problems(prompts: list[str]) -> list[str]:
+    """Reasons the sample prompts cannot be generated from, before their tokens are counted."""
+    if len(prompts) > MAX_PROMPTS:
+        return [f"{len(prompts)} sample prompts; the limit is {MAX_PROMPTS} (every job generates from each)"]
+    problems = []
+    for number, prompt in enumerate(prompts, 1):
+        if len(prompt) > MAX_PROMPT_CHARS:
+            problems.append(f"prompt {number} is {len(prompt):,} characters long; the limit is {MAX_PROMPT_CHARS:,}")
+        elif (at := _lone_surrogate(prompt)) is not None:
+            problems.append(f"prompt {number} is not valid Unicode text (a lone surrogate at character {at + 1}): "
+                            "it cannot be encoded as UTF-8 for the tokenizer")
+    return problems
+
+
+def _lone_surrogate(text: str) -> int | None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return exc.start
+    return None
 
 
 def text_sha(path: Path) -> str:

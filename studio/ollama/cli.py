@@ -36,14 +36,22 @@ def run(settings: Settings, args) -> int:
     if args.ollama_command == "modelfile":
         print(preview.text, end="")
         return 0
-    text = args.modelfile.read_text(encoding="utf-8") if args.modelfile else preview.text
-    request = service.ImportRequest(args.result_id, args.name, args.host or default_host(), text, args.overwrite)
     try:
+        text = _read_modelfile(args.modelfile) if args.modelfile else preview.text
+        request = service.ImportRequest(args.result_id, args.name, args.host or default_host(), text, args.overwrite)
         job_id = service.submit_import(settings, request)
-    except (KeyError, ValueError, FileNotFoundError) as exc:
+    except (KeyError, ValueError, OSError) as exc:  # OSError: an unreadable --modelfile
         return _error(exc)
     print(f"queued import job #{job_id}", file=sys.stderr)
     return _wait_and_print(settings, job_id, args.json) if args.wait else 0
+
+
+def _read_modelfile(path: Path) -> str:
+    """The edited Modelfile; one larger than an import takes is refused unread (it may be the GGUF itself)."""
+    from studio.ollama.modelfile import check_size
+
+    check_size(path.stat().st_size)
+    return path.read_text(encoding="utf-8")
 
 
 def _wait_and_print(settings: Settings, job_id: int, as_json: bool) -> int:

@@ -3,6 +3,8 @@
 Nothing is half-imported: every check that can fail without the server runs first; a model this
 import created is deleted again if anything after `create` began goes wrong (a server error
 mid-stream, a failed smoke chat, a cancel). A model that existed before (overwrite) is never deleted.
+Should the process die before that undo (kill -9), `Steps.creating` has recorded what to undo, and the
+job's supervisor does it (recovery.py).
 """
 from __future__ import annotations
 
@@ -29,6 +31,14 @@ class Steps(Protocol):
     def report(self, fraction: float, line: str | None = None) -> None: ...
 
     def log(self, line: str) -> None: ...
+
+    def creating(self, host: str, name: str, existed: bool) -> None:
+        """`create` is about to be sent: from here until `settled` (or the import is stored), a process
+        killed mid-way leaves a model behind, so the runner records what to undo where its supervisor
+        can find it."""
+
+    def settled(self) -> None:
+        """The undo is done: the model this import created is gone (or it existed before and stays)."""
 
 
 @dataclass(frozen=True)
@@ -91,8 +101,9 @@ def run_import(server: OllamaServer, plan: ImportPlan, overwrite: bool, steps: S
     uploaded = server.upload_blob(plan.artifact, digest, steps.report)
     steps.log(f"blob {digest}: " + ("uploaded" if uploaded else "already on the server, not sent again"))
 
+    steps.enter("create")
+    steps.creating(server.host, plan.name, existed)
     try:
-        steps.enter("create")
         server.create(plan.name, {plan.artifact.name: digest}, plan.modelfile.template, plan.modelfile.system,
                       plan.modelfile.parameters, on_status=lambda status: steps.log(f"ollama: {status}"))
         steps.enter("smoke test")
@@ -119,9 +130,12 @@ def _warn_if_unchecked_template(template: str, steps: Steps) -> None:
 def _undo(server: OllamaServer, name: str, existed: bool, steps: Steps) -> None:
     if existed:
         steps.log(f"{name!r} existed before this import; it is left as the server has it")
+        steps.settled()
         return
     try:
         deleted = server.delete(name)
-        steps.log(f"deleted the partly imported model {name!r}" if deleted else f"no model {name!r} was left behind")
-    except Exception as exc:  # the original failure matters more; say what is left
-        steps.log(f"could not delete {name!r} ({exc}); remove it with `ollama rm {name}`")
+    except Exception as exc:  # the original failure matters more; say what is left (the supervisor retries)
+        steps.log(f"could not delete {name!r} ({exc}); remove it with `OLLAMA_HOST={server.host} ollama rm {name}`")
+        return
+    steps.log(f"deleted the partly imported model {name!r}" if deleted else f"no model {name!r} was left behind")
+    steps.settled()

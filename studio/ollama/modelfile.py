@@ -16,6 +16,8 @@ FLOAT_PARAMETERS = {"temperature", "top_p", "min_p", "typical_p", "repeat_penalt
                     "frequency_penalty"}
 BOOL_PARAMETERS = {"use_mmap", "numa", "penalize_newline"}
 LIST_PARAMETERS = {"stop"}
+# An import's Modelfile is stored with its job; a real one (template, system prompt, parameters) is a few KiB.
+MAX_BYTES = 64 * 1024
 
 
 class ModelfileError(ValueError):
@@ -30,18 +32,70 @@ class Modelfile:
     parameters: dict = field(default_factory=dict)
 
 
+def check_size(n_bytes: int) -> None:
+    if n_bytes > MAX_BYTES:
+        raise ModelfileError(f"the Modelfile is {n_bytes / 1024:,.0f} KiB; an import takes at most "
+                             f"{MAX_BYTES // 1024} KiB (a chat template, a system prompt and parameters fit in a few)")
+
+
 def render(from_: str, setup: ChatSetup, header: list[str]) -> str:
-    lines = [f"# {line}" for line in header]
-    lines += [f"# WARNING: {w}".replace("\n", "\n# ") for w in setup.warnings]
-    lines.append(f"FROM {from_}")
-    if setup.template is not None:
+    """The Modelfile for review. Its values come from the result row and the GGUF (a folder name, a chat
+    template's default system prompt, token texts), so each is written such that it can neither start a
+    line of its own nor close its quotes early, for the studio's `parse` and for Ollama's parser alike;
+    a value that cannot be written exactly is left out, with a one-line comment saying why."""
+    lines = [f"# {_one_line(line)}" for line in header]
+    for warning in (*setup.warnings, *left_out(setup)):
+        first, *more = warning.splitlines() or [""]  # at every break str.splitlines knows
+        lines += [f"# WARNING: {_one_line(first)}", *(f"# {_one_line(line)}" for line in more)]
+    lines.append(f"FROM {_from_value(from_)}")
+    if setup.template is not None and _quotable(setup.template):
         lines.append(f'TEMPLATE """{setup.template}"""')
     else:
         lines.append('# TEMPLATE """…"""   <- write the chat template here (Go template syntax)')
-    if setup.system:
+    if setup.system and _quotable(setup.system):
         lines.append(f'SYSTEM """{setup.system}"""')
-    lines += [f"PARAMETER stop {json.dumps(stop, ensure_ascii=False)}" for stop in setup.stops]
+    lines += [f'PARAMETER stop "{stop}"' for stop in setup.stops if _plain(stop)]
     return "\n".join(lines) + "\n"
+
+
+def left_out(setup: ChatSetup) -> tuple[str, ...]:
+    """Why a value of `setup` is missing from the rendered Modelfile, one sentence each."""
+    notes = [f"the {what} from the GGUF is left out: it contains triple quotes, ends with a quote or holds a "
+             "control character other than newline and tab, which a Modelfile cannot hold exactly; "
+             "write it yourself if it is needed"
+             for what, value in (("TEMPLATE", setup.template), ("SYSTEM prompt", setup.system))
+             if value and not _quotable(value)]
+    notes += [f"the stop token {stop!r} from the GGUF is left out: it holds a quote, a backslash or a "
+              "non-printing character, which a Modelfile cannot hold exactly" for stop in setup.stops
+              if not _plain(stop)]
+    return tuple(notes)
+
+
+def _one_line(text: str) -> str:
+    """Comment text on one line: whatever a parser could take for a line break (str.splitlines also breaks
+    at \\r, \\v, \\f, \\x1c-\\x1e, \\x85, \\u2028 and \\u2029) or might drop becomes a space."""
+    return "".join(c if c.isprintable() else " " for c in text)
+
+
+def _from_value(path: str) -> str:
+    """FROM's value: one line, quoted where it holds a space (Ollama's parser ends a bare value there).
+    A GGUF's name is the model's slug, which needs neither; a name changed here fails the import's
+    FROM check instead of injecting anything."""
+    value = _one_line(path).replace('"', "'")
+    return f'"{value}"' if " " in value else value
+
+
+def _quotable(value: str) -> bool:
+    """Whether a triple-quoted block reads back as exactly `value`. Both parsers end the block at the first
+    triple quote (a trailing quote of the value would merge into it); the studio's breaks lines wherever
+    str.splitlines does, and Ollama's drops non-printing characters other than newline and tab."""
+    return '"""' not in value and not value.endswith('"') and all(c.isprintable() or c in "\n\t" for c in value)
+
+
+def _plain(stop: str) -> bool:
+    """Whether `"stop"` reads back as exactly `stop`: Ollama's parser knows no escapes (a quote in the value
+    would end it), and the studio's decodes the quoted value as JSON (a backslash would start an escape)."""
+    return stop.isprintable() and '"' not in stop and "\\" not in stop
 
 
 def parse(text: str) -> Modelfile:

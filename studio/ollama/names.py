@@ -20,6 +20,8 @@ _PART = {
     "model": (re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*"), 80),
     "tag": (re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*"), 80),
 }
+# host, namespace, model and tag at their longest, with their separators.
+MAX_NAME_CHARS = sum(limit for _, limit in _PART.values()) + 3
 RULE = ("letters, digits, '_', '-' and '.', starting with a letter, digit or '_' "
         "(e.g. smollm2-135m:q4_k_m or myname/smollm2:latest)")
 

@@ -11,9 +11,10 @@ from sqlmodel import select
 
 from studio.config import Settings
 from studio.ollama import modelfile
+from studio.ollama.client import validate_host
 from studio.ollama.gguf_chat import read_chat_metadata
 from studio.ollama.importer import from_line, plan_import
-from studio.ollama.names import canonical
+from studio.ollama.names import MAX_NAME_CHARS, InvalidModelName, canonical
 from studio.ollama.store import OllamaImport, import_for_job
 from studio.ollama.templates import chat_setup
 from studio.storage import Job, JobState, Result, session
@@ -67,7 +68,8 @@ def preview_modelfile(settings: Settings, result_id: int) -> ModelfilePreview:
               f"chat template family: {setup.family or 'unknown'} (from the GGUF's tokenizer.chat_template)",
               "by hand: put this file next to the GGUF and run  ollama create NAME -f Modelfile"]
     text = modelfile.render(from_line(artifact), setup, header)
-    return ModelfilePreview(result_id, artifact, setup.family, text, setup.warnings, _suggest_name(result, meta))
+    return ModelfilePreview(result_id, artifact, setup.family, text, setup.warnings + modelfile.left_out(setup),
+                            _suggest_name(result, meta))
 
 
 def _suggest_name(result: Result, meta) -> str:
@@ -103,9 +105,11 @@ def submit_import(settings: Settings, req: ImportRequest) -> int:
     """Check everything checkable without the server, then queue the import job; returns its id."""
     from jobs.queue import enqueue
 
+    _check_sizes(req)
+    host = validate_host(req.host)
     result = gguf_result(settings, req.result_id)
     plan = plan_import(Path(result.artifact), req.name, req.modelfile)
-    key = hashlib.sha256(f"{IMPORT_RECIPE}|{req.result_id}|{canonical(plan.name)}|{req.host}".encode()).hexdigest()[:24]
+    key = hashlib.sha256(f"{IMPORT_RECIPE}|{req.result_id}|{canonical(plan.name)}|{host}".encode()).hexdigest()[:24]
     with session(settings.db_url) as s:
         dup = s.exec(select(Job).where(Job.dedupe_key == key,
                                        Job.state.in_([JobState.QUEUED, JobState.RUNNING]))).first()
@@ -113,12 +117,21 @@ def submit_import(settings: Settings, req: ImportRequest) -> int:
             raise ValueError(f"importing result #{req.result_id} as {plan.name!r} is already {dup.state} as job #{dup.id}")
         job = Job(model=result.model, model_key=result.model_key, recipe=IMPORT_RECIPE, eval_text_path="",
                   eval_text_sha=result.eval_text_sha, dedupe_key=key, prompts=[],
-                  options={"result_id": req.result_id, "name": plan.name, "host": req.host,
+                  options={"result_id": req.result_id, "name": plan.name, "host": host,
                            "modelfile": req.modelfile, "overwrite": req.overwrite})
         s.add(job)
         s.commit()
     enqueue(settings, job.id)
     return job.id
+
+
+def _check_sizes(req: ImportRequest) -> None:
+    """Refuse free text too large to be what it claims before it is parsed, echoed or stored in the job's
+    row. (validate_host bounds the host.)"""
+    modelfile.check_size(len(req.modelfile.encode("utf-8")))
+    if len(req.name) > MAX_NAME_CHARS:
+        raise InvalidModelName(f"the model name is {len(req.name):,} characters long; Ollama allows at most "
+                               f"{MAX_NAME_CHARS} ([host/][namespace/]model[:tag])")
 
 
 def import_status(settings: Settings, job_id: int, tail: int = 40) -> ImportStatus:

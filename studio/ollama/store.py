@@ -1,11 +1,12 @@
-"""One row per finished Ollama import: what was sent, the smoke-test answer, and what `show` reported."""
+"""One row per finished Ollama import (what was sent, the smoke-test answer, what `show` reported), and one
+per import under way between `create` and its end (what a killed import would leave on the server)."""
 from __future__ import annotations
 
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Iterator
 
-from sqlalchemy import JSON, Column
+from sqlalchemy import JSON, Column, delete
 from sqlmodel import Field, Session, SQLModel, select
 
 from studio.config import Settings
@@ -31,28 +32,43 @@ class OllamaImport(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+class PendingImport(SQLModel, table=True):
+    """Written before an import sends `create`; removed with the same commit that stores the import, or
+    once its own undo is done. A row that outlives its job's process is what the process left behind:
+    the job's supervisor (or the reaper at start) undoes it (studio/ollama/recovery.py)."""
+    __tablename__ = "ollama_pending"
+    job_id: int = Field(primary_key=True, foreign_key="job.id")
+    host: str
+    name: str
+    existed: bool  # the name was taken before this import (an overwrite): never delete it
+    created_at: datetime = Field(default_factory=utcnow)
+
+
 _ready: set[str] = set()
 
 
 @contextmanager
 def import_session(settings: Settings) -> Iterator[Session]:
-    """A session on the studio database, with this table created on first use (the studio's own
+    """A session on the studio database, with these tables created on first use (the studio's own
     create_all may have run before this module was imported)."""
     if settings.db_url not in _ready:
-        OllamaImport.__table__.create(engine_for(settings.db_url), checkfirst=True)
+        for table in (OllamaImport.__table__, PendingImport.__table__):
+            table.create(engine_for(settings.db_url), checkfirst=True)
         _ready.add(settings.db_url)
     with session(settings.db_url) as s:
         yield s
 
 
 def record_import(settings: Settings, job_id: int, result_id: int, modelfile: str, outcome) -> OllamaImport:
-    """Store the import and mark its job done, in one transaction."""
+    """Store the import, forget it as pending and mark its job done, in one transaction."""
     with import_session(settings) as s:
         row = OllamaImport(job_id=job_id, result_id=result_id, name=outcome.name, host=outcome.host,
                            server_version=outcome.server_version, digest=outcome.digest, uploaded=outcome.uploaded,
                            modelfile=modelfile, smoke_prompt=outcome.smoke_prompt,
                            smoke_answer=outcome.smoke_answer, show=outcome.show, seconds=outcome.seconds)
         s.add(row)
+        if (pending := s.get(PendingImport, job_id)) is not None:
+            s.delete(pending)
         job = s.get(Job, job_id)
         job.state, job.stage, job.progress, job.finished_at = JobState.DONE, "done", 1.0, utcnow()
         s.add(job)
@@ -64,3 +80,15 @@ def import_for_job(settings: Settings, job_id: int) -> OllamaImport | None:
     with import_session(settings) as s:
         return s.exec(select(OllamaImport).where(OllamaImport.job_id == job_id)).first()
 
+
+def note_pending(settings: Settings, job_id: int, host: str, name: str, existed: bool) -> None:
+    """Committed before `create` is sent: a process killed after that leaves this row behind."""
+    with import_session(settings) as s:
+        s.merge(PendingImport(job_id=job_id, host=host, name=name, existed=existed))
+        s.commit()
+
+
+def clear_pending(settings: Settings, job_id: int) -> None:
+    with import_session(settings) as s:
+        s.execute(delete(PendingImport).where(PendingImport.job_id == job_id))
+        s.commit()

@@ -20,7 +20,9 @@ class OptionError(ValueError):
 @dataclass(frozen=True)
 class Option:
     name: str
-    kind: str  # "choice" | "multi" | "int" | "float" | "bool" | "str"
+    # "choice" | "multi" | "int" | "float" | "bool" | "str" | "path": a user's file, or one of `choices`, names of
+    # files the studio ships; preflight stores the file resolved and confined to the allowed folders
+    kind: str
     default: Any
     help: str = ""
     choices: tuple = ()
@@ -61,7 +63,9 @@ class Option:
         if self.kind == "choice":
             matching = [c for c in self.choices if str(c) == str(value)]
             return matching[0] if matching else value
-        return str(value)
+        if self.kind == "path" and not str(value).strip():
+            raise ValueError(value)
+        return str(value).strip() if self.kind == "path" else str(value)
 
 
 @dataclass(frozen=True)
@@ -126,6 +130,10 @@ class Recipe(ABC):
         for key, raw in overrides.items():
             values[key] = self.option(key).parse(raw)
         return values
+
+    def user_paths(self, options: dict) -> dict[str, str]:
+        """The path options that name a user's file rather than one the studio ships."""
+        return {o.name: options[o.name] for o in self.options if o.kind == "path" and options[o.name] not in o.choices}
 
     def requirements_for(self, options: dict) -> Requirements:
         """What these options need (e.g. a native execution mode needs a newer GPU)."""

@@ -10,8 +10,8 @@ from studio.recipes.base import Option
 CALIBRATION_SAMPLE = Path(__file__).resolve().parent.parent / "data" / "calibration-sample.txt"
 
 CALIBRATION_OPTIONS = (
-    Option("calibration", "str", "builtin", "calibration text: 'builtin' (a WikiText-2 slice disjoint from "
-           "the built-in evaluation sample) or the path of a UTF-8 file in the workspace"),
+    Option("calibration", "path", "builtin", "calibration text: 'builtin' (a WikiText-2 slice disjoint from "
+           "the built-in evaluation sample) or the path of a UTF-8 file in the workspace", choices=("builtin",)),
     Option("samples", "int", 16, "number of calibration windows", minimum=1, maximum=4096),
     Option("seq_len", "int", 256, "tokens per calibration window", minimum=16, maximum=8192),
 )

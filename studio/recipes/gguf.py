@@ -64,8 +64,9 @@ class GGUFRecipe(Recipe):
         Option("type", "choice", "Q4_K_M", "llama.cpp quantization type", choices=tuple(GGUF_TYPES)),
         Option("imatrix", "choice", "auto", "importance matrix from llama-imatrix: auto = for the 2/3-bit k-quants "
                "and i-quants, on = always, off = never", choices=("auto", "on", "off")),
-        Option("imatrix_text", "str", "builtin", "calibration text for the importance matrix: 'builtin' (a WikiText-2 "
-               "slice disjoint from the evaluation sample) or a UTF-8 file in the workspace"),
+        Option("imatrix_text", "path", "builtin", "calibration text for the importance matrix: 'builtin' (a "
+               "WikiText-2 slice disjoint from the evaluation sample) or a UTF-8 file in the workspace",
+               choices=("builtin",)),
         Option("output_type", "choice", "default", "type of the output (lm_head) tensor",
                choices=("default", *TENSOR_TYPES)),
         Option("embedding_type", "choice", "default", "type of the token-embedding tensor",
