@@ -3,8 +3,6 @@ filterable table with CSV export and delete, generations side by side with the d
 base highlighted, and a reference card of published numbers (never mixed with measured rows)."""
 from __future__ import annotations
 
-import secrets
-import time
 
 import gradio as gr
 
@@ -221,9 +219,7 @@ def build(settings: Settings):
 
     def on_csv(key, fam, q, sort_by):
         rows = visible_rows(_groups(settings).get(key, []), fam, q, sort_by)
-        # One file per export: two sessions exporting in the same second must not get each other's rows.
-        name = f"compare-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(4)}.csv"
-        return str(service.export_csv(rows, settings.outputs_dir / "exports" / name))
+        return str(service.export_csv(rows, settings.outputs_dir / "exports"))
 
     def on_delete(result_id, sure, *current):
         if result_id is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,7 +108,6 @@ def job_log(settings: Settings, job_id: int, tail: int = 400) -> list[str]:
 
 
 def wait_for(settings: Settings, job_ids: list[int], poll: float = 0.5, on_change=None) -> list[Job]:
-    import time
     last = None
     while True:
         with reading(settings.db_url) as s:
@@ -292,10 +292,15 @@ CSV_COLUMNS = ("id", "recipe", "family", "base", "is_base", "emulated", "size_by
                "n_tokens_scored", "model", "artifact")
 
 
-def export_csv(rows: list[dict], path: Path) -> Path:
+def export_csv(rows: list[dict], folder: Path) -> Path:
+    """The rows as a CSV file of its own in `folder`: two exports in the same second (two browser
+    sessions) never share, or overwrite, a file."""
     import csv
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="", encoding="utf-8") as f:
+    import tempfile
+    folder.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(prefix=f"compare-{time.strftime('%Y%m%d-%H%M%S')}-", suffix=".csv", dir=folder)
+    path = Path(name)
+    with open(handle, "w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)

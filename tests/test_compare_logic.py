@@ -54,10 +54,14 @@ def test_csv_export_and_delete_on_real_results(workspace_env, settings, tiny, ev
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = service.result_rows(settings, include_base=True)
     assert len(rows) == 3
-    path = service.export_csv(rows, tmp_path / "out.csv")
+    path = service.export_csv(rows, tmp_path)
     with open(path, newline="", encoding="utf-8") as f:
         exported = list(csv.DictReader(f))
     assert [float(r["ppl"]) for r in exported] == [r["ppl"] for r in rows]
+    # Two sessions exporting in the same second: a file each, each with its own rows.
+    first, second = service.export_csv(rows[:1], tmp_path), service.export_csv(rows[1:], tmp_path)
+    assert len({path, first, second}) == 3
+    assert [len(list(csv.DictReader(open(p, encoding="utf-8")))) for p in (first, second)] == [1, len(rows) - 1]
 
     base = next(r for r in rows if r["is_base"])
     with pytest.raises(service.DeleteError, match="is the base of 2 other result"):
