@@ -65,6 +65,8 @@ def guards(host: str) -> list:
 
     from studio.http_guard import PUBLIC_HOSTS_ENV, HostCheck, LoginThrottle, allowed_host_names
     allowed = allowed_host_names(host, os.environ.get(PUBLIC_HOSTS_ENV, ""))
+    print(f"answering to the host names {', '.join(sorted(allowed))} and IP addresses "
+          f"(add others to {PUBLIC_HOSTS_ENV})", file=sys.stderr)
     return [Middleware(HostCheck, allowed=allowed), Middleware(LoginThrottle)]
 
 

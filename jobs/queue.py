@@ -28,7 +28,6 @@ from sqlmodel import select
 
 from jobs.process import SUPERVISOR_PID_ENV, disk_full_note, exit_reason, spawn, stop_group
 from studio.config import Settings, REPO_ROOT
-from studio.ollama.recovery import settle_unfinished_import
 from studio.outputs import sweep_unowned
 from studio.storage import Job, JobLog, JobState, reading, session
 from studio.storage.tables import utcnow
@@ -119,6 +118,7 @@ def supervise(settings: Settings, job_id: int) -> None:
         if proc is not None:
             stop_group(proc)
     finally:
+        _cancelled_here.discard((settings.db_url, job_id))
         _finish(settings, job_id, proc.returncode if proc else None, cancelled, failure)
 
 
@@ -133,22 +133,29 @@ CANCEL_POLL_SECONDS = 0.1
 
 
 # Jobs whose cancel was asked for inside this process (a Ctrl-C of the command running them): acted on
-# without a round trip through the database, which may be what failed.
-_cancelled_here: set[int] = set()
+# even when the database, which may be what failed, cannot be read.
+_cancelled_here: set[tuple[str, int]] = set()
 
 
-def cancel_here(job_ids: list[int]) -> None:
+def cancel_here(settings: Settings, job_ids: list[int]) -> None:
     """Have this process's supervisors stop these jobs at their next look (within CANCEL_POLL_SECONDS)."""
-    _cancelled_here.update(job_ids)
+    _cancelled_here.update((settings.db_url, i) for i in job_ids)
 
 
 def _wait_or_cancel(settings: Settings, job_id: int, proc) -> bool:
     last_beat = time.monotonic()
     while proc.poll() is None:
-        with reading(settings.db_url) as s:
-            job = s.get(Job, job_id)
+        asked_here = (settings.db_url, job_id) in _cancelled_here
+        try:
+            with reading(settings.db_url) as s:
+                job = s.get(Job, job_id)
+            asked, storing = asked_here or job.cancel_requested, job.stage == "store"
+        except Exception:
+            if not asked_here:
+                raise
+            asked, storing = True, False  # asked here, and the database cannot say more: stop it
         # Once storing has begun the job finishes whole: stopping it there could orphan its artifact.
-        if (job.cancel_requested or job_id in _cancelled_here) and job.stage != "store":
+        if asked and not storing:
             stop_group(proc)
             return True
         if time.monotonic() - last_beat > HEARTBEAT_SECONDS:
@@ -193,8 +200,7 @@ def _append_log(settings: Settings, job_id: int, lines: list[str]) -> None:
 def _finish(settings: Settings, job_id: int, returncode: int | None, cancelled: bool, failure: str | None) -> None:
     disk_note = disk_full_note(settings.workspace)  # before the temp files go: they may be what filled it
     shutil.rmtree(settings.job_tmp_dir(job_id), ignore_errors=True)
-    _sweep_outputs(settings, {job_id})  # the runner may have died between moving its artifact in and storing
-    undone = settle_unfinished_import(settings, job_id)  # an Ollama import killed mid-way: undo it on the server
+    undone = _settle_import(settings, job_id)  # an Ollama import killed mid-way: undo what it left on the server
     with session(settings.db_url) as s:
         job = s.get(Job, job_id)
         if job.state == JobState.RUNNING:  # the runner marks success itself
@@ -210,6 +216,7 @@ def _finish(settings: Settings, job_id: int, returncode: int | None, cancelled: 
         job.pid = None
         s.add(job)
         s.commit()
+    _sweep_outputs(settings, {job_id})  # the runner may have died between moving its artifact in and storing
 
 
 def reap(settings: Settings) -> list[int]:
@@ -234,17 +241,30 @@ def reap(settings: Settings) -> list[int]:
             s.add(job)
         s.commit()
     for job_id in failed:  # Ollama imports among them: undo what they left on their servers
-        settle_unfinished_import(settings, job_id)
+        _settle_import(settings, job_id)
     _sweep_tmp(settings, keep=alive)
-    _sweep_outputs(settings, None, keep=alive)
+    _sweep_outputs(settings, None)
     if requeued:
         print(f"re-queued interrupted job(s) {requeued}: they had not started heavy work", file=sys.stderr)
     return failed
 
 
-def _sweep_outputs(settings: Settings, job_ids: set[int] | None, keep: set[int] = frozenset()) -> None:
-    for entry in sweep_unowned(settings, job_ids, keep):
-        print(f"removed {entry}: no result row owns it (its job stopped while storing)", file=sys.stderr)
+def _sweep_outputs(settings: Settings, job_ids: set[int] | None) -> None:
+    """Clean-up after a job: a failure here is reported, never allowed to stop the supervisor or the reaper."""
+    try:
+        for entry in sweep_unowned(settings, job_ids):
+            print(f"removed {entry}: its job has finished and no result row owns it", file=sys.stderr)
+    except Exception as exc:
+        print(f"outputs not swept ({type(exc).__name__}: {exc}); the next start tries again", file=sys.stderr)
+
+
+def _settle_import(settings: Settings, job_id: int) -> str | None:
+    from studio.ollama.recovery import settle_unfinished_import  # the Ollama client: only when needed
+    try:
+        return settle_unfinished_import(settings, job_id)
+    except Exception as exc:
+        print(f"job {job_id}: unfinished Ollama import not settled ({type(exc).__name__}: {exc})", file=sys.stderr)
+        return None
 
 
 def _sweep_tmp(settings: Settings, keep: set[int]) -> None:

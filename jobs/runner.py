@@ -126,7 +126,7 @@ class JobRunner:
         # The label may carry extras ("gguf:Q2_K+imatrix"): the stored options are the truth.
         recipe = recipes.get(job.recipe.split(":")[0])
         options = recipe.resolve_options(None, job.options)
-        recheck_job(settings, model, recipe, options, job.prompts, job.max_new_tokens)
+        options = recheck_job(settings, model, recipe, options, job.prompts, job.max_new_tokens)
         tmp = settings.job_tmp_dir(job.id)
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)

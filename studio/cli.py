@@ -98,8 +98,8 @@ def _interrupted(settings: Settings, job_ids: list[int], ran_here: bool) -> int:
     exits); jobs a studio or worker runs go on."""
     from jobs.queue import cancel_here
     if ran_here:
+        cancel_here(settings, job_ids)  # this process supervises them: stopped without waiting for the database
         said = [_cancel(settings, i) for i in job_ids]
-        cancel_here(job_ids)  # this process supervises them: stop them even if the database write failed
         print("interrupted: " + "; ".join(said), file=sys.stderr)
     else:
         print(f"stopped waiting; job(s) {', '.join(f'#{i}' for i in job_ids)} go on in the studio "

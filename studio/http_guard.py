@@ -12,7 +12,9 @@ import ipaddress
 import json
 import socket
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 # The names (besides loopback and IP literals) a client may use: comma-separated, e.g. the name of a
@@ -21,12 +23,15 @@ PUBLIC_HOSTS_ENV = "STUDIO_PUBLIC_HOSTS"
 
 
 def allowed_host_names(bound_host: str, public_hosts: str = "") -> frozenset[str]:
-    """Loopback names, the configured public names, the bound host, and on a wildcard bind this
-    machine's own names."""
-    names = {*LOOPBACK_NAMES, *(h.strip().lower() for h in public_hosts.split(",") if h.strip())}
-    names.add(bound_host.strip("[]").lower())
-    if bound_host in ("0.0.0.0", "::", ""):
-        names |= {socket.gethostname().lower(), socket.getfqdn().lower()}
+    """Loopback names, the configured public names (as a user writes them: `proxy.example:8443`,
+    `https://proxy.example`), the bound host, and on a wildcard bind this machine's own names."""
+    names = {*LOOPBACK_NAMES, *(host_name(urlsplit(h if "//" in h else f"//{h}").netloc)
+                                for h in public_hosts.split(",") if h.strip())}
+    bound = host_name(bound_host) if bound_host.startswith("[") else bound_host.lower()
+    names.add(bound)
+    if bound in ("0.0.0.0", "::", ""):
+        hostname = socket.gethostname().lower()  # no DNS lookup: the studio may be offline
+        names |= {hostname, f"{hostname}.local"}
     return frozenset(names)
 
 
@@ -81,6 +86,15 @@ class HostCheck:
                                         f"add it to {PUBLIC_HOSTS_ENV} if it is yours")
 
 
+def client_key(address: str) -> str:
+    """Whom a login attempt counts against: the address, or its /64 for IPv6 (one host holds a whole /64)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    return str(ipaddress.ip_network(f"{ip}/64", strict=False)) if ip.version == 6 else str(ip)
+
+
 @dataclass
 class _Bucket:
     tokens: float
@@ -90,15 +104,20 @@ class _Bucket:
 class LoginThrottle:
     """A token bucket per client address for POST …/login: `burst` attempts at once, then `per_second`."""
 
+    CLIENTS_KEPT = 10_000  # least recently seen first out: bounded memory under a spray of addresses
+
     def __init__(self, app, per_second: float = 2.0, burst: int = 5, clock=time.monotonic):
         self.app = app
         self.per_second, self.burst, self.clock = per_second, burst, clock
-        self.buckets: dict[str, _Bucket] = {}
+        self.buckets: OrderedDict[str, _Bucket] = OrderedDict()
 
     def _take(self, client: str) -> float:
         """0 when an attempt may go ahead now, else the seconds until one may."""
         now = self.clock()
-        bucket = self.buckets.setdefault(client, _Bucket(float(self.burst), now))
+        bucket = self.buckets.pop(client, None) or _Bucket(float(self.burst), now)
+        self.buckets[client] = bucket
+        if len(self.buckets) > self.CLIENTS_KEPT:
+            self.buckets.popitem(last=False)
         bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.per_second)
         bucket.updated = now
         if bucket.tokens >= 1:
@@ -108,9 +127,7 @@ class LoginThrottle:
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http" and scope["method"] == "POST" and scope["path"].rstrip("/").endswith("/login"):
-            if len(self.buckets) > 10_000:  # bounded memory under a spray of addresses
-                self.buckets.clear()
-            wait = self._take((scope.get("client") or ("?",))[0])
+            wait = self._take(client_key((scope.get("client") or ("?",))[0]))
             if wait:
                 retry = str(max(1, round(wait)))
                 return await _refuse(scope, send, 429, f"too many login attempts; try again in {retry} s",

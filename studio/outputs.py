@@ -2,7 +2,8 @@
 
 A job moves its artifact in just before it commits its row, and a deleted result's row goes just before
 its files; a process killed between the two leaves an entry no row owns. Whoever learns that such a
-process is gone (the job's supervisor when its runner exits, the reaper at start) sweeps those entries.
+process is gone (the job's supervisor once its runner has exited and the job's end is stored, the reaper
+at start) sweeps those entries.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pathlib import Path
 from sqlmodel import select
 
 from studio.config import Settings
-from studio.storage import Result, reading
+from studio.storage import Job, JobState, Result, reading
 
 _JOB_ENTRY = re.compile(r"job(\d+)-")
 
@@ -23,20 +24,36 @@ def artifact_path(settings: Settings, model_slug: str, job_id: int, name: str) -
 
 
 def _job_entries(settings: Settings) -> list[tuple[int, Path]]:
-    if not settings.outputs_dir.is_dir():
+    found = []
+    for folder in _listing(settings.outputs_dir):
+        found += [(int(m[1]), entry) for entry in _listing(folder) if (m := _JOB_ENTRY.match(entry.name))]
+    return found
+
+
+def _listing(folder: Path) -> list[Path]:
+    """A folder's entries; none when it is not a folder or vanishes meanwhile (a delete running beside us)."""
+    try:
+        return list(folder.iterdir())
+    except (FileNotFoundError, NotADirectoryError):
         return []
-    return [(int(m[1]), entry) for folder in settings.outputs_dir.iterdir() if folder.is_dir()
-            for entry in folder.iterdir() if (m := _JOB_ENTRY.match(entry.name))]
 
 
-def sweep_unowned(settings: Settings, job_ids: set[int] | None = None, keep: set[int] = frozenset()) -> list[Path]:
-    """Remove the entries that no result row owns: of `job_ids` (None: every job but those in `keep`,
-    whose processes may be between moving their artifact in and committing). Returns what went."""
+def sweep_unowned(settings: Settings, job_ids: set[int] | None = None) -> list[Path]:
+    """Remove the entries of finished jobs (of `job_ids`, or of any job) that no result row of that job
+    owns. Ownership is by job and file name, not by full path, so a workspace moved or mounted elsewhere
+    keeps its results; an entry whose job is unknown to this database, queued or running is left alone.
+    Returns what went."""
+    entries = [(j, e) for j, e in _job_entries(settings) if job_ids is None or j in job_ids]
+    if not entries:
+        return []
+    ids = {j for j, _ in entries}
     with reading(settings.db_url) as s:
-        owned = {Path(a).resolve() for a in s.exec(select(Result.artifact).where(Result.job_id.is_not(None))).all()}
+        finished = set(s.exec(select(Job.id).where(Job.id.in_(ids), Job.state.in_(JobState.FINISHED))).all())
+        owned = {(j, Path(a).name) for j, a in s.exec(select(Result.job_id, Result.artifact)
+                                                      .where(Result.job_id.in_(ids))).all()}
     removed = []
-    for job_id, entry in _job_entries(settings):
-        if job_id in keep or (job_ids is not None and job_id not in job_ids) or entry.resolve() in owned:
+    for job_id, entry in entries:
+        if job_id not in finished or (job_id, entry.name) in owned:
             continue
         if entry.is_dir() and not entry.is_symlink():
             shutil.rmtree(entry, ignore_errors=True)

@@ -94,20 +94,22 @@ def run_preflight(settings: Settings, model_name: str, recipe_specs: list[str], 
 
 
 def recheck_job(settings: Settings, model: ModelFacts, recipe: Recipe, options: dict, prompts: list[str],
-                max_new_tokens: int) -> None:
+                max_new_tokens: int) -> dict:
     """The job runner's preflight: what may have changed since submit (a path option's file removed, or relinked
     outside the allowed folders; a row stored before paths were resolved) and the prompts, which would otherwise
-    fail only after the quantization."""
+    fail only after the quantization. Returns the options with their paths resolved: the files checked here are
+    the files the job reads, even if a link is swapped afterwards."""
     reasons = [f"{recipe.name}.{name}: {value!r} is stored as a relative path, which no longer says where the file "
                "is: submit the job again" for name, value in recipe.user_paths(options).items()
                if not Path(value).is_absolute()]
     if not reasons:
-        reasons = _option_problems(settings, recipe, model, options)[1]
+        options, reasons = _option_problems(settings, recipe, model, options)
     if not (prompt_reasons := prompt_problems(prompts)):
         prompt_reasons = _prompt_token_problems(model, _tokenizer(model), prompts, {recipe.family}, max_new_tokens)
     reasons += prompt_reasons
     if reasons:
         raise PreflightError(reasons)
+    return options
 
 
 def _oversized_fields(model_name: str, recipe_specs: list[str], overrides: dict[str, str],

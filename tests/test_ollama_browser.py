@@ -12,16 +12,9 @@ from studio.ollama.store import OllamaImport, import_session
 from tests.browser import launch_chromium, new_page, studio_server
 from tests.conftest import ARTIFACTS, make_env
 from tests.models import smollm2_gguf
-from tests.ollama_standin import OllamaStandIn, smollm2_q4_k_m, store_gguf_result
+from tests.ollama_standin import smollm2_q4_k_m, store_gguf_result
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def standin(tmp_path):
-    server = OllamaStandIn(tmp_path / "ollama").start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -24,17 +24,10 @@ from studio.ollama.store import OllamaImport, PendingImport, import_session
 from studio.storage import Job, JobState, Result, reading
 from tests.conftest import make_env
 from tests.models import smollm2_gguf
-from tests.ollama_standin import OllamaStandIn, smollm2_q4_k_m, store_gguf_result
+from tests.ollama_standin import smollm2_q4_k_m, store_gguf_result
 from tests.test_ollama_import import Steps
 
 BOUND = 300  # seconds: generous, for a busy 2-core machine
-
-
-@pytest.fixture
-def standin(tmp_path):
-    server = OllamaStandIn(tmp_path / "ollama").start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

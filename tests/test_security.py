@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import json
+import socket
 import subprocess
 import sys
 import time
@@ -265,9 +266,37 @@ def test_host_names_are_read_as_a_browser_sends_them():
     from studio.http_guard import allowed_host_names, host_name
     assert host_name("Evil.Example:7860") == "evil.example"
     assert host_name("[::1]:7860") == "::1" and host_name("localhost") == "localhost"
-    allowed = allowed_host_names("127.0.0.1", " Studio.Example , ")
-    assert allowed == {"localhost", "127.0.0.1", "::1", "studio.example"}
-    assert "127.0.0.1" in allowed_host_names("0.0.0.0") and len(allowed_host_names("0.0.0.0")) > 4
+    allowed = allowed_host_names("127.0.0.1", " Studio.Example , https://proxy.example:8443,box.lan:7860")
+    assert allowed == {"localhost", "127.0.0.1", "::1", "studio.example", "proxy.example", "box.lan"}
+    hostname = socket.gethostname().lower()
+    for wildcard in ("0.0.0.0", "::", "[::]"):
+        assert {"127.0.0.1", hostname, f"{hostname}.local"} <= allowed_host_names(wildcard)
+
+
+def test_login_attempts_count_per_client_and_per_ipv6_network():
+    import asyncio
+
+    from studio.http_guard import LoginThrottle, client_key
+    assert client_key("2001:db8::1") == client_key("2001:db8::ffff") == "2001:db8::/64"
+    assert client_key("10.0.0.1") != client_key("10.0.0.2")
+    now = [0.0]
+    answers = []
+
+    async def app(scope, receive, send):
+        answers.append(200)
+
+    async def send(message):
+        if message["type"] == "http.response.start":
+            answers.append(message["status"])
+
+    throttle = LoginThrottle(app, per_second=2.0, burst=5, clock=lambda: now[0])
+    attempt = {"type": "http", "method": "POST", "path": "/login"}
+    for client in ["2001:db8::1"] * 3 + ["2001:db8::2"] * 3 + ["192.0.2.7"]:
+        asyncio.run(throttle({**attempt, "client": (client, 1)}, None, send))
+    assert answers == [200] * 5 + [429] + [200], "one /64 shares 5 attempts; another client has its own"
+    now[0] += 0.5  # one more attempt's worth of time
+    asyncio.run(throttle({**attempt, "client": ("2001:db8::9", 1)}, None, send))
+    assert answers[-1] == 200
 
 
 # -- login attempts are paced -------------------------------------------------------------------------

@@ -13,9 +13,10 @@ ROUNDS = 20
 
 
 def _wait_for_files(paths, procs, timeout: float = 300.0) -> None:
+    """Until every process has written its file; one that exited without writing it is a failure."""
     deadline = time.monotonic() + timeout
-    while not all(p.exists() for p in paths):
-        dead = [p.args for p in procs if p.poll() is not None]
+    while missing := [i for i, path in enumerate(paths) if not path.exists()]:
+        dead = [procs[i].args for i in missing if procs[i].poll() is not None and not paths[i].exists()]
         assert not dead and time.monotonic() < deadline, f"openers stopped or stuck: {dead}"
         time.sleep(0.01)
 
@@ -37,3 +38,4 @@ def test_eight_processes_open_a_fresh_database_at_the_same_instant(tmp_path):
     finally:
         for p in procs:
             p.kill()
+            p.wait(timeout=60)

@@ -13,7 +13,7 @@ import os
 import re
 from pathlib import Path
 from typing import Callable, Iterator
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import ollama
@@ -90,7 +90,8 @@ def validate_host(host: str) -> str:
     if scheme not in ("http", "https") or _OTHER_SCHEME.match(text):
         raise InvalidHost(f"the Ollama host {text!r} must start with http:// or https://")
     if "@" in parts.netloc:
-        raise InvalidHost(f"the Ollama host {text!r} holds a user name or password; give only "
+        shown = urlunsplit(parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]))  # never echo a password
+        raise InvalidHost(f"the Ollama host {shown!r} holds a user name or password; give only "
                           f"{scheme}://host:port (the studio sends no credentials)")
     if parts.path not in ("", "/") or "?" in text or "#" in text:
         raise InvalidHost(f"the Ollama host {text!r} has a path, query or fragment; give only {scheme}://host:port")

@@ -79,7 +79,10 @@ def _ensure_wal(cur) -> None:
         try:
             if cur.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
                 return
+            # The answer is the mode now in force: "wal", or the old one where the file cannot have WAL (in
+            # memory, some network filesystems); BEGIN IMMEDIATE keeps writes safe there too.
             cur.execute("PRAGMA journal_mode=WAL")
+            return
         except sqlite3.OperationalError as exc:
             if not _is_busy(exc) or time.monotonic() + delay > deadline:
                 raise
