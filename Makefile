@@ -7,16 +7,20 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # llama-cpp-python compiles from source: use every core.
 export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc)
 
-.PHONY: run test test-slow bench install install-dev chromium redis golang clean
+.PHONY: run test test-slow lint bench install install-dev chromium redis golang clean
 
 run: install
 	$(PY) launch.py
 
 test: install-dev chromium redis golang
+	$(PY) -m ruff check .
 	$(PY) -m pytest -m "not slow"
 
 test-slow: install-dev chromium redis golang
 	$(PY) -m pytest -m slow
+
+lint: install-dev
+	$(PY) -m ruff check .
 
 # Benchmarks: ratios against the bare tools, measured in one invocation (see BENCHMARKS.md).
 bench: install-dev

@@ -75,7 +75,8 @@ def main(argv=None) -> None:
     auth = auth_from_env()
     if not _is_loopback(args.host) and auth is None:
         if not args.insecure_no_auth:
-            raise SystemExit(f"refusing to listen on {args.host} without authentication: set STUDIO_AUTH=user:password, "
+            raise SystemExit(f"refusing to listen on {args.host} without authentication: "
+                             "set STUDIO_AUTH=user:password, "
                              "or pass --insecure-no-auth if the network is trusted")
         print(f"WARNING: listening on {args.host} with no authentication", file=sys.stderr)
 

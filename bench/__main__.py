@@ -17,7 +17,8 @@ BENCHMARKS = ("gguf-perplexity", "gguf-job", "hf-perplexity", "conversion", "ser
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    p.add_argument("--quick", action="store_true", help="small sizes and 2 repetitions, for development; records nothing")
+    p.add_argument("--quick", action="store_true",
+                   help="small sizes and 2 repetitions, for development; records nothing")
     p.add_argument("--only", nargs="+", choices=BENCHMARKS, default=list(BENCHMARKS), metavar="NAME",
                    help=f"run only these ({', '.join(BENCHMARKS)})")
     p.add_argument("--no-record", action="store_true", help="print the table without writing BENCHMARKS.md")

@@ -46,7 +46,8 @@ def _figure(name: str, peaks: list[int], f16: int, seconds: list[float], floor: 
     growth = (median(peaks) - floor) / f16
     return Figure(
         name=f"conversion memory ({name})",
-        a=f"peak RSS of HF → F16 GGUF: {median(peaks) / MIB:.0f} MiB (range {value_range([p / MIB for p in peaks], 0)})",
+        a=(f"peak RSS of HF → F16 GGUF: {median(peaks) / MIB:.0f} MiB "
+           f"(range {value_range([p / MIB for p in peaks], 0)})"),
         b=f"F16 GGUF on disk: {f16 / MIB:.0f} MiB",
         ratio=ratio, goal="≤ 1.5×", met=ratio <= 1.5,
         spread=f"{min(ratios):.3f}–{max(ratios):.3f} (n={len(peaks)})",

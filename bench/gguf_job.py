@@ -24,7 +24,8 @@ def bare_command(ws, sizes) -> list[str]:
     cmd = [sys.executable, str(BARE_SCRIPT), "--f16", str(ws.base_gguf()), "--out", str(ws.root / "bare-Q4_K_M.gguf"),
            "--tokens", str(tokens), "--hf-tokens", str(hf_tokens), "--checkpoint", str(ws.model),
            "--chunks", str(sizes.job_chunks), "--prompt", ONE_PROMPT, "--max-new-tokens", str(sizes.max_new_tokens)]
-    return cmd + (["--bos", str(bos)] if bos is not None else []) + (["--hf-bos", str(hf_bos)] if hf_bos is not None else [])
+    return (cmd + (["--bos", str(bos)] if bos is not None else [])
+            + (["--hf-bos", str(hf_bos)] if hf_bos is not None else []))
 
 
 def benchmark(ws, sizes, log) -> list[Figure]:
@@ -50,7 +51,8 @@ def benchmark(ws, sizes, log) -> list[Figure]:
     jobs = alternate(studio, bare, sizes.repetitions, log, "gguf job")
     quant = Pairs(studio_quant, bare_quant)
     fixed = median([a - b for a, b in zip(jobs.a, jobs.b)])
-    workload = f"SmolLM2-135M → Q4_K_M from the cached F16, {sizes.job_chunks} chunks of 512, 1 prompt × {sizes.max_new_tokens} tokens"
+    workload = (f"SmolLM2-135M → Q4_K_M from the cached F16, {sizes.job_chunks} chunks of 512, "
+                f"1 prompt × {sizes.max_new_tokens} tokens")
     return [
         quant.figure("GGUF quantize", "studio quantize stage", "bare llama_model_quantize", "≤ 1.05×", 1.05,
                      note=workload),

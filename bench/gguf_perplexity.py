@@ -82,7 +82,8 @@ def benchmark(ws, sizes, gguf: Path, cache_dir: Path, log) -> Figure:
         b=f"llama-perplexity: {median(pairs.b):.2f} s (range {value_range(pairs.b)}), PPL {reference_ppl[0]:.4f}",
         ratio=pairs.ratio, goal="same PPL to 4 decimals; time ≤ 1.10×", met=same_ppl and pairs.ratio <= 1.10,
         spread=pairs.spread(),
-        note=(f"SmolLM2-135M Q4_K_M, ctx {N_CTX}, {sizes.ppl_chunks} chunks; PPL {'identical' if same_ppl else 'DIFFERENT'}"
+        note=(f"SmolLM2-135M Q4_K_M, ctx {N_CTX}, {sizes.ppl_chunks} chunks; "
+              f"PPL {'identical' if same_ppl else 'DIFFERENT'}"
               f" to 4 decimals. Studio time: {split['to_first_chunk_s']} s to the first chunk's end (start, imports, "
               f"load), {split['chunks_s']} s in the other chunks, {split['after_chunks_s']} s after them (writing the "
               f"result, exit). llama-perplexity spends {median(tokenize_s):.2f} s tokenizing the text each run. "

@@ -63,12 +63,14 @@ def evaluation_benchmark(ws, sizes, cache_dir: Path, log) -> Figure:
               f"per chunk leaves out the first chunk (start, imports, load, warm-up). Least-squares slope of the "
               f"whole runs {1e3 * slope:.2f} s per 1k tokens "
               f"({1 / slope:.0f} tok/s), intercept {intercept:.1f} s. At {large // 1024}k: "
-              f"{largest['to_first_chunk_s']:.1f} s to the first chunk's end, {largest['chunks_s']:.1f} s in the other "
-              f"chunks, {largest['after_chunks_s']:.1f} s after them; of all chunks' time, {largest['forward_s']:.1f} s "
+              f"{largest['to_first_chunk_s']:.1f} s to the first chunk's end, {largest['chunks_s']:.1f} s in the "
+              f"other chunks, {largest['after_chunks_s']:.1f} s after them; of all chunks' time, "
+              f"{largest['forward_s']:.1f} s "
               f"in llama.cpp's forward passes (the output layer on the scored half), the rest scoring the logits."),
         details={"ratios": ratios, "seconds": {str(n): s for n, s in seconds.items()},
                  "per_chunk_s": {str(n): s for n, s in per_chunk.items()},
-                 "splits": {str(n): s for n, s in splits.items()}, "slope_s_per_token": slope, "intercept_s": intercept})
+                 "splits": {str(n): s for n, s in splits.items()}, "slope_s_per_token": slope,
+                 "intercept_s": intercept})
 
 
 def quantize_benchmark(ws, sizes, cache_dir: Path, log) -> Figure:
@@ -84,7 +86,8 @@ def quantize_benchmark(ws, sizes, cache_dir: Path, log) -> Figure:
     ratio = per_million["360M-shaped"] / per_million["135M"]
     return Figure(
         name="scaling: quantize vs parameters",
-        a=f"360M-shaped model: {median(seconds['360M-shaped']):.1f} s, {1e3 * per_million['360M-shaped']:.0f} ms per M params",
+        a=(f"360M-shaped model: {median(seconds['360M-shaped']):.1f} s, "
+           f"{1e3 * per_million['360M-shaped']:.0f} ms per M params"),
         b=f"SmolLM2-135M: {median(seconds['135M']):.1f} s, {1e3 * per_million['135M']:.0f} ms per M params",
         ratio=ratio, goal="report; roughly linear in parameters (0.75–1.25)", met=0.75 <= ratio <= 1.25,
         spread=", ".join(f"{n}: {min(s):.1f}–{max(s):.1f} s" for n, s in seconds.items()),

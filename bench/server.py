@@ -130,8 +130,10 @@ def _footprint(idle_rss: list[list[int]], busy_rss: list[list[int]], sizes) -> F
     growth = (median(idle_rss[-1]) - median(idle_rss[0])) / (len(idle_rss) - 1) if len(idle_rss) > 1 else 0.0
     return Figure(
         name="server footprint",
-        a=f"studio server RSS with 2 jobs running: median {median(_flat(busy_rss)) / MB:.0f} MB, max {peak / MB:.0f} MB",
-        b=f"same server idle: median {median(_flat(idle_rss)) / MB:.0f} MB, first window {median(idle_rss[0]) / MB:.0f} MB",
+        a=(f"studio server RSS with 2 jobs running: median {median(_flat(busy_rss)) / MB:.0f} MB, "
+           f"max {peak / MB:.0f} MB"),
+        b=(f"same server idle: median {median(_flat(idle_rss)) / MB:.0f} MB, "
+           f"first window {median(idle_rss[0]) / MB:.0f} MB"),
         ratio=median(ratios), goal="< 400 MB, and unchanged by jobs (≤ 1.05×)",
         met=peak < 400 * MB and median(ratios) <= 1.05,
         spread=f"{min(ratios):.3f}–{max(ratios):.3f} (n={len(ratios)} window pairs)",

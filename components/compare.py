@@ -190,7 +190,8 @@ def build(settings: Settings):
     with gr.Accordion("Delete a result", open=False, elem_id="delete-panel"):
         with gr.Row():
             victim = gr.Dropdown(label="Result", elem_id="delete-pick")
-            confirm = gr.Checkbox(False, label="Yes, delete the row and its files in outputs/", elem_id="delete-confirm")
+            confirm = gr.Checkbox(False, label="Yes, delete the row and its files in outputs/",
+                                  elem_id="delete-confirm")
             delete_btn = gr.Button("Delete", variant="stop", elem_id="delete-btn")
         delete_status = gr.HTML(elem_id="delete-status")
     picks = gr.CheckboxGroup(label="Generations: pick 2–4 results", elem_id="gen-picks")

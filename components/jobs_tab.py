@@ -16,7 +16,8 @@ def jobs_table_html(settings: Settings) -> str:
                if j.state == "running" else "")
         rows.append(
             f'<tr class="qs-job qs-{esc(j.state)}" data-job-id="{j.id}" data-state="{esc(j.state)}">'
-            f"<td>#{j.id}</td><td>{esc(j.recipe)}</td><td title=\"{esc(j.model)}\">{esc(j.model.rsplit('/', 1)[-1])}</td>"
+            f"<td>#{j.id}</td><td>{esc(j.recipe)}</td>"
+            f"<td title=\"{esc(j.model)}\">{esc(j.model.rsplit('/', 1)[-1])}</td>"
             f'<td class="qs-state">{esc(j.state)}</td><td>{esc(j.stage)}</td><td>{bar}</td>'
             f"<td>{duration(j.eta_seconds) if j.state == 'running' else ''}</td>"
             f"<td>{j.created_at:%Y-%m-%d %H:%M:%S}</td><td class=\"qs-error\">{esc(j.error or '')}</td></tr>")
@@ -24,7 +25,8 @@ def jobs_table_html(settings: Settings) -> str:
         return '<p class="qs-empty">No jobs yet: start one in the New job tab.</p>'
     head = "".join(f"<th>{h}</th>" for h in ("Job", "Recipe", "Model", "State", "Stage", "Progress", "ETA",
                                              "Created (UTC)", "Error"))
-    return f'<table class="qs-table" id="jobs-table"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+    return (f'<table class="qs-table" id="jobs-table"><thead><tr>{head}</tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table>')
 
 
 def build(settings: Settings) -> None:

@@ -80,7 +80,8 @@ def build(settings: Settings):
             new_job = service.submit_import(settings, service.ImportRequest(
                 int(result_id), model_name, host_url.strip() or default_host(), text, bool(replace)))
         except (KeyError, ValueError, FileNotFoundError, TypeError) as exc:
-            return None, messages("error", [exc.args[0] if isinstance(exc, KeyError) else str(exc)]), gr.Timer(active=False)
+            return (None, messages("error", [exc.args[0] if isinstance(exc, KeyError) else str(exc)]),
+                    gr.Timer(active=False))
         return new_job, messages("ok", [f"Queued import job #{new_job}."]), gr.Timer(active=True)
 
     def on_tick(current):
@@ -91,7 +92,8 @@ def build(settings: Settings):
 
     def on_download(result_id, text):
         paths, note = service.download_files(settings, int(result_id), text)
-        return gr.update(value=[str(p) for p in paths], visible=True, label=note or "For `ollama create NAME -f Modelfile`")
+        return gr.update(value=[str(p) for p in paths], visible=True,
+                         label=note or "For `ollama create NAME -f Modelfile`")
 
     result.change(on_result, [result], [name, modelfile, warnings])
     import_btn.click(on_import, [result, name, host, modelfile, overwrite], [job_id, status, timer])

@@ -24,7 +24,8 @@ def main(argv=None) -> None:
     if failed:
         print(f"marked interrupted job(s) as failed: {failed}", file=sys.stderr)
     print(f"worker {worker_id()}: re-queued {requeue_pending(settings)} pending job(s); "
-          f"queue {redact_url(settings.queue_url) if settings.queue_url else 'embedded SQLite'}, workspace {settings.workspace}", file=sys.stderr, flush=True)
+          f"queue {redact_url(settings.queue_url) if settings.queue_url else 'embedded SQLite'}, "
+          f"workspace {settings.workspace}", file=sys.stderr, flush=True)
     consumer = start_consumer(settings, args.workers)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -33,7 +33,8 @@ class Settings:
     def from_env(cls, workspace: Path | str | None = None) -> "Settings":
         ws = Path(workspace).expanduser().resolve() if workspace else _env_path(
             "STUDIO_WORKSPACE", REPO_ROOT / "workspace")
-        hf_cache = _env_path("HF_HUB_CACHE", Path(os.environ.get("HF_HOME", "~/.cache/huggingface")).expanduser() / "hub")
+        hf_cache = _env_path("HF_HUB_CACHE",
+                             Path(os.environ.get("HF_HOME", "~/.cache/huggingface")).expanduser() / "hub")
         extra = tuple(Path(p).expanduser().resolve()
                       for p in os.environ.get("STUDIO_MODEL_DIRS", "").split(os.pathsep) if p.strip())
         return cls(

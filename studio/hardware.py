@@ -75,7 +75,8 @@ def cuda_devices() -> tuple[CudaDevice, ...]:
     if "torch" in sys.modules:
         found = torch_cuda_devices()
     else:
-        probe = subprocess.run([sys.executable, "-c", "import json; from studio.hardware import torch_cuda_devices as f; "
+        probe = subprocess.run([sys.executable, "-c",
+                                "import json; from studio.hardware import torch_cuda_devices as f; "
                                 "print(json.dumps(f()))"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
         if probe.returncode != 0:
             raise RuntimeError(f"probing CUDA through torch failed: {probe.stderr.strip()[-500:]}")

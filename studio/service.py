@@ -145,7 +145,8 @@ def generations(settings: Settings, result_ids: list[int]) -> dict[int, list[Gen
 
 
 # The base against itself: what divergence() gives for identical logits (a test checks it).
-BASE_DIVERGENCE = {"kld_mean": 0.0, "kld_median": 0.0, "kld_p99": 0.0, "kld_max": 0.0, "same_top_pct": 100.0, "rms_dp_pct": 0.0}
+BASE_DIVERGENCE = {"kld_mean": 0.0, "kld_median": 0.0, "kld_p99": 0.0, "kld_max": 0.0, "same_top_pct": 100.0,
+                   "rms_dp_pct": 0.0}
 
 
 def result_row(result: Result, base: Result | None) -> dict:
@@ -244,7 +245,8 @@ def delete_result(settings: Settings, result_id: int) -> list[str]:
         if result.is_base:
             others = s.exec(select(Result).where(Result.base_key == result.base_key, Result.id != result_id)).all()
             if others:
-                raise DeleteError(f"result #{result_id} is the base of {len(others)} other result(s); delete those first")
+                raise DeleteError(f"result #{result_id} is the base of {len(others)} other result(s); "
+                                  "delete those first")
         _refuse_while_importing(s, result_id)
         for g in s.exec(select(Generation).where(Generation.result_id == result_id)).all():
             s.delete(g)

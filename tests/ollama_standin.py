@@ -38,7 +38,8 @@ PAGE = ("<html><head><title>502 Bad Gateway</title></head>"
 HOLD_SECONDS = 600  # bound on a held chat, should a test never release it
 DIGEST = re.compile(r"^sha256[:-][0-9a-fA-F]{64}$")
 NAME_PART = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,79}"
-NAME = re.compile(rf"^(?:(?:[A-Za-z0-9_][A-Za-z0-9_.:-]*/)?[A-Za-z0-9_][A-Za-z0-9_-]{{0,79}}/)?{NAME_PART}(?::{NAME_PART})?$")
+NAME = re.compile(rf"^(?:(?:[A-Za-z0-9_][A-Za-z0-9_.:-]*/)?[A-Za-z0-9_][A-Za-z0-9_-]{{0,79}}/)?"
+                  rf"{NAME_PART}(?::{NAME_PART})?$")
 
 
 def _now() -> str:

@@ -33,7 +33,8 @@ CASES = [
     # the model
     Case("missing path", "model path {bad}/missing does not exist", model="{bad}/missing"),
     Case("a file, not a folder", "is a file, not a checkpoint folder", model="{bad}/notes.txt"),
-    Case("a GGUF file", "is a GGUF file: the studio quantizes from the Hugging Face checkpoint", model="{bad}/model.gguf"),
+    Case("a GGUF file", "is a GGUF file: the studio quantizes from the Hugging Face checkpoint",
+         model="{bad}/model.gguf"),
     Case("a truncated GGUF", "is a truncated or corrupt GGUF file", model="{bad}/cut.gguf"),
     Case("no config.json", "has no config.json", model="{bad}/no-config"),
     Case("config.json not JSON", "config.json is not valid JSON", model="{bad}/bad-json"),
@@ -73,7 +74,8 @@ CASES = [
     Case("remote code as .py", "py-code needs trust_remote_code", model="{bad}/py-code"),
     Case("hub id while offline", "'nobody/not-cached-anywhere' is not in the Hugging Face cache and the studio is "
          "offline", model="nobody/not-cached-anywhere"),
-    Case("neither folder nor hub id", "'not a model!' is neither an existing folder nor a hub id", model="not a model!"),
+    Case("neither folder nor hub id", "'not a model!' is neither an existing folder nor a hub id",
+         model="not a model!"),
     Case("no model", "no model given", model=" "),
     Case("outside the allowed folders", "is outside the allowed folders", model="{outside}"),
     Case("a file linking outside", "symlinked/config.json links to {outside}/config.json, outside the allowed "

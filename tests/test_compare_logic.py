@@ -81,7 +81,8 @@ def test_plot_axes_hold_every_point(lo, hi):
     import re
 
     from components.plots import H, PAD_B, PAD_L, PAD_R, PAD_T, W, scatter_svg
-    points = [{"x": lo, "y": lo, "label": "low", "kind": "result"}, {"x": hi, "y": hi, "label": "high", "kind": "result"}]
+    points = [{"x": lo, "y": lo, "label": "low", "kind": "result"},
+              {"x": hi, "y": hi, "label": "high", "kind": "result"}]
     svg = scatter_svg(points, "x", "y", [0, 1], "plot")
     for cx, cy in re.findall(r'<circle cx="([-\d.]+)" cy="([-\d.]+)"', svg):
         assert PAD_L - 0.1 <= float(cx) <= W - PAD_R + 0.1 and PAD_T - 0.1 <= float(cy) <= H - PAD_B + 0.1, svg

@@ -49,7 +49,8 @@ def test_packed_artifacts_hold_the_formats_exactly(tiny_hf_run):
     name = "model.layers.0.mlp.down_proj.weight"
     with safe_open(str(Path(rows["nvfp4"]["artifact"]) / "model.safetensors"), framework="pt") as f:
         parts = {k: f.get_tensor(f"{name}.{k}") for k in ("qweight", "block_scale", "tensor_scale", "in_features")}
-        assert "model.embed_tokens.weight" in f.keys() and f.get_tensor("model.embed_tokens.weight").dtype == torch.float16
+        assert ("model.embed_tokens.weight" in f.keys()
+                and f.get_tensor("model.embed_tokens.weight").dtype == torch.float16)
     values = formats.dequantize_nvfp4(parts).reshape(parts["block_scale"].shape[0], -1, 16)
     unit = values / (parts["block_scale"].float() * parts["tensor_scale"]).unsqueeze(-1)
     assert set(unit.abs().flatten().round(decimals=4).tolist()) <= E2M1

@@ -15,13 +15,38 @@ from studio.ollama.templates import chat_setup
 from tests.models import smollm2_gguf
 
 # The published chat templates of each family (tokenizer_config.json), verbatim.
-QWEN2 = r"""{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}{{ '<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n' }}{% endif %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"""
-CHATML = r"""{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"""
-LLAMA3 = r"""{% set loop_messages = messages %}{% for message in loop_messages %}{% set content = '<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n'+ message['content'] | trim + '<|eot_id|>' %}{% if loop.index0 == 0 %}{% set content = bos_token + content %}{% endif %}{{ content }}{% endfor %}{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}{% endif %}"""
-MISTRAL = r"""{{ bos_token }}{% for message in messages %}{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}{% if message['role'] == 'user' %}{{ '[INST] ' + message['content'] + ' [/INST]' }}{% elif message['role'] == 'assistant' %}{{ message['content'] + eos_token}}{% else %}{{ raise_exception('Only user and assistant roles are supported!') }}{% endif %}{% endfor %}"""
-GEMMA = r"""{{ bos_token }}{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}{% for message in messages %}{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}{% if (message['role'] == 'assistant') %}{% set role = 'model' %}{% else %}{% set role = message['role'] %}{% endif %}{{ '<start_of_turn>' + role + '\n' + message['content'] | trim + '<end_of_turn>\n' }}{% endfor %}{% if add_generation_prompt %}{{'<start_of_turn>model\n'}}{% endif %}"""
-PHI3 = r"""{% for message in messages %}{% if message['role'] == 'system' %}{{'<|system|>\n' + message['content'] + '<|end|>\n'}}{% elif message['role'] == 'user' %}{{'<|user|>\n' + message['content'] + '<|end|>\n'}}{% elif message['role'] == 'assistant' %}{{'<|assistant|>\n' + message['content'] + '<|end|>\n'}}{% endif %}{% endfor %}{% if add_generation_prompt %}{{ '<|assistant|>\n' }}{% else %}{{ eos_token }}{% endif %}"""
-LLAMA2 = r"""{% for message in messages %}{% if message['role'] == 'system' %}{{ '<<SYS>>\n' + message['content'] + '\n<</SYS>>\n\n' }}{% elif message['role'] == 'user' %}{{ bos_token + '[INST] ' + message['content'] + ' [/INST]' }}{% endif %}{% endfor %}"""
+QWEN2 = (r"{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
+         r"{{ '<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n' }}{% endif %}"
+         r"{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}"
+         r"{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}")
+CHATML = (r"{% for message in messages %}"
+          r"{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}"
+          r"{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}")
+LLAMA3 = (r"{% set loop_messages = messages %}{% for message in loop_messages %}"
+          r"{% set content = '<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n'"
+          r"+ message['content'] | trim + '<|eot_id|>' %}"
+          r"{% if loop.index0 == 0 %}{% set content = bos_token + content %}{% endif %}{{ content }}{% endfor %}"
+          r"{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}{% endif %}")
+MISTRAL = (r"{{ bos_token }}{% for message in messages %}"
+           r"{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}"
+           r"{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}"
+           r"{% if message['role'] == 'user' %}{{ '[INST] ' + message['content'] + ' [/INST]' }}"
+           r"{% elif message['role'] == 'assistant' %}{{ message['content'] + eos_token}}{% else %}"
+           r"{{ raise_exception('Only user and assistant roles are supported!') }}{% endif %}{% endfor %}")
+GEMMA = (r"{{ bos_token }}{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not supported') }}"
+         r"{% endif %}{% for message in messages %}{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}"
+         r"{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}"
+         r"{% if (message['role'] == 'assistant') %}{% set role = 'model' %}{% else %}{% set role = message['role'] %}"
+         r"{% endif %}{{ '<start_of_turn>' + role + '\n' + message['content'] | trim + '<end_of_turn>\n' }}"
+         r"{% endfor %}{% if add_generation_prompt %}{{'<start_of_turn>model\n'}}{% endif %}")
+PHI3 = (r"{% for message in messages %}{% if message['role'] == 'system' %}"
+        r"{{'<|system|>\n' + message['content'] + '<|end|>\n'}}{% elif message['role'] == 'user' %}"
+        r"{{'<|user|>\n' + message['content'] + '<|end|>\n'}}{% elif message['role'] == 'assistant' %}"
+        r"{{'<|assistant|>\n' + message['content'] + '<|end|>\n'}}{% endif %}{% endfor %}"
+        r"{% if add_generation_prompt %}{{ '<|assistant|>\n' }}{% else %}{{ eos_token }}{% endif %}")
+LLAMA2 = (r"{% for message in messages %}{% if message['role'] == 'system' %}"
+          r"{{ '<<SYS>>\n' + message['content'] + '\n<</SYS>>\n\n' }}{% elif message['role'] == 'user' %}"
+          r"{{ bos_token + '[INST] ' + message['content'] + ' [/INST]' }}{% endif %}{% endfor %}")
 
 
 def meta(template, bos, eos, add_bos, eot=None) -> ChatMetadata:
@@ -117,7 +142,8 @@ def test_modelfile_round_trip_keeps_template_system_and_parameters():
     text = modelfile.render("./q.gguf", setup, ["made for a test"])
     text += "PARAMETER temperature 0.2\nPARAMETER num_ctx 4096\n"
     parsed = modelfile.parse(text)
-    assert (parsed.from_, parsed.template, parsed.system) == ("./q.gguf", setup.template, "You are a helpful assistant.")
+    assert (parsed.from_, parsed.template, parsed.system) == ("./q.gguf", setup.template,
+                                                              "You are a helpful assistant.")
     assert parsed.parameters == {"stop": ["<|im_start|>", "<|im_end|>"], "temperature": 0.2, "num_ctx": 4096}
     with pytest.raises(modelfile.ModelfileError, match="line 2: unknown PARAMETER 'temprature'"):
         modelfile.parse("FROM ./q.gguf\nPARAMETER temprature 0.2\n")
@@ -127,7 +153,8 @@ def test_modelfile_round_trip_keeps_template_system_and_parameters():
 
 def test_go_template_subset_follows_go_semantics():
     data = {"Messages": [{"Role": "user", "Content": "a"}, {"Role": "assistant", "Content": "b"}], "System": ""}
-    assert render("{{- range $i, $m := .Messages }}{{ $i }}:{{ $m.Role }} {{ end -}}\n!", data) == "0:user 1:assistant !"
+    assert render("{{- range $i, $m := .Messages }}{{ $i }}:{{ $m.Role }} {{ end -}}\n!",
+                  data) == "0:user 1:assistant !"
     assert render('{{ if eq (len .Messages) 2 }}two{{ else if .System }}sys{{ else }}none{{ end }}', data) == "two"
     assert render('{{ $last := index .Messages 1 }}{{ $last.Content }}|{{ or .System "default" }}', data) == "b|default"
     assert render("{{ range .Nothing }}x{{ else }}empty{{ end }}", data) == "empty"

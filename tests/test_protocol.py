@@ -100,4 +100,5 @@ def test_vocabulary_check_reads_the_gguf_and_keeps_its_verdict(smol, tmp_path):
     shutil.copytree(smol, changed, ignore=shutil.ignore_patterns("*.safetensors"))
     tok.add_tokens(["<studio-extra>"])
     tok.save_pretrained(str(changed))
-    assert vocabulary_mismatch(gguf, changed, other) == f"vocabulary sizes differ: GGUF {len(tokens)}, checkpoint {len(tokens) + 1}"
+    expected = f"vocabulary sizes differ: GGUF {len(tokens)}, checkpoint {len(tokens) + 1}"
+    assert vocabulary_mismatch(gguf, changed, other) == expected

@@ -20,7 +20,8 @@ def reason(spec: str, hw: Hardware, **overrides) -> str | None:
 
 
 @pytest.mark.parametrize("spec, overrides, cc, expected", [
-    ("fp8", {"execution": "native"}, None, "needs an NVIDIA GPU with CUDA; none detected; run fp8 with execution=emulated"),
+    ("fp8", {"execution": "native"}, None,
+     "needs an NVIDIA GPU with CUDA; none detected; run fp8 with execution=emulated"),
     ("fp8", {"execution": "native"}, 8.0, "needs compute capability ≥ 8.9; the best GPU here has 8.0"),
     ("fp8", {"execution": "native"}, 9.0, None),
     ("fp8", {"execution": "emulated"}, None, None),

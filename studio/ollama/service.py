@@ -114,7 +114,8 @@ def submit_import(settings: Settings, req: ImportRequest) -> int:
         dup = s.exec(select(Job).where(Job.dedupe_key == key,
                                        Job.state.in_([JobState.QUEUED, JobState.RUNNING]))).first()
         if dup is not None:
-            raise ValueError(f"importing result #{req.result_id} as {plan.name!r} is already {dup.state} as job #{dup.id}")
+            raise ValueError(f"importing result #{req.result_id} as {plan.name!r} is already {dup.state} "
+                             f"as job #{dup.id}")
         job = Job(model=result.model, model_key=result.model_key, recipe=IMPORT_RECIPE, eval_text_path="",
                   eval_text_sha=result.eval_text_sha, dedupe_key=key, prompts=[],
                   options={"result_id": req.result_id, "name": plan.name, "host": host,

@@ -24,7 +24,8 @@ class BnbInt8Recipe(QuantizeOnLoadRecipe):
     def config(self, options: dict, model_path: Path):
         from transformers import BitsAndBytesConfig
         return BitsAndBytesConfig(load_in_8bit=True, llm_int8_threshold=options["threshold"],
-                                  llm_int8_skip_modules=["lm_head", *kept_module_names(model_path, keep_patterns(options))])
+                                  llm_int8_skip_modules=["lm_head",
+                                                         *kept_module_names(model_path, keep_patterns(options))])
 
 
 RECIPE = BnbInt8Recipe()

@@ -64,7 +64,8 @@ def quantize_int8(w: torch.Tensor, symmetric: bool, group_size: int | None) -> d
     scale = ((hi - lo) / 255).clamp(min=1e-12)
     zero_point = torch.round(-lo / scale).clamp(0, 255)
     q = torch.clamp(torch.round(blocks / scale) + zero_point, 0, 255).to(torch.uint8)
-    return {"qweight": _unblock(q, cols), "scale": scale.squeeze(-1), "zero_point": zero_point.squeeze(-1).to(torch.uint8)}
+    return {"qweight": _unblock(q, cols), "scale": scale.squeeze(-1),
+            "zero_point": zero_point.squeeze(-1).to(torch.uint8)}
 
 
 def dequantize_int8(t: dict[str, torch.Tensor], group_size: int | None) -> torch.Tensor:

@@ -85,7 +85,8 @@ class FP8Recipe(HFRecipe):
             quantize = partial(formats.quantize_fp8, fmt=o["format"], per_channel=o["scales"] == "per-channel")
             layers = packed.write_packed(ctx.model.path, out, self.name, o, quantize, keep_patterns(o),
                                          lambda f: ctx.report(f, None))
-        ctx.report(1.0, f"fp8: {len(layers)} linear layers in {o['format'].upper()} ({o['scales']}, {o['activations']})")
+        ctx.report(1.0, f"fp8: {len(layers)} linear layers in {o['format'].upper()} "
+                        f"({o['scales']}, {o['activations']})")
         return out
 
     def load(self, artifact: Path, device: str):

@@ -60,7 +60,8 @@ class GPTQModelRecipe(HFRecipe):
         hidden = model.hidden_size or 4096
         activations = options["samples"] * options["seq_len"] * hidden * 4 * 4
         hessians = (6 * hidden ** 2 + (4 * hidden) ** 2) * 4
-        return model.n_params * 4 + activations + hessians + 512 * 2**20  # embeddings and lm_head stay 16-bit: bounded by fp16
+        # embeddings and lm_head stay 16-bit: bounded by fp16
+        return model.n_params * 4 + activations + hessians + 512 * 2**20
 
     def quantize(self, ctx: StageContext) -> Path:
         return gptqmodel_quantize(self, ctx, self.method, self.quantize_config(ctx.options))
