@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -15,6 +16,13 @@ from studio.config import REPO_ROOT, Settings
 from tests.fleet import free_port
 from tests.models import build_smollm2_checkpoint, build_tiny_llama, smollm2_gguf
 from tests.ollama_standin import OllamaStandIn, smollm2_q4_k_m, store_gguf_result
+
+# A run started in the background by a non-interactive shell (a CI script, `make test &`) inherits SIGINT
+# ignored, and every program it starts would too: Python then never turns SIGINT into KeyboardInterrupt, so
+# the Ctrl-C a test sends to the CLI, or the stop it sends a studio, would be lost. Handled here, SIGINT
+# reaches each child at its default, as from a terminal.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 SHARED_TEXT = REPO_ROOT.parent / "shared" / "data" / "wikitext-2-raw-test.txt"
 ARTIFACTS = REPO_ROOT / "test-artifacts"
