@@ -9,6 +9,7 @@ from pathlib import Path
 
 from studio import hardware, recipes
 from studio.config import Settings
+from studio.evaluation import llama_backend
 from studio.evaluation.protocol import Protocol, ProtocolError
 from studio.evaluation.texts import TextError, load_text, prompt_problems, text_sha
 from studio.models import ModelError, ModelFacts, confine, read_model_facts, resolve_model
@@ -223,7 +224,7 @@ def _too_short(text: str, protocol: Protocol, tokenizer) -> str | None:
 
 
 # llama_backend.generations runs GGUF generations in a context of this many tokens plus max new tokens.
-GGUF_PROMPT_TOKENS = 512
+GGUF_PROMPT_TOKENS = llama_backend.PROMPT_TOKENS
 
 
 def _prompt_token_problems(model: ModelFacts, tokenizer, prompts: list[str], families: set[str],

@@ -10,6 +10,9 @@ import numpy as np
 
 from studio.evaluation.protocol import Protocol, Scores, score_chunks
 
+# Generations run in a context of this many prompt tokens plus the new tokens (preflight refuses longer prompts).
+PROMPT_TOKENS = 512
+
 
 def threads() -> int:
     return int(os.environ.get("STUDIO_THREADS") or os.cpu_count() or 1)
@@ -97,7 +100,7 @@ def generations(gguf: Path, prompts: list[str], max_new_tokens: int) -> dict:
     """Greedy generations of the prompts and the decode tokens/s over them (prefill excluded)."""
     if not prompts or max_new_tokens < 1:
         return {"decode_tok_s": 0.0, "generations": []}
-    llm = _llama(gguf, 512 + max_new_tokens)
+    llm = _llama(gguf, PROMPT_TOKENS + max_new_tokens)
     out, decode_tokens, decode_seconds = [], 0, 0.0
     for text in prompts:
         generated, decoded, seconds, n_new = _generate(llm, text, max_new_tokens)
