@@ -82,7 +82,7 @@ def main(argv=None) -> None:
 
     settings = Settings.from_env(args.workspace)
     settings.ensure_dirs()
-    from jobs.queue import reap, requeue_pending, start_consumer
+    from jobs.queue import enqueue, reap, requeue_pending, start_consumer
 
     reaped = reap(settings)
     if reaped:
@@ -93,7 +93,7 @@ def main(argv=None) -> None:
     from components.app import build_app
     from studio.evaluation.texts import MAX_TEXT_BYTES
 
-    app = build_app(settings)
+    app = build_app(settings, enqueue)
     css = (REPO_ROOT / "static" / "studio.css").read_text()
     print(f"Quantization Studio: http://{args.host}:{args.port}  (workspace {settings.workspace})", file=sys.stderr)
     try:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.measure import Run, run_measured
+from studio import families
 from studio.config import REPO_ROOT
 
 SHARED_TEXT = REPO_ROOT.parent / "shared" / "data" / "wikitext-2-raw-test.txt"
@@ -69,10 +70,9 @@ class Workspace:
         return self.model_cache() / "base-f16.gguf"
 
     def tokens(self, family: str) -> tuple[Path, int | None]:
-        """The cached token ids of the shared text (llama.cpp's for GGUF, the checkpoint's for HF)."""
-        stem = "tokens-" if family == "gguf" else f"tokens-{family}-"
-        ids = next(p for p in self.model_cache().glob(f"{stem}*.npy")
-                   if family != "gguf" or not p.name.startswith("tokens-hf-"))
+        """The cached token ids of the shared text, as the family's backend made them (stem: tokens…-TEXT_SHA)."""
+        named = families.get(family).token_stem
+        ids = next(p for p in self.model_cache().glob("tokens-*.npy") if p.stem == named(p.stem.rsplit("-", 1)[-1]))
         return ids, json.loads(ids.with_suffix(".json").read_text())["bos"]
 
 

@@ -1,7 +1,7 @@
 """GGUF perplexity: the studio's evaluation process against llama.cpp's own `llama-perplexity`, on
 the same GGUF, text, context and chunks. Goal: the same PPL to 4 decimals, time ≤ 1.10×.
 
-A is the process a job runs (`python -m studio.evaluation.process`), with generations off
+A is the process a job runs (`python -m jobs.evaluation`), with generations off
 (llama-perplexity has none); its prefill speed comes from the chunks, at no extra cost.
 B runs with flash attention off, as llama-cpp-python's Llama does by default (the studio's setting);
 one extra run with llama-perplexity's own default (flash attention auto, i.e. on for CPU) shows how
@@ -18,7 +18,7 @@ from pathlib import Path
 
 from bench.measure import Figure, alternate, median, run_measured, value_range
 from bench.reference_build import ensure_llama_perplexity
-from studio.evaluation.process import PROGRESS_PREFIX
+from jobs.evaluation import PROGRESS_PREFIX
 
 N_CTX = 512
 FINAL_PPL = re.compile(r"Final estimate: PPL = ([0-9.]+)")
@@ -26,7 +26,7 @@ TOKENIZE_MS = re.compile(r"tokenization took ([0-9.]+) ms")
 
 
 def studio_request(gguf: Path, tokens: Path, bos: int | None, model: Path, chunks: int) -> dict:
-    return {"artifact": str(gguf), "base_artifact": None, "backend": "llama", "recipe": "gguf",
+    return {"artifact": str(gguf), "base_artifact": None, "family": "gguf", "recipe": "gguf",
             "tokenizer": str(model), "tokens_path": str(tokens), "bos": bos, "n_ctx": N_CTX,
             "max_chunks": chunks, "prompts": [], "max_new_tokens": 0}
 
@@ -35,7 +35,7 @@ def run_studio_evaluation(request: dict, scratch: Path, env: dict):
     """One evaluation process as a job runs it; returns the run and its result JSON."""
     req, out = scratch / "eval.request.json", scratch / "eval.json"
     req.write_text(json.dumps(request))
-    run = run_measured([sys.executable, "-m", "studio.evaluation.process", str(req), str(out)], env=env)
+    run = run_measured([sys.executable, "-m", "jobs.evaluation", str(req), str(out)], env=env)
     return run, json.loads(out.read_text())
 
 

@@ -23,7 +23,7 @@ BARE_SCRIPT = Path(__file__).with_name("bare_torch_perplexity.py")
 
 def evaluation_request(artifact: Path, base: Path, tokens: Path, bos, model: Path, chunks: int) -> dict:
     """The runner's request: the model with the base alongside, generations off."""
-    return {"artifact": str(artifact), "base_artifact": str(base), "backend": "torch", "recipe": RECIPE,
+    return {"artifact": str(artifact), "base_artifact": str(base), "family": "hf", "recipe": RECIPE,
             "tokenizer": str(model), "tokens_path": str(tokens), "bos": bos, "n_ctx": 512,
             "max_chunks": chunks, "prompts": [], "max_new_tokens": 0}
 
@@ -41,7 +41,7 @@ def benchmark(ws, sizes, log) -> list[Figure]:
                 "none" if bos is None else str(bos), str(sizes.hf_chunks)]
 
     def studio() -> float:
-        run = run_measured([sys.executable, "-m", "studio.evaluation.process", str(req), str(out)], env=ws.env)
+        run = run_measured([sys.executable, "-m", "jobs.evaluation", str(req), str(out)], env=ws.env)
         result = json.loads(out.read_text())
         studio_ppl.append(result["ppl"])
         studio_kld.append(result["divergence"]["kld_mean"])

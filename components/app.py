@@ -5,20 +5,22 @@ import gradio as gr
 
 from components import compare, hardware_tab, jobs_tab, new_job, ollama_panel, planner_tab
 from studio.config import Settings
+from studio.service import Enqueue
 
 
-def build_app(settings: Settings) -> gr.Blocks:
+def build_app(settings: Settings, enqueue: Enqueue) -> gr.Blocks:
+    """`enqueue` puts submitted jobs on the queue (jobs.queue.enqueue, handed in by launch.py)."""
     with gr.Blocks(title="Quantization Studio") as app:
         gr.HTML('<div class="qs-header"><h1>Quantization Studio</h1>'
                 "<p>Shrink a language model, and see what you lost.</p></div>")
         with gr.Tabs() as tabs:
             with gr.Tab("New job", id="new"):
-                preset_targets = new_job.build(settings)
+                preset_targets = new_job.build(settings, enqueue)
             with gr.Tab("Jobs", id="jobs"):
                 jobs_tab.build(settings)
             with gr.Tab("Compare", id="compare") as compare_tab:
                 load_compare, c_in, c_out = compare.build(settings)
-                load_ollama, o_out = ollama_panel.build(settings)
+                load_ollama, o_out = ollama_panel.build(settings, enqueue)
             with gr.Tab("Planner", id="planner") as plan_tab:
                 load_plan, p_in, p_out = planner_tab.build(settings, preset_targets, tabs)
             with gr.Tab("Hardware", id="hardware") as hw_tab:

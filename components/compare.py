@@ -8,7 +8,8 @@ import gradio as gr
 
 from components.formatting import esc, messages, mib
 from components.plots import scatter_svg
-from studio import service
+from studio import families, service
+from studio.families import BaseKey
 from studio.config import Settings
 from studio.pareto import frontier
 from studio.textdiff import word_diff
@@ -21,7 +22,6 @@ Y_AXES = {"Δ PPL %": "ppl_delta_pct", "Mean KLD": "kld_mean", "KLD vs checkpoin
 SORTS = {"Size": ("size_bytes", False), "Bits/weight": ("bpw", False), "PPL": ("ppl", False),
          "Δ PPL %": ("ppl_delta_pct", False), "Mean KLD": ("kld_mean", False),
          "KLD vs checkpoint": ("kld_vs_checkpoint", False), "Decode tok/s": ("decode_tok_s", True)}
-FAMILIES = ("all", "gguf", "hf")
 
 # Published by llama.cpp (its perplexity README's LLaMA-3-8B scoreboard): shown for orientation only.
 REFERENCE_CARD = """<div class="qs-reference" id="reference-card"><h4>Reference: published llama.cpp numbers
@@ -35,7 +35,7 @@ shape, not the values.</p><table class="qs-table"><tr><th>Type</th><th>Δ PPL</t
 def comparison_key(base_key: str) -> str:
     """model, text and protocol, without the family: GGUF and HF rows of one model sit side by side,
     each against its own base (llama.cpp F16 or the checkpoint in torch)."""
-    return ":".join(base_key.split(":")[1:5])
+    return BaseKey.parse(base_key).comparison
 
 
 def _groups(settings: Settings) -> dict[str, list[dict]]:
@@ -50,9 +50,9 @@ def _groups(settings: Settings) -> dict[str, list[dict]]:
 
 def group_label(rows: list[dict]) -> str:
     r = rows[0]
-    text_sha = r["base_key"].split(":")[2]
-    families = "+".join(sorted({row["family"] for row in rows}))
-    return (f"{r['model'].rsplit('/', 1)[-1]} · {families} · text {text_sha[:8]} · ctx {r['n_ctx']} · "
+    text_sha = BaseKey.parse(r["base_key"]).text_sha
+    names = "+".join(sorted({row["family"] for row in rows}))
+    return (f"{r['model'].rsplit('/', 1)[-1]} · {names} · text {text_sha[:8]} · ctx {r['n_ctx']} · "
             f"{r['n_chunks']} chunks")
 
 
@@ -180,7 +180,8 @@ def build(settings: Settings):
         y_axis = gr.Radio(list(Y_AXES), value="Δ PPL %", label="y", elem_id="plot-y")
     plots = gr.HTML(elem_id="plots-html")
     with gr.Row():
-        family = gr.Dropdown(list(FAMILIES), value="all", label="Family", elem_id="filter-family")
+        family = gr.Dropdown([("all", "all")] + [(f.title, f.name) for f in families.all_families()], value="all",
+                             label="Family", elem_id="filter-family")
         query = gr.Textbox("", label="Filter recipes", placeholder="e.g. Q4 or bnb", elem_id="filter-query")
         sort = gr.Dropdown(list(SORTS), value="Size", label="Sort by", elem_id="sort-by")
     table = gr.HTML(elem_id="compare-html")

@@ -11,6 +11,7 @@ from studio import recipes, service
 from studio.config import Settings
 from studio.evaluation.texts import BUILTIN_SAMPLE, DEFAULT_PROMPTS
 from studio.preflight import PreflightError
+from studio.service import Enqueue
 
 BUILTIN = "Built-in WikiText-2 sample"
 UPLOAD = "Upload a .txt"
@@ -70,7 +71,7 @@ def _request(settings: Settings, option_keys, model, types, hf_recipes, text_cho
         max_new_tokens=int(max_new or 0))
 
 
-def build(settings: Settings) -> None:
+def build(settings: Settings, enqueue: Enqueue) -> None:
     gguf = recipes.get("gguf")
     with gr.Row():
         with gr.Column(scale=3):
@@ -79,7 +80,7 @@ def build(settings: Settings) -> None:
                                info="a local Hugging Face checkpoint folder, or a hub id (downloaded when online)")
             types = gr.CheckboxGroup(list(gguf.option("type").choices), value=["Q4_K_M"], label="GGUF types",
                                      elem_id="gguf-types", info="llama.cpp quantization types; one job each")
-            hf_names = [n for n, e in sorted(recipes.entries().items()) if e.recipe and e.recipe.family == "hf"]
+            hf_names = [n for n, e in sorted(recipes.entries().items()) if e.recipe and e.recipe.family != gguf.family]
             hf_recipes = gr.CheckboxGroup(hf_names, value=[], label="Hugging Face-format recipes", elem_id="hf-recipes",
                                           info="evaluated with torch against the checkpoint itself; one job each")
             option_keys, option_widgets = _option_forms()
@@ -113,7 +114,7 @@ def build(settings: Settings) -> None:
     def on_submit(*values):
         notes: list[str] = []
         try:
-            ids = service.submit(settings, _request(settings, option_keys, *values), notes)
+            ids = service.submit(settings, _request(settings, option_keys, *values), enqueue, notes)
         except PreflightError as exc:
             return messages("error", exc.reasons)
         return messages("ok", [f"Queued job(s) {', '.join(f'#{i}' for i in ids)}. Follow them in the Jobs tab.",

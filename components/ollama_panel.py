@@ -8,6 +8,7 @@ from components.formatting import esc, messages
 from studio.config import Settings
 from studio.ollama import service
 from studio.ollama.client import default_host
+from studio.service import Enqueue
 from studio.storage import JobState
 
 
@@ -40,7 +41,7 @@ def outcome_html(row) -> str:
             f"<p>Template (ollama show)</p><pre>{esc(row.show.get('template') or '')}</pre></div>")
 
 
-def build(settings: Settings):
+def build(settings: Settings, enqueue: Enqueue):
     """The panel; returns (loader, outputs) to refresh its result list when the tab opens."""
     with gr.Accordion("Import into Ollama", open=True, elem_id="ollama-panel"):
         with gr.Row():
@@ -78,7 +79,7 @@ def build(settings: Settings):
     def on_import(result_id, model_name, host_url, text, replace):
         try:
             new_job = service.submit_import(settings, service.ImportRequest(
-                int(result_id), model_name, host_url.strip() or default_host(), text, bool(replace)))
+                int(result_id), model_name, host_url.strip() or default_host(), text, bool(replace)), enqueue)
         except (KeyError, ValueError, FileNotFoundError, TypeError) as exc:
             return (None, messages("error", [exc.args[0] if isinstance(exc, KeyError) else str(exc)]),
                     gr.Timer(active=False))

@@ -18,17 +18,18 @@ from studio.ollama.client import OllamaError, OllamaServer
 from studio.ollama.importer import plan_import, run_import
 from studio.ollama.service import gguf_result
 from studio.ollama.store import clear_pending, note_pending, record_import
+from studio.stages import Stage
 
 
 class OllamaImportRunner(JobRunner):
     def run(self) -> None:
         options = self.job.options
-        self.enter("preflight")
+        self.enter(Stage.PREFLIGHT)
         result = gguf_result(self.settings, options["result_id"])
         plan = plan_import(Path(result.artifact), options["name"], options["modelfile"])
         self.log(f"importing result #{result.id} ({result.recipe}, {Path(result.artifact).name}) as {plan.name!r}")
         outcome = run_import(OllamaServer(options["host"]), plan, bool(options.get("overwrite")), self)
-        self.enter("store")
+        self.enter(Stage.STORE)
         record_import(self.settings, self.job_id, result.id, plan.modelfile_text, outcome)
         self.log(f"imported {plan.name!r} in {outcome.seconds:.1f} s")
 

@@ -23,17 +23,17 @@ from huey import RedisHuey, SqliteHuey
 from huey.consumer import Consumer
 from huey.registry import Message
 from huey.serializer import Serializer
-from sqlalchemy import update
 from sqlmodel import select
 
 from jobs.process import SUPERVISOR_PID_ENV, disk_full_note, exit_reason, spawn, stop_group
 from studio.config import Settings, REPO_ROOT
 from studio.outputs import sweep_unowned
+from studio.ollama.service import IMPORT_RECIPE
+from studio.stages import RESTARTABLE, UNCANCELLABLE, Stage
 from studio.storage import Job, JobLog, JobState, reading, session
+from studio.storage.jobs import claim, get_job, update_job
 from studio.storage.tables import utcnow
 
-# Stages before any heavy work: a job interrupted there goes back to the queue instead of failing.
-LIGHT_STAGES = ("starting", "preflight")
 HEARTBEAT_SECONDS = 10.0
 # A job on another machine whose supervisor has not written a heartbeat for this long is presumed dead
 # (generous, so clock skew between machines does not fail live jobs).
@@ -82,33 +82,21 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def claim(settings: Settings, job_id: int) -> bool:
-    """queued -> running in one conditional UPDATE: a job runs once even if two consumers (on any
-    database) get its message."""
-    now = utcnow()
-    with session(settings.db_url) as s:
-        claimed = s.execute(update(Job).where(Job.id == job_id, Job.state == JobState.QUEUED).values(
-            state=JobState.RUNNING, stage="starting", started_at=now, heartbeat_at=now, worker=worker_id())).rowcount
-        s.commit()
-    return claimed == 1
-
-
-def runner_module(recipe: str) -> str:
-    """Ollama imports (recipe "ollama:…") have their own runner; every other job quantizes."""
-    return "jobs.ollama_job" if recipe.startswith("ollama:") else "jobs.runner"
+def runner_module(job: Job) -> str:
+    """Ollama imports have their own runner; every other job quantizes."""
+    return "jobs.ollama_job" if job.recipe_name == IMPORT_RECIPE else "jobs.runner"
 
 
 def supervise(settings: Settings, job_id: int) -> None:
-    if not claim(settings, job_id):
+    if not claim(settings.db_url, job_id, worker_id()):
         return
     env = {**os.environ, **settings.to_env(), "PYTHONUNBUFFERED": "1", SUPERVISOR_PID_ENV: str(os.getpid())}
     proc, cancelled, failure = None, False, None
     try:
-        with reading(settings.db_url) as s:
-            module = runner_module(s.get(Job, job_id).recipe)
+        module = runner_module(get_job(settings.db_url, job_id))
         proc = spawn([sys.executable, "-m", module, str(job_id)], new_group=True, env=env,
                      cwd=str(REPO_ROOT), from_threaded_parent=True)
-        _set(settings, job_id, pid=proc.pid)
+        update_job(settings.db_url, job_id, pid=proc.pid)
         relay = threading.Thread(target=_relay_log, args=(settings, job_id, proc), daemon=True)
         relay.start()
         cancelled = _wait_or_cancel(settings, job_id, proc)
@@ -120,12 +108,6 @@ def supervise(settings: Settings, job_id: int) -> None:
     finally:
         _cancelled_here.discard((settings.db_url, job_id))
         _finish(settings, job_id, proc.returncode if proc else None, cancelled, failure)
-
-
-def _set(settings: Settings, job_id: int, **fields) -> None:
-    with session(settings.db_url) as s:
-        s.execute(update(Job).where(Job.id == job_id).values(**fields))
-        s.commit()
 
 
 # How often a supervisor looks for a cancel request (a query-only read of its Job row).
@@ -149,7 +131,7 @@ def _wait_or_cancel(settings: Settings, job_id: int, proc) -> bool:
         try:
             with reading(settings.db_url) as s:
                 job = s.get(Job, job_id)
-            asked, storing = asked_here or job.cancel_requested, job.stage == "store"
+            asked, storing = asked_here or job.cancel_requested, job.stage in UNCANCELLABLE
         except Exception:
             if not asked_here:
                 raise
@@ -168,7 +150,7 @@ def _wait_or_cancel(settings: Settings, job_id: int, proc) -> bool:
 def _heartbeat(settings: Settings, job_id: int) -> None:
     """Say 'still supervising'; a missed beat (a full disk, a busy database) must not stop the job."""
     try:
-        _set(settings, job_id, heartbeat_at=utcnow())
+        update_job(settings.db_url, job_id, heartbeat_at=utcnow())
     except Exception as exc:
         print(f"job {job_id}: heartbeat not stored: {exc}", file=sys.stderr)
 
@@ -229,8 +211,8 @@ def reap(settings: Settings) -> list[int]:
             if supervisor_alive(job):
                 alive.add(job.id)
                 continue
-            if job.stage in LIGHT_STAGES:
-                job.state, job.stage, job.started_at, job.worker = JobState.QUEUED, "queued", None, None
+            if job.stage in RESTARTABLE:
+                job.state, job.stage, job.started_at, job.worker = JobState.QUEUED, Stage.QUEUED, None, None
                 requeued.append(job.id)
             else:
                 job.state, job.finished_at = JobState.FAILED, utcnow()

@@ -5,10 +5,14 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from studio.config import Settings
 from studio.evaluation.texts import BUILTIN_SAMPLE, DEFAULT_PROMPTS
 from studio.ollama import cli as ollama_cli
+
+if TYPE_CHECKING:
+    from studio.service import Queue
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -44,6 +48,10 @@ def _parser() -> argparse.ArgumentParser:
     pl.add_argument("--json", action="store_true")
     lg = sub.add_parser("log", help="print a job's log")
     lg.add_argument("job_id", type=int)
+    rc = sub.add_parser("recipes", help="list the recipes and their options schema (as the New-job form shows them)")
+    rc_fmt = rc.add_mutually_exclusive_group()
+    rc_fmt.add_argument("--json", action="store_true", help="a JSON list, one object per recipe")
+    rc_fmt.add_argument("--markdown", action="store_true", help="a Markdown table (README's recipe table)")
     ollama_cli.add_parser(sub)
     return p
 
@@ -58,8 +66,7 @@ def _parse_overrides(items: list[str]) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
-def cmd_quantize(settings: Settings, args) -> int:
-    from jobs.queue import consumer_alive, start_consumer
+def cmd_quantize(settings: Settings, args, queue: Queue) -> int:
     from studio import service
     from studio.preflight import PreflightError
 
@@ -69,7 +76,7 @@ def cmd_quantize(settings: Settings, args) -> int:
                              max_new_tokens=args.max_new_tokens, overrides=_parse_overrides(args.option))
     notes: list[str] = []
     try:
-        job_ids = service.submit(settings, req, notes)
+        job_ids = service.submit(settings, req, queue.enqueue, notes)
     except PreflightError as exc:
         print("preflight refused:\n" + "\n".join(f"  - {r}" for r in exc.reasons), file=sys.stderr)
         return 2
@@ -80,11 +87,11 @@ def cmd_quantize(settings: Settings, args) -> int:
         return 0
     consumer = None
     try:
-        if not settings.queue_url and not consumer_alive(settings):
-            consumer = start_consumer(settings)  # no studio running: run the jobs here
+        if not settings.queue_url and not queue.consumer_alive(settings):
+            consumer = queue.start_consumer(settings)  # no studio running: run the jobs here
         jobs = service.wait_for(settings, job_ids, on_change=lambda js: _print_progress(js))
     except KeyboardInterrupt:
-        return _interrupted(settings, job_ids, ran_here=consumer is not None)
+        return _interrupted(settings, job_ids, queue if consumer is not None else None)
     finally:
         if consumer is not None:
             consumer.stop(graceful=True)  # after a Ctrl-C: until the cancelled jobs have stopped
@@ -93,12 +100,11 @@ def cmd_quantize(settings: Settings, args) -> int:
     return 0 if all(j.state == "done" for j in jobs) else 1
 
 
-def _interrupted(settings: Settings, job_ids: list[int], ran_here: bool) -> int:
-    """Ctrl-C while waiting: jobs this command runs itself are cancelled (nothing would run them once it
-    exits); jobs a studio or worker runs go on."""
-    from jobs.queue import cancel_here
-    if ran_here:
-        cancel_here(settings, job_ids)  # this process supervises them: stopped without waiting for the database
+def _interrupted(settings: Settings, job_ids: list[int], ran_here: Queue | None) -> int:
+    """Ctrl-C while waiting: jobs this command runs itself (`ran_here`, their queue) are cancelled (nothing
+    would run them once it exits); jobs a studio or worker runs go on."""
+    if ran_here is not None:
+        ran_here.cancel_here(settings, job_ids)  # supervised here: stopped without waiting for the database
         said = [_cancel(settings, i) for i in job_ids]
         print("interrupted: " + "; ".join(said), file=sys.stderr)
     else:
@@ -166,13 +172,108 @@ def cmd_plan(settings: Settings, args) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def _recipe_rows() -> list[dict]:
+    """Every recipe of the registry, sorted by name; one that failed to import is unavailable, with its error."""
+    from studio import recipes
+    rows = []
+    for key, entry in recipes.entries().items():
+        r = entry.recipe
+        if r is None:
+            rows.append({"name": key, "available": False, "error": entry.import_error, "module": entry.module,
+                         "title": None, "description": None, "family": None, "variant": None, "options": []})
+            continue
+        rows.append({"name": r.name, "available": True, "error": None, "module": entry.module, "title": r.title,
+                     "description": r.description, "family": getattr(r.family, "name", r.family),
+                     "variant": r.variant.option if r.variant is not None else None,
+                     "options": [{"name": o.name, "kind": o.kind, "default": _jsonable(o.default), "help": o.help,
+                                  "choices": _jsonable(o.choices), "minimum": o.minimum, "maximum": o.maximum}
+                                 for o in r.options]})
+    return sorted(rows, key=lambda row: row["name"])
+
+
+def _jsonable(value):
+    if isinstance(value, (tuple, list)):
+        return [_jsonable(v) for v in value]
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
+
+
+def _recipe_label(row: dict) -> str:
+    return f"{row['name']}:{row['variant'].upper()}" if row["variant"] else row["name"]
+
+
+def _show(value, empty: str = "—") -> str:
+    """An option value as a person reads it (and as `--option` accepts it)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value == "":
+        return empty
+    return str(value)
+
+
+def _md_cell(text: str) -> str:
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def _recipes_markdown(rows: list[dict]) -> str:
+    lines = ["| recipe | family | what it is | options (default) |", "|---|---|---|---|"]
+    for row in rows:
+        if not row["available"]:
+            lines.append(f"| `{row['name']}` | — | {_md_cell('unavailable: ' + str(row['error']))} | — |")
+            continue
+        options = ", ".join(f"`{o['name']}` ({_md_cell(_show(o['default']))})" for o in row["options"]) or "—"
+        lines.append(f"| `{_recipe_label(row)}` | {_md_cell(row['family'])} | {_md_cell(row['description'])} "
+                     f"| {options} |")
+    return "\n".join(lines) + "\n"
+
+
+def _recipes_text(rows: list[dict]) -> str:
+    out = []
+    for row in rows:
+        if not row["available"]:
+            out += [f"{row['name']}: unavailable ({row['module']}): {row['error']}", ""]
+            continue
+        out.append(f"{_recipe_label(row)} — {row['title']} (family {row['family']})")
+        out.append(f"    {row['description']}")
+        if row["variant"]:
+            out.append(f"    {_recipe_label(row)} sets option '{row['variant']}'")
+        out.append(f"    options (--option {row['name']}.NAME=VALUE):" if row["options"] else "    no options")
+        for o in row["options"]:
+            limits = []
+            if o["choices"]:
+                limits.append("one of " + ", ".join(_show(c) for c in o["choices"]))
+            if o["minimum"] is not None or o["maximum"] is not None:
+                lo = "" if o["minimum"] is None else f"{o['minimum']:g}"
+                hi = "" if o["maximum"] is None else f"{o['maximum']:g}"
+                limits.append(f"{lo}…{hi}")
+            out.append(f"      {o['name']} = {_show(o['default'], empty='(empty)')}  [{o['kind']}"
+                       + "".join(f"; {x}" for x in limits) + "]" + (f"  {o['help']}" if o["help"] else ""))
+        out.append("")
+    return "\n".join(out)
+
+
+def cmd_recipes(args) -> int:
+    rows = _recipe_rows()
+    if args.json:
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+    elif args.markdown:
+        print(_recipes_markdown(rows), end="")
+    else:
+        print(_recipes_text(rows), end="")
+    return 0
+
+
+def main(queue: Queue, argv: list[str] | None = None) -> int:
+    """`queue` is the layer that runs jobs (jobs.queue), handed in by the entry point, studio/__main__.py."""
     args = _parser().parse_args(argv)
+    if args.command == "recipes":  # reads the registry only: no workspace, database or queue
+        return cmd_recipes(args)
     settings = Settings.from_env(args.workspace)
     settings.ensure_dirs()
     from studio import service
     if args.command == "quantize":
-        return cmd_quantize(settings, args)
+        return cmd_quantize(settings, args, queue)
     if args.command == "jobs":
         return cmd_jobs(settings, args)
     if args.command == "results":
@@ -186,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         return 0
     if args.command == "ollama":
-        return ollama_cli.run(settings, args)
+        return ollama_cli.run(settings, args, queue)
     if args.command == "plan":
         return cmd_plan(settings, args)
     if args.command == "log":

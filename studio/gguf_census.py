@@ -10,8 +10,7 @@ import ctypes
 import functools
 from pathlib import Path
 
-# Row sizes must be a multiple of the block size; k-quants use 256-wide super-blocks.
-K_QUANT_BLOCK = 256
+from gguf import QK_K  # k-quants' super-block: a row whose length is not a multiple falls back to another type
 
 
 class _InitParams(ctypes.Structure):
@@ -63,7 +62,7 @@ def gguf_census(path: Path) -> dict:
             n_elements += elements
             n_bytes += lib.gguf_get_tensor_size(gguf, i)
             row_length = elements // lib.ggml_nrows(tensor)
-            if lib.ggml_n_dims(tensor) >= 2 and row_length % K_QUANT_BLOCK:
+            if lib.ggml_n_dims(tensor) >= 2 and row_length % QK_K:
                 not_k_divisible += 1
     finally:
         lib.gguf_free(gguf)

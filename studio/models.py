@@ -17,6 +17,8 @@ from pathlib import Path
 from studio.config import Settings
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+# Architecture class names of models that generate text (LlamaForCausalLM, GPT2LMHeadModel).
+CAUSAL_LM_SUFFIXES = ("ForCausalLM", "LMHeadModel")
 
 
 class ModelError(ValueError):

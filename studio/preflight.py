@@ -9,10 +9,10 @@ from pathlib import Path
 
 from studio import hardware, recipes
 from studio.config import Settings
-from studio.evaluation import llama_backend
 from studio.evaluation.protocol import Protocol, ProtocolError
 from studio.evaluation.texts import TextError, load_text, prompt_problems, text_sha
 from studio.models import ModelError, ModelFacts, confine, read_model_facts, resolve_model
+from studio.families import Family
 from studio.recipes.base import OptionError, Recipe
 
 
@@ -156,7 +156,7 @@ def _option_problems(settings: Settings, recipe: Recipe, model: ModelFacts, opti
 def _memory_problems(recipe: Recipe, model: ModelFacts, options: dict, hw: hardware.Hardware) -> list[str]:
     """Refuse, with numbers, a job whose heaviest stage will not fit (in VRAM on a GPU, else RAM)."""
     need = recipe.estimate_memory_bytes(model, options)
-    if hw.cuda and recipe.family != "gguf":
+    if hw.cuda and recipe.family.memory_on_gpu:
         have, where = max(d.memory_bytes for d in hw.cuda), "GPU memory"
     else:
         have, where = hw.ram_available_bytes, "available RAM"
@@ -167,10 +167,9 @@ def _memory_problems(recipe: Recipe, model: ModelFacts, options: dict, hw: hardw
 
 
 def _intermediate_bytes(settings: Settings, model: ModelFacts, planned: list[PlannedJob]) -> int:
-    from studio.recipes.gguf import base_gguf_path
+    """The base artifacts still to be made, once per family (shared by that family's jobs)."""
     cache = settings.model_cache_dir / model.key
-    families = {j.recipe.family for j in planned}
-    return model.n_params * 2 if "gguf" in families and not base_gguf_path(cache).exists() else 0
+    return sum(family.intermediate_bytes(model, cache) for family in {j.recipe.family for j in planned})
 
 
 def _model_or_reason(settings: Settings, name: str, reasons: list[str]) -> ModelFacts | None:
@@ -223,15 +222,11 @@ def _too_short(text: str, protocol: Protocol, tokenizer) -> str | None:
             f"{protocol.n_ctx} needs {needed} (two chunks): use a longer text or a smaller context")
 
 
-# llama_backend.generations runs GGUF generations in a context of this many tokens plus max new tokens.
-GGUF_PROMPT_TOKENS = llama_backend.PROMPT_TOKENS
-
-
-def _prompt_token_problems(model: ModelFacts, tokenizer, prompts: list[str], families: set[str],
+def _prompt_token_problems(model: ModelFacts, tokenizer, prompts: list[str], families: set[Family],
                            max_new_tokens: int) -> list[str]:
     """Each prompt, as the generation feeds it (through the chat template), against the tightest context the
     job's recipes generate in; uncounted without a tokenizer (the runner then reports what fails)."""
-    limits = [limit for family in sorted(families) if (limit := _prompt_limit(family, model, max_new_tokens))]
+    limits = [limit for family in families if (limit := family.prompt_limit(model, max_new_tokens))]
     if tokenizer is None or not limits:
         return []
     most, why = min(limits)
@@ -240,17 +235,6 @@ def _prompt_token_problems(model: ModelFacts, tokenizer, prompts: list[str], fam
               else len(tokenizer.encode(p).ids) for p in prompts]
     return [f"prompt {i} has {n:,} tokens with this model's tokenizer and chat template; at most {most:,} fit, "
             f"as {why}: shorten it" for i, n in enumerate(counts, 1) if n > most]
-
-
-def _prompt_limit(family: str, model: ModelFacts, max_new_tokens: int) -> tuple[int, str] | None:
-    if family == "gguf":
-        return GGUF_PROMPT_TOKENS, (f"llama.cpp generates in a context of {GGUF_PROMPT_TOKENS} + "
-                                    f"{max_new_tokens} tokens (max new tokens)")
-    if model.context_length:
-        return max(model.context_length - max_new_tokens, 0), (
-            f"the model is made for {model.context_length} tokens (max_position_embeddings), "
-            f"{max_new_tokens} of them for new tokens")
-    return None
 
 
 def _chat_renderer(path: Path):

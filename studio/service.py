@@ -7,15 +7,33 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Protocol
 
 from sqlmodel import select
 
-from studio import recipes
+from studio import families, recipes
 from studio.config import Settings
+from studio.evaluation.protocol import IDENTICAL
 from studio.evaluation.texts import BUILTIN_SAMPLE, DEFAULT_PROMPTS, TextError, store_upload
 from studio.preflight import Plan, PreflightError, run_preflight
 from studio.storage import Generation, Job, JobLog, JobState, Result, reading, session
+from studio.storage.jobs import pending_duplicate
 from studio.storage.tables import utcnow
+
+# Puts a stored job on the work queue: jobs.queue.enqueue, handed in by whoever runs the service (the studio,
+# the CLI, a test), so this layer never imports the one that runs jobs.
+Enqueue = Callable[[Settings, int], None]
+
+
+class Queue(Protocol):
+    """What the front ends need of the layer that runs jobs; the module jobs.queue is one."""
+    def enqueue(self, settings: Settings, job_id: int) -> None: ...
+
+    def consumer_alive(self, settings: Settings) -> bool: ...
+
+    def start_consumer(self, settings: Settings, workers: int = 1): ...
+
+    def cancel_here(self, settings: Settings, job_ids: list[int]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -35,11 +53,9 @@ def preflight(settings: Settings, req: JobRequest) -> Plan:
                          req.n_ctx, req.max_chunks, dict(req.overrides), req.max_new_tokens, req.prompts)
 
 
-def submit(settings: Settings, req: JobRequest, notes: list[str] | None = None) -> list[int]:
+def submit(settings: Settings, req: JobRequest, enqueue: Enqueue, notes: list[str] | None = None) -> list[int]:
     """Preflight, then create one job per recipe and put it on the queue. Returns the job ids; the
     preflight's warnings go to `notes` when given."""
-    from jobs.queue import enqueue
-
     plan = preflight(settings, req)
     if notes is not None:
         notes += plan.notes
@@ -48,13 +64,12 @@ def submit(settings: Settings, req: JobRequest, notes: list[str] | None = None) 
     with session(settings.db_url) as s:
         for planned in plan.jobs:
             key = _dedupe_key(plan, planned.label, planned.options, prompts, req.max_new_tokens)
-            dup = s.exec(select(Job).where(Job.dedupe_key == key,
-                                           Job.state.in_([JobState.QUEUED, JobState.RUNNING]))).first()
-            if dup is not None:
+            if (dup := pending_duplicate(s, key)) is not None:
                 raise PreflightError([f"{planned.label} on this model and text is already {dup.state} "
                                       f"as job #{dup.id}"])
             job = Job(model=str(plan.model.path), model_key=plan.model.key, recipe=planned.label,
-                      options=planned.options, eval_text_path=str(plan.text_path), eval_text_sha=plan.text_sha,
+                      recipe_name=planned.recipe.name, options=planned.options, eval_text_path=str(plan.text_path),
+                      eval_text_sha=plan.text_sha,
                       n_ctx=plan.protocol.n_ctx, max_chunks=plan.protocol.max_chunks, prompts=prompts,
                       max_new_tokens=req.max_new_tokens, dedupe_key=key)
             s.add(job)
@@ -144,11 +159,6 @@ def generations(settings: Settings, result_ids: list[int]) -> dict[int, list[Gen
     return out
 
 
-# The base against itself: what divergence() gives for identical logits (a test checks it).
-BASE_DIVERGENCE = {"kld_mean": 0.0, "kld_median": 0.0, "kld_p99": 0.0, "kld_max": 0.0, "same_top_pct": 100.0,
-                   "rms_dp_pct": 0.0}
-
-
 def result_row(result: Result, base: Result | None) -> dict:
     """One result as the JSON the CLI prints and the Compare table shows."""
     return {
@@ -164,32 +174,19 @@ def result_row(result: Result, base: Result | None) -> dict:
         "peak_rss_bytes": result.peak_rss_bytes, "quant_seconds": result.quant_seconds,
         "load_seconds": result.load_seconds, "peak_vram_bytes": result.peak_vram_bytes,
         "emulated": result.emulated, "load_snippet": load_snippet(result),
-        **checkpoint_divergence(result),
-        **{k: (BASE_DIVERGENCE[k] if result.is_base else result.divergence.get(k)) for k in BASE_DIVERGENCE},
+        **families.get(result.family).vs_checkpoint(result.divergence, result.is_base),
+        **{k: (IDENTICAL[k] if result.is_base else result.divergence.get(k)) for k in IDENTICAL},
         "base": base.recipe if base else None, "base_key": result.base_key, "status": "done",
     }
 
 
-def checkpoint_divergence(result: Result) -> dict:
-    """KLD against the HF checkpoint, comparable across families: an HF row's own divergence, or the
-    cross-backend pass a GGUF row got (None with a reason when the vocabularies differ)."""
-    if result.family != "gguf":
-        stats = BASE_DIVERGENCE if result.is_base else result.divergence
-        return {"kld_vs_checkpoint": stats.get("kld_mean"), "same_top_vs_checkpoint": stats.get("same_top_pct"),
-                "vs_checkpoint_refused": None}
-    cross = result.divergence.get("vs_checkpoint") or {}
-    return {"kld_vs_checkpoint": cross.get("kld_mean"), "same_top_vs_checkpoint": cross.get("same_top_pct"),
-            "vs_checkpoint_refused": cross.get("refused")}
-
-
 def load_snippet(result: Result) -> str:
-    """How to load this row's artifact outside the studio (the recipe knows its format)."""
-    from studio.recipes.hf import transformers_snippet
-    name = result.recipe.split(":", 1)[0]
-    entry = recipes.entries().get(name)
+    """How to load this row's artifact outside the studio: the recipe knows its format, and a base row's
+    artifact is its family's (a GGUF file, or the checkpoint itself)."""
+    entry = recipes.entries().get(result.recipe_name) if result.recipe_name else None
     if entry and entry.recipe:
         return entry.recipe.load_snippet(Path(result.artifact))
-    return transformers_snippet(Path(result.artifact))  # an HF base row: the checkpoint itself
+    return families.get(result.family).load_snippet(Path(result.artifact))
 
 
 def result_rows(settings: Settings, job_ids: list[int] | None = None, include_base: bool = False) -> list[dict]:
@@ -268,7 +265,7 @@ def _refuse_while_importing(s, result_id: int) -> None:
     """An import still queued or running would upload a file about to go and store a row for a result that is gone."""
     from studio.ollama.service import IMPORT_RECIPE
 
-    active = s.exec(select(Job).where(Job.recipe == IMPORT_RECIPE,
+    active = s.exec(select(Job).where(Job.recipe_name == IMPORT_RECIPE,
                                       Job.state.in_([JobState.QUEUED, JobState.RUNNING]))).all()
     for job in active:
         if job.options.get("result_id") == result_id:

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
+import jobs.queue
 from studio import service
 from studio.config import REPO_ROOT, Settings
 from studio.storage import Job, Result, reading
@@ -30,7 +31,7 @@ def submit(settings: Settings, model: Path, recipe: str, eval_text: Path, **prot
     # The checkpoint comparison (a third evaluation pass) is not what these tests are about.
     request = service.JobRequest(model=str(model), recipes=(recipe,), eval_text=eval_text,
                                  overrides=(("gguf.checkpoint_kld", "false"),), **{**CHEAP, **protocol})
-    return service.submit(settings, request)[0]
+    return service.submit(settings, request, jobs.queue.enqueue)[0]
 
 
 def job(settings: Settings, job_id: int) -> Job:

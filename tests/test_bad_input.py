@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import jobs.queue
 from components.formatting import esc, messages
 from studio import cli, service
 from studio.preflight import PreflightError
@@ -234,7 +235,7 @@ def test_refused_with_a_specific_message_in_cli_and_ui(case, inputs, settings, c
         return value.format(**inputs)
     expected = fill(case.expected)
 
-    assert cli.main(_cli_args(case, fill)) == 2
+    assert cli.main(jobs.queue, _cli_args(case, fill)) == 2
     err = capsys.readouterr().err
     assert err.startswith("preflight refused:") and expected in err, err
     assert "queued job" not in err
@@ -248,17 +249,17 @@ def test_refused_with_a_specific_message_in_cli_and_ui(case, inputs, settings, c
 
 def test_the_same_job_twice_is_refused_in_cli_and_ui(inputs, settings, capsys):
     case = Case("duplicate", "")
-    assert cli.main(_cli_args(case, lambda v: v.format(**inputs))) == 0
-    assert cli.main(_cli_args(case, lambda v: v.format(**inputs))) == 2
+    assert cli.main(jobs.queue, _cli_args(case, lambda v: v.format(**inputs))) == 0
+    assert cli.main(jobs.queue, _cli_args(case, lambda v: v.format(**inputs))) == 2
     assert "gguf:Q8_0 on this model and text is already queued as job #1" in capsys.readouterr().err
     with pytest.raises(PreflightError, match="already queued as job #1"):
-        service.submit(settings, _request(case, lambda v: v.format(**inputs)))
+        service.submit(settings, _request(case, lambda v: v.format(**inputs)), jobs.queue.enqueue)
     assert len(service.list_jobs(settings)) == 1
 
 
 def test_no_recipe_is_refused_in_cli_and_ui(inputs, settings, capsys):
     with pytest.raises(SystemExit) as exited:
-        cli.main(["quantize", "--model", inputs["tiny"]])
+        cli.main(jobs.queue, ["quantize", "--model", inputs["tiny"]])
     assert exited.value.code == 2 and "the following arguments are required: --recipe" in capsys.readouterr().err
     with pytest.raises(PreflightError, match="no recipe chosen: pick at least one quantization type"):
         service.preflight(settings, service.JobRequest(model=inputs["tiny"], recipes=(), n_ctx=128))
@@ -284,12 +285,12 @@ def test_an_invalid_ollama_model_name_is_refused_in_cli_and_ui(settings, capsys)
     from tests.ollama_standin import store_gguf_result
 
     result_id = store_gguf_result(settings, smollm2_gguf(), smollm2_gguf())
-    assert cli.main(["ollama", "import", str(result_id), "--name", "Bad Name!"]) == 2
+    assert cli.main(jobs.queue, ["ollama", "import", str(result_id), "--name", "Bad Name!"]) == 2
     assert "invalid model name 'Bad Name!'" in capsys.readouterr().err
     text = ollama_service.preview_modelfile(settings, result_id).text
     with pytest.raises(ValueError, match="invalid model name 'Bad Name!'"):
-        ollama_service.submit_import(settings, ollama_service.ImportRequest(result_id, "Bad Name!",
-                                                                            "http://127.0.0.1:9", text))
+        request = ollama_service.ImportRequest(result_id, "Bad Name!", "http://127.0.0.1:9", text)
+        ollama_service.submit_import(settings, request, jobs.queue.enqueue)
     assert service.list_jobs(settings) == []
 
 

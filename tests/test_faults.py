@@ -16,7 +16,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from jobs.queue import LIGHT_STAGES, reap, start_consumer
+from jobs.queue import reap, start_consumer
+from studio.stages import RESTARTABLE
 from studio import service
 from studio.config import REPO_ROOT, Settings
 from studio.storage import Job, session
@@ -39,7 +40,7 @@ def _evaluation_process(runner_pid: int) -> psutil.Process:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         for child in psutil.Process(runner_pid).children(recursive=True):
-            if "studio.evaluation.process" in child.cmdline():
+            if "jobs.evaluation" in child.cmdline():
                 return child
         time.sleep(0.05)
     raise AssertionError("no evaluation process under the runner")
@@ -75,7 +76,7 @@ def test_segfault_and_oom_kill_inside_llama_cpp_fail_the_job_and_the_worker_goes
             failed = wait_job(settings, job_id, lambda j: j.state == "failed", timeout=300)
             print(f"job {job_id}: {failed.error}")
             assert failed.error.startswith("evaluate: ")
-            assert f"studio.evaluation.process killed (signal {sig.value}): {sig.name}" in failed.error
+            assert f"jobs.evaluation killed (signal {sig.value}): {sig.name}" in failed.error
         assert worker.proc.poll() is None, "the worker kept running"
     assert job(settings, oom).worker == job(settings, crashed).worker
     assert "(out of memory?)" in job(settings, oom).error
@@ -100,7 +101,7 @@ def test_worker_killed_mid_job_then_restarted(settings, workspace_env, tiny, eva
         wait_job(settings, light, lambda j: j.state == "running", poll=0.01)
         second.kill()
     stage_when_killed = job(settings, light).stage
-    assert stage_when_killed in LIGHT_STAGES
+    assert stage_when_killed in RESTARTABLE
     assert wait_gone(runner_pids(settings.workspace)) == []
 
     third = Studio.worker(workspace_env, tmp_path / "worker-3.log")

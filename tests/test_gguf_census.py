@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from gguf import QK_K
 
-from studio.gguf_census import K_QUANT_BLOCK, gguf_census
+from studio.gguf_census import gguf_census
 from tests.models import smollm2_gguf
 from tests.ollama_standin import smollm2_q4_k_m
 
@@ -21,7 +22,7 @@ def census_by_gguf_py(path) -> dict:
     n_elements = sum(int(np.prod(t.shape)) for t in tensors)
     n_bytes = sum(int(t.n_bytes) for t in tensors)
     return {"tensor_types": types, "n_params": n_elements, "tensor_bytes": n_bytes, "bpw": 8.0 * n_bytes / n_elements,
-            "rows_not_k_divisible": sum(len(t.shape) >= 2 and int(t.shape[0]) % K_QUANT_BLOCK != 0 for t in tensors)}
+            "rows_not_k_divisible": sum(len(t.shape) >= 2 and int(t.shape[0]) % QK_K != 0 for t in tensors)}
 
 
 @pytest.mark.parametrize("which", ["as shipped", "Q4_K_M"])

@@ -35,7 +35,7 @@ def test_quantized_file_holds_the_requested_types(tiny_f16, qtype, tmp_path):
 
     out = tmp_path / f"tiny-{qtype}.gguf"
     params = llama_cpp.llama_model_quantize_default_params()
-    params.ftype = GGUF_TYPES[qtype][0]
+    params.ftype = GGUF_TYPES[qtype]
     assert llama_cpp.llama_model_quantize(str(tiny_f16).encode(), str(out).encode(), ctypes.byref(params)) == 0
     census = gguf_census(out)
     assert census["rows_not_k_divisible"] == 0  # hidden 256: no fallback needed

@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+import jobs.queue
 from jobs.process import group_alive
 from jobs.queue import start_consumer
 from studio import service
@@ -33,7 +34,7 @@ def _wait(settings, job_id, predicate, timeout=300.0) -> Job:
 def _submit(settings, model, recipe, **kw) -> int:
     request = service.JobRequest(model=str(model), recipes=(recipe,),
                                  overrides=(("gguf.checkpoint_kld", "false"),), **kw)
-    return service.submit(settings, request)[0]
+    return service.submit(settings, request, jobs.queue.enqueue)[0]
 
 
 @pytest.fixture

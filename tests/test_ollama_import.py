@@ -7,6 +7,7 @@ import socket
 
 import pytest
 
+import jobs.queue
 from studio.config import Settings
 from studio.ollama import service
 from studio.ollama.client import DigestMismatch, ModelExists, OllamaServer, ServerError
@@ -124,7 +125,8 @@ def test_a_server_error_mid_stream_deletes_the_partial_model(results_ws, standin
 def test_an_invalid_name_is_refused_before_a_job_is_queued(results_ws, standin):
     q4 = results_ws["rows"]["gguf:Q4_K_M"]
     with pytest.raises(InvalidModelName, match="may only hold"):
-        service.submit_import(results_ws["settings"], service.ImportRequest(q4["id"], "my model", standin.url, ""))
+        service.submit_import(results_ws["settings"], service.ImportRequest(q4["id"], "my model", standin.url, ""),
+                              jobs.queue.enqueue)
     proc = run_cli(["ollama", "import", str(q4["id"]), "--name", "bad name!", "--host", standin.url],
                    results_ws["env"])
     assert proc.returncode == 2 and "invalid model name 'bad name!'" in proc.stderr
@@ -143,7 +145,7 @@ def test_cancelling_an_import_mid_create_deletes_the_model(results_ws, standin):
     consumer = start_consumer(settings)
     try:
         job_id = service.submit_import(settings, service.ImportRequest(preview.result_id, "smol:cancel", standin.url,
-                                                                       preview.text))
+                                                                       preview.text), jobs.queue.enqueue)
         deadline = time.monotonic() + 120
         while "smol:cancel" not in str(standin.tags()) and time.monotonic() < deadline:
             time.sleep(0.1)  # the manifest is written; the create stream is still open

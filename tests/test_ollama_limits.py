@@ -8,6 +8,7 @@ import re
 import pytest
 from sqlmodel import func, select
 
+import jobs.queue
 from studio.ollama import service
 from studio.ollama.client import DigestMismatch, InvalidHost, OllamaServer, ServerError, validate_host
 from studio.ollama.importer import run_import
@@ -34,9 +35,9 @@ def test_an_oversized_modelfile_or_name_is_refused_before_a_job_is_queued(result
     settings, before = results_ws["settings"], _jobs(results_ws["settings"])
     padded = _request(results_ws, standin).modelfile + "# padding\n" * (3 * 2**20)  # 30 MiB, still a valid Modelfile
     with pytest.raises(ModelfileError, match=r"the Modelfile is 30,\d+ KiB; an import takes at most 64 KiB"):
-        service.submit_import(settings, _request(results_ws, standin, modelfile=padded))
+        service.submit_import(settings, _request(results_ws, standin, modelfile=padded), jobs.queue.enqueue)
     with pytest.raises(InvalidModelName, match="the model name is 1,000,000 characters long; Ollama allows at most"):
-        service.submit_import(settings, _request(results_ws, standin, name="a" * 1_000_000))
+        service.submit_import(settings, _request(results_ws, standin, name="a" * 1_000_000), jobs.queue.enqueue)
     big = tmp_path / "Modelfile"
     big.write_text(padded, encoding="utf-8")
     q4 = str(results_ws["rows"]["gguf:Q4_K_M"]["id"])
@@ -68,7 +69,7 @@ BAD_HOSTS = {
 def test_a_host_that_is_not_a_plain_http_address_is_refused_at_queue_time(results_ws, standin, host):
     before = _jobs(results_ws["settings"])
     with pytest.raises(InvalidHost, match=re.escape(BAD_HOSTS[host])):
-        service.submit_import(results_ws["settings"], _request(results_ws, standin, host=host))
+        service.submit_import(results_ws["settings"], _request(results_ws, standin, host=host), jobs.queue.enqueue)
     assert _jobs(results_ws["settings"]) == before
 
 

@@ -14,6 +14,7 @@ import psutil
 import pytest
 from sqlmodel import select
 
+import jobs.queue
 from jobs.queue import reap, start_consumer
 from studio import service as studio_service
 from studio.config import REPO_ROOT, Settings
@@ -74,7 +75,7 @@ def _pending(settings, job_id) -> PendingImport | None:
 def _submit(ws, standin, name: str, overwrite: bool = False) -> int:
     preview = service.preview_modelfile(ws["settings"], ws["result_id"])
     return service.submit_import(ws["settings"], service.ImportRequest(ws["result_id"], name, standin.url,
-                                                                       preview.text, overwrite))
+                                                                       preview.text, overwrite), jobs.queue.enqueue)
 
 
 def _import_directly(ws, standin, name: str) -> None:

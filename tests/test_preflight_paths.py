@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+import jobs.queue
 from studio import recipes, service
 from studio.config import REPO_ROOT
 from studio.models import read_model_facts
@@ -33,7 +34,7 @@ def _stored_job(settings, job_id: int) -> Job:
 
 def test_a_relative_calibration_path_is_stored_resolved(settings, tiny, eval_text, calibration, monkeypatch):
     monkeypatch.chdir(calibration.parent)
-    [job_id] = service.submit(settings, _request(tiny, eval_text, "calib.txt"))
+    [job_id] = service.submit(settings, _request(tiny, eval_text, "calib.txt"), jobs.queue.enqueue)
     assert _stored_job(settings, job_id).options["imatrix_text"] == str(calibration)
 
 
@@ -60,7 +61,7 @@ def _run_job(settings, env, job_id: int) -> Job:
 
 def test_the_runner_stops_at_preflight_when_the_calibration_file_now_links_outside(
         settings, workspace_env, tiny, eval_text, calibration, tmp_path):
-    [job_id] = service.submit(settings, _request(tiny, eval_text, str(calibration)))
+    [job_id] = service.submit(settings, _request(tiny, eval_text, str(calibration)), jobs.queue.enqueue)
     outside = tmp_path / "outside.txt"
     outside.write_text(calibration.read_text())
     calibration.unlink()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+import jobs.queue
 from studio import cli, service
 from studio.preflight import PreflightError, run_preflight
 
@@ -59,7 +60,7 @@ def test_too_many_or_too_big_prompts_are_refused_before_tokenizing(settings, tin
 def test_the_cli_and_the_new_job_tab_refuse_a_prompt_too_long(settings, tiny, eval_text, long_prompt, capsys):
     args = ["quantize", "--model", str(tiny), "--recipe", "gguf:Q8_0", "--eval-text", str(eval_text),
             "--ctx", "128", "--max-chunks", "2", "--max-new-tokens", "8", "--prompt", long_prompt]
-    assert cli.main(args) == 2
+    assert cli.main(jobs.queue, args) == 2
     assert "prompt 1 has" in capsys.readouterr().err
     request = service.JobRequest(model=str(tiny), recipes=("gguf:Q8_0",), eval_text=eval_text, n_ctx=128,
                                  max_chunks=2, max_new_tokens=8, prompts=(long_prompt,))

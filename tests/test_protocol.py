@@ -68,7 +68,7 @@ def test_divergence_matches_a_direct_float64_computation():
 
 def test_divergence_of_the_base_against_itself_is_exactly_zero():
     from studio.evaluation.protocol import divergence, summarize_divergence
-    from studio.service import BASE_DIVERGENCE
+    from studio.evaluation.protocol import IDENTICAL as BASE_DIVERGENCE
 
     logits = np.random.default_rng(2).normal(size=(40, 500)).astype(np.float32) * 5
     d = divergence(logits, logits.copy(), np.arange(40))

@@ -61,7 +61,7 @@ def test_every_recipe_names_the_libraries_its_quantize_imports():
         for mode, options in entry.recipe.execution_modes():
             modules = entry.recipe.runtime_modules(options)
             assert all(importlib.util.find_spec(m) for m in modules), (name, mode, modules)
-            assert ("torch" in modules) == (entry.recipe.family == "hf"), (name, modules)
+            assert ("torch" in modules) == (entry.recipe.family.name == "hf"), (name, modules)
 
 
 @pytest.mark.parametrize("cc, dtype, expected", [(8.0, "fp16", "compute_dtype=bf16"), (8.0, "bf16", None),

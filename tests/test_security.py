@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
+import jobs.queue
 from jobs.queue import JsonSerializer, enqueue, get_huey
 from studio import service
 from studio.config import REPO_ROOT
@@ -200,7 +201,7 @@ def test_no_code_path_unpickles_or_trusts_remote_code():
 
 def test_queue_messages_are_json_never_pickle(settings, tiny, eval_text):
     request = service.JobRequest(model=str(tiny), recipes=("gguf:Q8_0",), eval_text=eval_text, n_ctx=128)
-    job_id = service.submit(settings, request)[0]
+    job_id = service.submit(settings, request, jobs.queue.enqueue)[0]
     huey = get_huey(settings)
     raw = huey.storage.enqueued_items()
     assert [json.loads(item)["args"] for item in raw] == [[job_id]]
@@ -226,7 +227,7 @@ def test_a_whole_job_makes_no_network_connection(workspace_env, tiny, eval_text,
     events = _audit_events(audit)
     programs = {" ".join(e["program"][:2]) for e in events if e["event"] == "start"}
     print(f"audited {len(programs)} programs: {sorted(programs)}")
-    assert {"-m studio", "-m jobs.runner", "-m studio.evaluation.process"} <= programs
+    assert {"-m studio", "-m jobs.runner", "-m jobs.evaluation"} <= programs
     assert any("convert_hf_to_gguf.py" in p for p in programs)
     assert _off_loopback(events) == []
 

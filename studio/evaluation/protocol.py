@@ -112,6 +112,11 @@ def summarize_divergence(kld: np.ndarray, same_top: np.ndarray, dp: np.ndarray) 
             "same_top_pct": float(100 * same_top.mean()), "rms_dp_pct": float(100 * np.sqrt((dp ** 2).mean()))}
 
 
+# What summarize_divergence gives for a model against itself (a test checks it): a base row's own figures.
+IDENTICAL = {"kld_mean": 0.0, "kld_median": 0.0, "kld_p99": 0.0, "kld_max": 0.0, "same_top_pct": 100.0,
+             "rms_dp_pct": 0.0}
+
+
 # A chunk's logits at its scored positions (Protocol.scored_positions), from an empty cache.
 Logits = Callable[[list[int]], np.ndarray]
 

@@ -1,31 +1,24 @@
-"""One token stream per (model, text, tokenizer family), cached, fed unchanged to every backend of
-that family: llama.cpp's tokenizer for GGUF rows (as llama-perplexity tokenizes), the checkpoint's
-own tokenizer for Hugging Face rows."""
+"""One token stream per (model, text, format family), cached, fed unchanged to every backend of that family:
+llama.cpp's tokenizer for GGUF rows (as llama-perplexity tokenizes), the checkpoint's own tokenizer for
+Hugging Face rows. The family names the stream and makes it; this module only caches it."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
 from studio.llamacpp import file_lock
 
 
-def token_paths(model_cache: Path, text_sha: str, family: str = "gguf") -> tuple[Path, Path]:
-    stem = f"tokens-{text_sha}" if family == "gguf" else f"tokens-{family}-{text_sha}"
-    return model_cache / f"{stem}.npy", model_cache / f"{stem}.json"
-
-
-def ensure_tokens(model_cache: Path, family: str, tokenizer_source: Path, text: str,
-                  text_sha: str) -> tuple[Path, int | None]:
-    if family == "gguf":
-        from studio.evaluation.llama_backend import tokenize
-    else:
-        from studio.evaluation.torch_backend import tokenize
-    ids_path, meta_path = token_paths(model_cache, text_sha, family)
+def ensure_tokens(model_cache: Path, stem: str,
+                  tokenize: Callable[[], tuple[np.ndarray, int | None]]) -> tuple[Path, int | None]:
+    """The cached ids (`stem`.npy) and BOS (`stem`.json) of one text, made by `tokenize()` the first time."""
+    ids_path, meta_path = model_cache / f"{stem}.npy", model_cache / f"{stem}.json"
     with file_lock(model_cache / "tokens.lock"):
         if not ids_path.exists():
-            ids, bos = tokenize(tokenizer_source, text)
+            ids, bos = tokenize()
             tmp = ids_path.with_suffix(".partial.npy")
             np.save(tmp, ids)
             meta_path.write_text(json.dumps({"bos": bos, "n_tokens": int(ids.size)}))

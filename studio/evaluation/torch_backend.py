@@ -12,6 +12,34 @@ import numpy as np
 from studio.evaluation.protocol import Protocol, Scores, score_chunks
 
 
+def compute_device() -> str:
+    import torch
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def compute_dtype(device: str):
+    """float32 on CPU (half-precision matmuls there are slow or missing); bf16 where the GPU has it."""
+    import torch
+    if device == "cpu":
+        return torch.float32
+    return torch.bfloat16 if torch.cuda.get_device_capability()[0] >= 8 else torch.float16
+
+
+def load_checkpoint(path: Path, dtype=None, device: str | None = None, **kwargs):
+    """The model as the checkpoint stores it: safetensors only and no remote code, unless the user
+    opted in (STUDIO_ALLOW_PICKLE, STUDIO_TRUST_REMOTE_CODE, passed on to every job process)."""
+    from transformers import AutoModelForCausalLM
+
+    from studio.config import Settings
+    settings = Settings.from_env()
+    device = device or compute_device()
+    model = AutoModelForCausalLM.from_pretrained(
+        str(path), dtype=dtype or compute_dtype(device), device_map=device,
+        use_safetensors=None if settings.allow_pickle else True, trust_remote_code=settings.trust_remote_code,
+        **kwargs)
+    return model.eval()
+
+
 def tokenize(checkpoint: Path, text: str) -> tuple[np.ndarray, int | None]:
     """Token ids of the whole text with the checkpoint's tokenizer, and the BOS to put at the start
     of each chunk when the tokenizer adds one (as llama-perplexity does with llama.cpp's)."""

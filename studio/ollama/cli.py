@@ -4,8 +4,12 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from studio.config import Settings
+
+if TYPE_CHECKING:
+    from studio.service import Queue
 
 
 def add_parser(sub) -> None:
@@ -23,7 +27,7 @@ def add_parser(sub) -> None:
     mf.add_argument("result_id", type=int)
 
 
-def run(settings: Settings, args) -> int:
+def run(settings: Settings, args, queue: Queue) -> int:
     from studio.ollama import service
     from studio.ollama.client import default_host
 
@@ -39,11 +43,11 @@ def run(settings: Settings, args) -> int:
     try:
         text = _read_modelfile(args.modelfile) if args.modelfile else preview.text
         request = service.ImportRequest(args.result_id, args.name, args.host or default_host(), text, args.overwrite)
-        job_id = service.submit_import(settings, request)
+        job_id = service.submit_import(settings, request, queue.enqueue)
     except (KeyError, ValueError, OSError) as exc:  # OSError: an unreadable --modelfile
         return _error(exc)
     print(f"queued import job #{job_id}", file=sys.stderr)
-    return _wait_and_print(settings, job_id, args.json) if args.wait else 0
+    return _wait_and_print(settings, job_id, args.json, queue) if args.wait else 0
 
 
 def _read_modelfile(path: Path) -> str:
@@ -54,14 +58,13 @@ def _read_modelfile(path: Path) -> str:
     return path.read_text(encoding="utf-8")
 
 
-def _wait_and_print(settings: Settings, job_id: int, as_json: bool) -> int:
-    from jobs.queue import consumer_alive, start_consumer
+def _wait_and_print(settings: Settings, job_id: int, as_json: bool, queue: Queue) -> int:
     from studio import service as studio_service
     from studio.ollama import service
 
     consumer = None
-    if not settings.queue_url and not consumer_alive(settings):
-        consumer = start_consumer(settings)  # no studio running: run the job here
+    if not settings.queue_url and not queue.consumer_alive(settings):
+        consumer = queue.start_consumer(settings)  # no studio running: run the job here
     try:
         studio_service.wait_for(settings, [job_id], on_change=lambda jobs: print(
             f"  job #{jobs[0].id}: {jobs[0].state} / {jobs[0].stage} {100 * jobs[0].progress:.0f}%", file=sys.stderr))

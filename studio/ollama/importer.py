@@ -17,6 +17,7 @@ from studio.ollama import modelfile
 from studio.ollama.client import ModelExists, OllamaServer, ServerError, file_digest
 from studio.ollama.gotemplate import GoTemplateError, parse as parse_go_template
 from studio.ollama.names import validate_model_name
+from studio.stages import Stage
 
 SMOKE_PROMPT = "What is the capital of France? Answer in one sentence."
 # Greedy and short: the smoke test shows whether the template works, not how creative the model is.
@@ -26,7 +27,7 @@ SMOKE_OPTIONS = {"temperature": 0, "seed": 0, "num_predict": 48}
 class Steps(Protocol):
     """Where the import reports to (the job runner): named stages, progress within one, log lines."""
 
-    def enter(self, stage: str) -> None: ...
+    def enter(self, stage: Stage) -> None: ...
 
     def report(self, fraction: float, line: str | None = None) -> None: ...
 
@@ -86,7 +87,7 @@ def plan_import(artifact: Path, name: str, modelfile_text: str) -> ImportPlan:
 
 def run_import(server: OllamaServer, plan: ImportPlan, overwrite: bool, steps: Steps) -> ImportOutcome:
     started = time.monotonic()
-    steps.enter("connect")
+    steps.enter(Stage.CONNECT)
     version = server.version()
     steps.log(f"Ollama {version} at {server.host}")
     _warn_if_unchecked_template(plan.modelfile.template, steps)
@@ -95,18 +96,18 @@ def run_import(server: OllamaServer, plan: ImportPlan, overwrite: bool, steps: S
         raise ModelExists(f"a model named {plan.name!r} already exists on {server.host}; confirm overwrite "
                           "(tick Overwrite, or pass --overwrite) to replace it, or choose another name")
 
-    steps.enter("hash")
+    steps.enter(Stage.HASH)
     digest = file_digest(plan.artifact, steps.report)
-    steps.enter("upload")
+    steps.enter(Stage.UPLOAD)
     uploaded = server.upload_blob(plan.artifact, digest, steps.report)
     steps.log(f"blob {digest}: " + ("uploaded" if uploaded else "already on the server, not sent again"))
 
-    steps.enter("create")
+    steps.enter(Stage.CREATE)
     steps.creating(server.host, plan.name, existed)
     try:
         server.create(plan.name, {plan.artifact.name: digest}, plan.modelfile.template, plan.modelfile.system,
                       plan.modelfile.parameters, on_status=lambda status: steps.log(f"ollama: {status}"))
-        steps.enter("smoke test")
+        steps.enter(Stage.SMOKE_TEST)
         steps.log(f"asking: {SMOKE_PROMPT}")
         answer = server.chat(plan.name, [{"role": "user", "content": SMOKE_PROMPT}], SMOKE_OPTIONS).strip()
         steps.log(f"answer: {answer}")

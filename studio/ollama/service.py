@@ -9,6 +9,7 @@ from pathlib import Path
 
 from sqlmodel import select
 
+from studio import families
 from studio.config import Settings
 from studio.ollama import modelfile
 from studio.ollama.client import validate_host
@@ -17,7 +18,8 @@ from studio.ollama.importer import from_line, plan_import
 from studio.ollama.names import MAX_NAME_CHARS, InvalidModelName, canonical
 from studio.ollama.store import OllamaImport, import_for_job
 from studio.ollama.templates import chat_setup
-from studio.storage import Job, JobState, Result, session
+from studio.storage import Job, Result, reading, session
+from studio.storage.jobs import get_job, pending_duplicate
 
 IMPORT_RECIPE = "ollama:import"
 
@@ -49,11 +51,11 @@ class ImportStatus:
 
 
 def gguf_result(settings: Settings, result_id: int) -> Result:
-    with session(settings.db_url) as s:
+    with reading(settings.db_url) as s:
         result = s.get(Result, result_id)
     if result is None:
         raise KeyError(f"no result #{result_id} (see `python -m studio results --json` for ids)")
-    if result.family != "gguf":
+    if not families.get(result.family).ollama_imports:
         raise ValueError(f"result #{result_id} is a {result.family} result; Ollama imports GGUF files only")
     return result
 
@@ -79,8 +81,9 @@ def _suggest_name(result: Result, meta) -> str:
 
 def gguf_results(settings: Settings) -> list[Result]:
     """Every result an import can start from, newest first."""
-    with session(settings.db_url) as s:
-        return list(s.exec(select(Result).where(Result.family == "gguf").order_by(Result.id.desc())).all())
+    importable = [f.name for f in families.all_families() if f.ollama_imports]
+    with reading(settings.db_url) as s:
+        return list(s.exec(select(Result).where(Result.family.in_(importable)).order_by(Result.id.desc())).all())
 
 
 def download_files(settings: Settings, result_id: int, text: str) -> tuple[list[Path], str | None]:
@@ -101,22 +104,20 @@ def write_modelfile(settings: Settings, result_id: int, text: str) -> Path:
     return path
 
 
-def submit_import(settings: Settings, req: ImportRequest) -> int:
-    """Check everything checkable without the server, then queue the import job; returns its id."""
-    from jobs.queue import enqueue
-
+def submit_import(settings: Settings, req: ImportRequest, enqueue) -> int:
+    """Check everything checkable without the server, then queue the import job (`enqueue`: see
+    studio.service.Enqueue); returns its id."""
     _check_sizes(req)
     host = validate_host(req.host)
     result = gguf_result(settings, req.result_id)
     plan = plan_import(Path(result.artifact), req.name, req.modelfile)
     key = hashlib.sha256(f"{IMPORT_RECIPE}|{req.result_id}|{canonical(plan.name)}|{host}".encode()).hexdigest()[:24]
     with session(settings.db_url) as s:
-        dup = s.exec(select(Job).where(Job.dedupe_key == key,
-                                       Job.state.in_([JobState.QUEUED, JobState.RUNNING]))).first()
-        if dup is not None:
+        if (dup := pending_duplicate(s, key)) is not None:
             raise ValueError(f"importing result #{req.result_id} as {plan.name!r} is already {dup.state} "
                              f"as job #{dup.id}")
-        job = Job(model=result.model, model_key=result.model_key, recipe=IMPORT_RECIPE, eval_text_path="",
+        job = Job(model=result.model, model_key=result.model_key, recipe=IMPORT_RECIPE, recipe_name=IMPORT_RECIPE,
+                  eval_text_path="",
                   eval_text_sha=result.eval_text_sha, dedupe_key=key, prompts=[],
                   options={"result_id": req.result_id, "name": plan.name, "host": host,
                            "modelfile": req.modelfile, "overwrite": req.overwrite})
@@ -138,9 +139,8 @@ def _check_sizes(req: ImportRequest) -> None:
 def import_status(settings: Settings, job_id: int, tail: int = 40) -> ImportStatus:
     from studio import service
 
-    with session(settings.db_url) as s:
-        job = s.get(Job, job_id)
-    if job is None or job.recipe != IMPORT_RECIPE:
+    job = get_job(settings.db_url, job_id)
+    if job is None or job.recipe_name != IMPORT_RECIPE:
         raise KeyError(f"no Ollama import job #{job_id}")
     return ImportStatus(job, service.job_log(settings, job_id, tail=tail), import_for_job(settings, job_id))
 

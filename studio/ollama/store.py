@@ -10,7 +10,8 @@ from sqlalchemy import JSON, Column, delete
 from sqlmodel import Field, Session, SQLModel, select
 
 from studio.config import Settings
-from studio.storage import Job, JobState, engine_for, session
+from studio.storage import engine_for, session
+from studio.storage.jobs import mark_done
 from studio.storage.tables import utcnow
 
 
@@ -69,9 +70,7 @@ def record_import(settings: Settings, job_id: int, result_id: int, modelfile: st
         s.add(row)
         if (pending := s.get(PendingImport, job_id)) is not None:
             s.delete(pending)
-        job = s.get(Job, job_id)
-        job.state, job.stage, job.progress, job.finished_at = JobState.DONE, "done", 1.0, utcnow()
-        s.add(job)
+        mark_done(s, job_id)
         s.commit()
         return row
 

@@ -1,4 +1,4 @@
-"""What every quantization recipe declares: name, family, options schema, hardware needs, stages.
+"""What every quantization recipe declares: name, format family, options schema, hardware needs, stages.
 
 One schema drives the New-job form, the CLI's `--option NAME.key=value`, and validation, and is
 stored with the job.
@@ -8,9 +8,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
+from studio.families import Family
+from studio.families.base import Loader
 from studio.models import ModelFacts
+from studio.stages import StageContext
 
 
 class OptionError(ValueError):
@@ -20,7 +23,7 @@ class OptionError(ValueError):
 @dataclass(frozen=True)
 class Option:
     name: str
-    # "choice" | "multi" | "int" | "float" | "bool" | "str" | "path": a user's file, or one of `choices`, names of
+    # "choice" | "int" | "float" | "bool" | "str" | "path": a user's file, or one of `choices`, names of
     # files the studio ships; preflight stores the file resolved and confined to the allowed folders
     kind: str
     default: Any
@@ -37,8 +40,6 @@ class Option:
             raise OptionError(f"{self.name}: {value!r} is not a valid {self.kind}") from exc
         if self.kind == "choice" and parsed not in self.choices:
             raise OptionError(f"{self.name}: {parsed!r} is not one of {', '.join(map(str, self.choices))}")
-        if self.kind == "multi" and (bad := [v for v in parsed if v not in self.choices]):
-            raise OptionError(f"{self.name}: {', '.join(map(str, bad))} not among {', '.join(map(str, self.choices))}")
         if self.minimum is not None and parsed < self.minimum:
             raise OptionError(f"{self.name}: {parsed} is below the minimum {self.minimum}")
         if self.maximum is not None and parsed > self.maximum:
@@ -58,8 +59,6 @@ class Option:
                     raise ValueError(value)
                 return value.lower() in {"true", "1", "yes", "on"}
             return bool(value)
-        if self.kind == "multi":
-            return tuple(v.strip() for v in value.split(",") if v.strip()) if isinstance(value, str) else tuple(value)
         if self.kind == "choice":
             matching = [c for c in self.choices if str(c) == str(value)]
             return matching[0] if matching else value
@@ -81,20 +80,6 @@ class Requirements:
     not_driven: str = ""  # why the studio cannot run this mode even on hardware that has it
 
 
-@dataclass
-class StageContext:
-    """What a recipe's stages get from the job runner: where to write and how to report."""
-    job_id: int
-    model: ModelFacts
-    options: dict
-    tmp_dir: Path
-    cache_dir: Path  # per-model cache in the workspace
-    shared_cache: Path  # across workspaces (llama.cpp converter)
-    report: Callable[[float, str | None], None]  # (fraction of stage done, log line)
-    run_logged: Callable[..., None]  # run a subprocess, streaming its output to the job log
-    enter_stage: Callable[[str], None]  # name the stage now running (checks for cancellation)
-
-
 @dataclass(frozen=True)
 class Variant:
     """`recipe:variant` on the command line sets the recipe's primary option."""
@@ -103,7 +88,7 @@ class Variant:
 
 class Recipe(ABC):
     name: str
-    family: str  # the base the results are compared against
+    family: Family  # the artifact's format: how it is evaluated, and against which base
     title: str
     description: str
     options: tuple[Option, ...] = ()
@@ -170,21 +155,26 @@ class Recipe(ABC):
     def estimate_output_bytes(self, model: ModelFacts, options: dict) -> int:
         """Disk the job will need, for the preflight's space check."""
 
-    @abstractmethod
-    def quantize(self, ctx: StageContext) -> Path:
-        """Write the artifact under ctx.tmp_dir and return its path."""
+    def prepare(self, ctx: StageContext) -> None:
+        """Work before the quantize stage, in the recipe's own sub-stages (`ctx.enter_stage`)."""
 
     @abstractmethod
-    def base_artifact(self, ctx: StageContext) -> Path:
-        """The unquantized model in this family's format: the base every result is compared to."""
+    def quantize(self, ctx: StageContext) -> Path:
+        """The quantize stage: write the artifact under ctx.tmp_dir and return its path."""
 
     def is_emulated(self, options: dict) -> bool:
         """True when the format's arithmetic is imitated in higher precision rather than run natively."""
         return False
 
+    def loader(self) -> Loader | None:
+        """How an evaluation opens this recipe's artifact: None when its family's backend reads the format
+        itself (a GGUF file), the recipe's own `load` when only its code does."""
+        return None
+
     def load_snippet(self, artifact: Path) -> str:
-        """Python that loads the saved artifact outside the studio."""
-        return f"from llama_cpp import Llama\nllm = Llama({str(artifact)!r})"
+        """Python that loads the saved artifact outside the studio (its family's way, unless the recipe's
+        format needs its own)."""
+        return self.family.load_snippet(artifact)
 
     def fallback_tensors(self, options: dict, census: dict) -> int:
         """How many tensors could not take the requested type (0 unless the format has such rules)."""

@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from studio.recipes import packed
-from studio.recipes.base import Option, Requirements, StageContext
-from studio.recipes.hf import KEEP_OPTION, HFRecipe, compute_dtype, keep_patterns
+from studio.recipes.base import Option, Requirements
+from studio.stages import StageContext
+from studio.evaluation.torch_backend import compute_dtype
+from studio.recipes.hf import KEEP_OPTION, HFRecipe, keep_patterns
 
 NATIVE_CC = 10.0
 
@@ -38,7 +40,6 @@ class FP4Recipe(HFRecipe):
         return True
 
     def quantize(self, ctx: StageContext) -> Path:
-        ctx.enter_stage("quantize")
         out = self.new_artifact_dir(ctx)
         layers = packed.write_packed(ctx.model.path, out, self.name, ctx.options, type(self).quantize_fn,
                                      keep_patterns(ctx.options), lambda f: ctx.report(f, None))

@@ -15,9 +15,11 @@ from typing import TYPE_CHECKING
 
 from studio.models import ModelFacts
 from studio.recipes import formats, packed
-from studio.recipes.base import Option, Requirements, StageContext
-from studio.recipes.hf import (KEEP_OPTION, HFRecipe, compute_dtype, keep_patterns, load_checkpoint,
-                               transformers_snippet)
+from studio.recipes.base import Option, Requirements
+from studio.stages import StageContext
+from studio.evaluation.torch_backend import compute_dtype, load_checkpoint
+from studio.families.hf import transformers_snippet
+from studio.recipes.hf import KEEP_OPTION, HFRecipe, keep_patterns
 
 if TYPE_CHECKING:  # imported where used: the server imports this module and never needs torch
     import torch
@@ -72,7 +74,6 @@ class FP8Recipe(HFRecipe):
         return options["activations"] != "w8a8" or options["execution"] == "emulated" or not gpu_has_fp8()
 
     def quantize(self, ctx: StageContext) -> Path:
-        ctx.enter_stage("quantize")
         o = ctx.options
         out = self.new_artifact_dir(ctx)
         if hf_native(o):

@@ -12,52 +12,37 @@ import os
 import re
 from pathlib import Path
 
-from studio.evaluation.texts import text_sha
-from studio.gguf_census import K_QUANT_BLOCK
-from studio.llamacpp import convert_command, ensure_tools, file_lock, supported_architectures
-from studio.models import ModelFacts
-from studio.recipes.base import Option, Recipe, Requirements, StageContext, Variant
-from studio.recipes.calibration import calibration_path
+from gguf import QK_K, LlamaFileType
 
-# type -> (llama_ftype value, nominal bits per weight for a 7B model per llama.cpp's quantize table)
-GGUF_TYPES: dict[str, tuple[int, float]] = {
-    "Q2_K": (10, 2.96), "Q3_K_S": (11, 3.50), "Q3_K_M": (12, 3.91), "Q3_K_L": (13, 4.27),
-    "Q4_0": (2, 4.50), "Q4_1": (3, 5.00), "Q4_K_S": (14, 4.58), "Q4_K_M": (15, 4.89),
-    "Q5_0": (8, 5.50), "Q5_1": (9, 6.00), "Q5_K_S": (16, 5.54), "Q5_K_M": (17, 5.69),
-    "Q6_K": (18, 6.56), "Q8_0": (7, 8.50),
-    "IQ1_S": (24, 1.56), "IQ1_M": (31, 1.75), "IQ2_XXS": (19, 2.06), "IQ2_XS": (20, 2.31), "IQ2_S": (28, 2.50),
-    "IQ2_M": (29, 2.70), "IQ3_XXS": (23, 3.06), "IQ3_S": (26, 3.44), "IQ3_M": (27, 3.66), "IQ4_XS": (30, 4.25),
-    "IQ4_NL": (25, 4.50),
+from studio.evaluation.texts import text_sha
+from studio.families.gguf import FAMILY, ensure_base_gguf
+from studio.llamacpp import ensure_tools, file_lock, supported_architectures
+from studio.models import CAUSAL_LM_SUFFIXES, ModelFacts
+from studio.recipes.base import Option, Recipe, Requirements, Variant
+from studio.recipes.calibration import calibration_path
+from studio.stages import Stage, StageContext
+
+# type -> nominal bits per weight for a 7B model, per llama.cpp's quantize table
+NOMINAL_BPW: dict[str, float] = {
+    "Q2_K": 2.96, "Q3_K_S": 3.50, "Q3_K_M": 3.91, "Q3_K_L": 4.27, "Q4_0": 4.50, "Q4_1": 5.00, "Q4_K_S": 4.58,
+    "Q4_K_M": 4.89, "Q5_0": 5.50, "Q5_1": 6.00, "Q5_K_S": 5.54, "Q5_K_M": 5.69, "Q6_K": 6.56, "Q8_0": 8.50,
+    "IQ1_S": 1.56, "IQ1_M": 1.75, "IQ2_XXS": 2.06, "IQ2_XS": 2.31, "IQ2_S": 2.50, "IQ2_M": 2.70, "IQ3_XXS": 3.06,
+    "IQ3_S": 3.44, "IQ3_M": 3.66, "IQ4_XS": 4.25, "IQ4_NL": 4.50,
 }
+# type -> llama.cpp's file type (llama_ftype), from gguf-py, which ships with the same llama.cpp
+GGUF_TYPES: dict[str, LlamaFileType] = {name: LlamaFileType[f"MOSTLY_{name}"] for name in NOMINAL_BPW}
 # Types llama.cpp refuses to make without an importance matrix, and the low-bit ones that gain most from it.
 NEEDS_IMATRIX = ("IQ1_S", "IQ1_M", "IQ2_XXS", "IQ2_XS", "IQ2_S")
 LOW_BIT = ("Q2_K", "Q3_K_S", "Q3_K_M", "Q3_K_L", *(t for t in GGUF_TYPES if t.startswith("IQ")))
 TENSOR_TYPES = ("F32", "F16", "BF16", "Q8_0", "Q6_K", "Q5_K", "Q4_K", "Q5_0", "Q4_0")
 OVERRIDE = re.compile(r"^[A-Za-z0-9_.*\[\]\\^$|+-]+=(" + "|".join(TENSOR_TYPES) + r")$", re.IGNORECASE)
-CAUSAL_LM_SUFFIXES = ("ForCausalLM", "LMHeadModel", "ForConditionalGeneration")
-
-
-def base_gguf_path(model_cache: Path) -> Path:
-    """The F16 GGUF of a model: converted once, shared by every GGUF job and the base row."""
-    return model_cache / "base-f16.gguf"
-
-
-def ensure_base_gguf(ctx: StageContext) -> Path:
-    target = base_gguf_path(ctx.cache_dir)
-    with file_lock(ctx.cache_dir / "convert.lock"):
-        if target.exists():
-            ctx.report(1.0, f"F16 GGUF already converted: {target}")
-            return target
-        partial = ctx.tmp_dir / "base-f16.gguf"
-        cmd, env = convert_command(ctx.shared_cache, ctx.model.path, partial, "f16")
-        ctx.run_logged(cmd, env=env)
-        partial.replace(target)
-    return target
+# llama.cpp's converter also takes the text model out of vision-language checkpoints (Gemma 3 and others).
+CONVERTIBLE_SUFFIXES = (*CAUSAL_LM_SUFFIXES, "ForConditionalGeneration")
 
 
 class GGUFRecipe(Recipe):
     name = "gguf"
-    family = "gguf"
+    family = FAMILY
     title = "GGUF (llama.cpp)"
     description = "llama.cpp k-quants and legacy quants, for llama.cpp, Ollama and LM Studio."
     options = (
@@ -96,7 +81,7 @@ class GGUFRecipe(Recipe):
         return "+".join([f"gguf:{options['type']}", *extras])
 
     def preflight(self, model: ModelFacts, options: dict, settings) -> list[str]:
-        if not model.architecture.endswith(CAUSAL_LM_SUFFIXES):
+        if not model.architecture.endswith(CONVERTIBLE_SUFFIXES):
             return [f"{model.architecture} is not a causal language model; GGUF recipes need one "
                     "(e.g. LlamaForCausalLM)"]
         if model.architecture not in supported_architectures(settings.cache_dir):
@@ -113,32 +98,32 @@ class GGUFRecipe(Recipe):
 
     def estimate_output_bytes(self, model: ModelFacts, options: dict) -> int:
         # Small models fall back to wider types (rows not a multiple of 256): allow 8.5 bpw.
-        bits = max(GGUF_TYPES[options["type"]][1], 8.5 if (model.hidden_size or 0) % K_QUANT_BLOCK else 0)
+        bits = max(NOMINAL_BPW[options["type"]], 8.5 if (model.hidden_size or 0) % QK_K else 0)
         return int(model.n_params * bits / 8 * 1.05)
-
-    def base_artifact(self, ctx: StageContext) -> Path:
-        # quantize() has converted it already; only take the lock again if it has not.
-        target = base_gguf_path(ctx.cache_dir)
-        return target if target.exists() else ensure_base_gguf(ctx)
 
     def fallback_tensors(self, options: dict, census: dict) -> int:
         return census["rows_not_k_divisible"] if "_K" in options["type"] else 0
 
-    def quantize(self, ctx: StageContext) -> Path:
-        ctx.enter_stage("convert")
+    def prepare(self, ctx: StageContext) -> None:
+        """The F16 GGUF (convert), then the tools and importance matrix when the options need them."""
+        ctx.enter_stage(Stage.CONVERT)
         base = ensure_base_gguf(ctx)
+        if self.needs_tools(ctx.options):
+            tools = ensure_tools(ctx.shared_cache, log=lambda line: ctx.report(0.0, line))
+            if self.uses_imatrix(ctx.options):
+                ensure_imatrix(ctx, tools, base)
+
+    def quantize(self, ctx: StageContext) -> Path:
+        base = FAMILY.base_artifact(ctx)
         o = ctx.options
         out = ctx.tmp_dir / f"{ctx.model.slug}-{self.label(o).split(':', 1)[1].replace('+', '-')}.gguf"
         if not self.needs_tools(o):
-            ctx.enter_stage("quantize")
             _quantize_in_process(base, out, o)
             return out
         tools = ensure_tools(ctx.shared_cache, log=lambda line: ctx.report(0.0, line))
-        imatrix = ensure_imatrix(ctx, tools, base) if self.uses_imatrix(o) else None
-        ctx.enter_stage("quantize")
         cmd = [str(tools / "llama-quantize")]
-        if imatrix:
-            cmd += ["--imatrix", str(imatrix)]
+        if self.uses_imatrix(o):
+            cmd += ["--imatrix", str(imatrix_path(ctx))]
         if o["output_type"] != "default":
             cmd += ["--output-tensor-type", o["output_type"].lower()]
         if o["embedding_type"] != "default":
@@ -157,22 +142,27 @@ def _overrides(options: dict) -> list[str]:
 def _quantize_in_process(base: Path, out: Path, options: dict) -> None:
     import llama_cpp
     params = llama_cpp.llama_model_quantize_default_params()
-    params.ftype = GGUF_TYPES[options["type"]][0]
+    params.ftype = GGUF_TYPES[options["type"]]
     params.nthread = options.get("threads", 0)
     rc = llama_cpp.llama_model_quantize(str(base).encode(), str(out).encode(), ctypes.byref(params))
     if rc != 0:
         raise RuntimeError(f"llama_model_quantize failed with code {rc} (see the log above)")
 
 
+def imatrix_path(ctx: StageContext) -> Path:
+    """The importance matrix of the job's model and calibration text, in the model's cache."""
+    return ctx.cache_dir / f"imatrix-{text_sha(calibration_path(ctx.options['imatrix_text']))[:16]}.gguf"
+
+
 def ensure_imatrix(ctx: StageContext, tools: Path, base: Path) -> Path:
     """llama-imatrix over the calibration text, once per (model, text): no time cap, progress relayed."""
     text = calibration_path(ctx.options["imatrix_text"])
-    target = ctx.cache_dir / f"imatrix-{text_sha(text)[:16]}.gguf"
+    target = imatrix_path(ctx)
     with file_lock(ctx.cache_dir / "imatrix.lock"):
         if target.exists():
             ctx.report(1.0, f"importance matrix already computed: {target.name}")
             return target
-        ctx.enter_stage("imatrix")
+        ctx.enter_stage(Stage.IMATRIX)
         partial = ctx.tmp_dir / "imatrix.gguf"
         chunks = {"n": None}
 

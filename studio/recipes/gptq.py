@@ -9,16 +9,17 @@ from abc import abstractmethod
 from pathlib import Path
 
 from studio.models import ModelFacts
-from studio.recipes.base import Option, Requirements, StageContext
+from studio.recipes.base import Option, Requirements
+from studio.stages import StageContext
 from studio.recipes.calibration import CALIBRATION_OPTIONS, calibration_path, calibration_problems
-from studio.recipes.hf import HFRecipe, KEEP_OPTION, group_size_problem, keep_patterns, load_checkpoint
+from studio.evaluation.torch_backend import load_checkpoint
+from studio.recipes.hf import HFRecipe, KEEP_OPTION, group_size_problem, keep_patterns
 
 GROUP_SIZES = (32, 64, 128, -1)
 
 
 def gptqmodel_quantize(recipe: HFRecipe, ctx: StageContext, method: str, config: dict) -> Path:
     """Run GPTQModel in a child process; its output (progress bars included) goes to the job log."""
-    ctx.enter_stage("quantize")
     out = ctx.tmp_dir / f"{ctx.model.slug}-{recipe.label(ctx.options).replace(':', '-')}"
     scratch = ctx.tmp_dir / "gptqmodel-scratch"
     scratch.mkdir(parents=True, exist_ok=True)

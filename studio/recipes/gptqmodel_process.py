@@ -15,7 +15,7 @@ def run(request: dict) -> None:
     from transformers import AutoTokenizer
 
     from studio.recipes.calibration import calibration_windows
-    from studio.recipes.hf import compute_device
+    from studio.evaluation.torch_backend import compute_device
 
     c = request["config"]
     config = QuantizeConfig(

@@ -1,5 +1,5 @@
-"""What the Hugging Face-format recipes share: the base they are compared to (the checkpoint itself,
-evaluated by torch), where they run, which layers they leave alone, and how big their output is.
+"""What the Hugging Face-format recipes share: their family (compared to the checkpoint itself, evaluated by
+torch), where they run, which layers they leave alone, and how big their output is.
 """
 from __future__ import annotations
 
@@ -8,44 +8,19 @@ import shutil
 from abc import abstractmethod
 from pathlib import Path
 
-from studio.models import ModelFacts
-from studio.recipes.base import Option, Recipe, StageContext
+from studio.evaluation.torch_backend import compute_device, load_checkpoint
+from studio.families.base import Loader
+from studio.families.hf import FAMILY
+from studio.models import CAUSAL_LM_SUFFIXES, ModelFacts
+from studio.recipes.base import Option, Recipe
+from studio.stages import StageContext
 
-CAUSAL_LM_SUFFIXES = ("ForCausalLM", "LMHeadModel")
 # Files that travel with every HF artifact so it loads on its own (weights are the recipe's).
 SIDE_FILES = ("config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
               "tokenizer.model", "special_tokens_map.json", "chat_template.jinja", "vocab.json", "merges.txt")
 KEEP_OPTION = Option("keep", "str", "", "extra modules to keep in high precision, comma-separated "
                      "name patterns (e.g. *.mlp.down_proj,model.layers.0.*); embeddings, norms and lm_head "
                      "always stay")
-
-
-def compute_device() -> str:
-    import torch
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def compute_dtype(device: str):
-    """float32 on CPU (half-precision matmuls there are slow or missing); bf16 where the GPU has it."""
-    import torch
-    if device == "cpu":
-        return torch.float32
-    return torch.bfloat16 if torch.cuda.get_device_capability()[0] >= 8 else torch.float16
-
-
-def load_checkpoint(path: Path, dtype=None, device: str | None = None, **kwargs):
-    """The model as the checkpoint stores it: safetensors only and no remote code, unless the user
-    opted in (STUDIO_ALLOW_PICKLE, STUDIO_TRUST_REMOTE_CODE, passed on to every job process)."""
-    from transformers import AutoModelForCausalLM
-
-    from studio.config import Settings
-    settings = Settings.from_env()
-    device = device or compute_device()
-    model = AutoModelForCausalLM.from_pretrained(
-        str(path), dtype=dtype or compute_dtype(device), device_map=device,
-        use_safetensors=None if settings.allow_pickle else True, trust_remote_code=settings.trust_remote_code,
-        **kwargs)
-    return model.eval()
 
 
 def keep_patterns(options: dict) -> list[str]:
@@ -73,11 +48,6 @@ def copy_side_files(source: Path, target: Path) -> None:
             shutil.copy2(source / name, target / name)
 
 
-def transformers_snippet(artifact: Path) -> str:
-    return (f"from transformers import AutoModelForCausalLM\n"
-            f"model = AutoModelForCausalLM.from_pretrained({str(artifact)!r})")
-
-
 def weight_bytes(artifact: Path) -> int:
     """Size on disk of the weights (what the format costs), without tokenizer and config files."""
     if artifact.is_file():
@@ -94,7 +64,7 @@ def hf_census(artifact: Path, base: ModelFacts) -> dict:
 
 class HFRecipe(Recipe):
     """A recipe whose artifact is a Hugging Face folder, evaluated with torch against the checkpoint."""
-    family = "hf"
+    family = FAMILY
     keeps_high_precision = ("embeddings", "norms", "lm_head")
     nominal_bits: float = 16.0  # bits per quantized weight, scales included, for disk estimates
 
@@ -102,11 +72,8 @@ class HFRecipe(Recipe):
     def load(self, artifact: Path, device: str):
         """The saved artifact as a torch model ready to run on `device`."""
 
-    def load_snippet(self, artifact: Path) -> str:
-        return transformers_snippet(artifact)
-
-    def base_artifact(self, ctx: StageContext) -> Path:
-        return ctx.model.path
+    def loader(self) -> Loader:
+        return self.load
 
     def runtime_modules(self, options: dict) -> tuple[str, ...]:
         return ("torch", "transformers", *super().runtime_modules(options))
@@ -144,7 +111,6 @@ class QuantizeOnLoadRecipe(HFRecipe):
         """The transformers quantization config for these options."""
 
     def quantize(self, ctx: StageContext) -> Path:
-        ctx.enter_stage("quantize")
         out = self.new_artifact_dir(ctx)
         ctx.report(0.1, f"loading {ctx.model.path.name} as {self.label(ctx.options)}")
         model = load_checkpoint(ctx.model.path, dtype="auto", device=compute_device(),

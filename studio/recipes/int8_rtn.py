@@ -7,8 +7,10 @@ from pathlib import Path
 
 from studio.models import ModelFacts
 from studio.recipes import formats, packed
-from studio.recipes.base import Option, Requirements, StageContext
-from studio.recipes.hf import KEEP_OPTION, HFRecipe, compute_dtype, group_size_problem, keep_patterns
+from studio.recipes.base import Option, Requirements
+from studio.stages import StageContext
+from studio.evaluation.torch_backend import compute_dtype
+from studio.recipes.hf import KEEP_OPTION, HFRecipe, group_size_problem, keep_patterns
 
 GROUP_SIZES = (32, 64, 128, 256)
 
@@ -40,7 +42,6 @@ class Int8RTNRecipe(HFRecipe):
         return True
 
     def quantize(self, ctx: StageContext) -> Path:
-        ctx.enter_stage("quantize")
         out = self.new_artifact_dir(ctx)
         o = ctx.options
         quantize = partial(formats.quantize_int8, symmetric=o["scheme"] == "symmetric", group_size=self._group(o))

@@ -12,7 +12,8 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from studio.recipes.hf import copy_side_files, load_checkpoint, quantizable_linears
+from studio.evaluation.torch_backend import load_checkpoint
+from studio.recipes.hf import copy_side_files, quantizable_linears
 
 if TYPE_CHECKING:  # imported where used: the server imports this module and never needs torch
     import torch

@@ -15,7 +15,7 @@ import time
 from contextlib import contextmanager
 from typing import Iterator
 
-from sqlalchemy import event, inspect
+from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, create_engine
@@ -108,9 +108,21 @@ def _create_tables(engine: Engine) -> None:
                 kind = column.type.compile(engine.dialect)
                 default = " DEFAULT 0" if kind.upper() == "BOOLEAN" else ""
                 conn.exec_driver_sql(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}{default}')
+                if column.name == "recipe_name":
+                    _backfill_recipe_names(conn, table.name)
     for table in SQLModel.metadata.sorted_tables:
         for index in table.indexes:
             _create_index(engine, index)
+
+
+def _backfill_recipe_names(conn, table: str) -> None:
+    """Rows stored before the recipe's name had a column of its own. Their labels were NAME, NAME:VARIANT or
+    NAME:VARIANT+EXTRAS, and Ollama imports were labelled with their whole name; base rows name no recipe."""
+    is_base = "is_base" if table == "result" else "0"
+    rows = conn.exec_driver_sql(f'SELECT id, recipe, {is_base} FROM "{table}"').all()
+    for row_id, label, base in rows:
+        name = None if base else label if label.startswith("ollama:") else label.split(":", 1)[0]
+        conn.execute(text(f'UPDATE "{table}" SET recipe_name = :name WHERE id = :id'), {"name": name, "id": row_id})
 
 
 def _create_index(engine: Engine, index) -> None:

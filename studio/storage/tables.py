@@ -24,7 +24,8 @@ class Job(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     model: str = Field(index=True)  # resolved checkpoint folder
     model_key: str = Field(index=True)  # fingerprint of the checkpoint; keys caches
-    recipe: str  # e.g. "gguf:Q4_K_M"
+    recipe: str  # the label people read, e.g. "gguf:Q2_K+imatrix"
+    recipe_name: str | None = None  # the registry's name of the recipe ("gguf"), or the job kind ("ollama:import")
     options: dict = Field(default_factory=dict, sa_column=Column(JSON))
     eval_text_path: str
     eval_text_sha: str
@@ -62,10 +63,11 @@ class Result(SQLModel, table=True):
     job_id: int | None = Field(default=None, index=True)
     model: str = Field(index=True)
     model_key: str = Field(index=True)
-    recipe: str
-    family: str  # which base it is compared against, e.g. "gguf"
+    recipe: str  # the label people read, e.g. "gguf:Q2_K+imatrix" or "gguf:base (F16)"
+    recipe_name: str | None = None  # the registry's name of the recipe that made it; None for a base row
+    family: str  # the format family's name (studio.families): its backend evaluated it, against its base
     is_base: bool = False
-    base_key: str = Field(index=True)  # model_key + text + protocol + family: rows comparable to each other
+    base_key: str = Field(index=True)  # str(studio.families.BaseKey): rows comparable to each other
     artifact: str
     size_bytes: int
     n_params: int

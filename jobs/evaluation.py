@@ -1,0 +1,113 @@
+"""One evaluation in a fresh process: `python -m jobs.evaluation REQUEST.json RESULT.json`.
+
+A fresh process makes "peak RAM while loaded" mean exactly that: its own peak RSS, not the
+quantizer's leftovers. Progress goes to stdout as `@progress <fraction>` lines the runner relays.
+The request names the artifact's format family (which evaluates it) and, for a recipe's artifact, the
+recipe (whose loader opens it). With `base_family` different from `family` it measures only the
+divergence of the artifact from a base of the other family, on the same token ids (a GGUF file against
+the HF checkpoint).
+"""
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from studio import families, recipes
+from studio.evaluation.protocol import Protocol, score_chunks
+
+PROGRESS_PREFIX = "@progress "
+
+
+def _progress(f: float) -> None:
+    print(f"{PROGRESS_PREFIX}{f:.4f}", flush=True)
+
+
+def evaluate(request: dict) -> dict:
+    """Perplexity, speed and generations of one model and, when the request names a base artifact,
+    its divergence from that base, all in one pass over the chunks. Prefill speed comes from the
+    chunks' forward passes, decode speed from the generations. Peak RSS is the process's before the
+    base is opened: the model's own, with one chunk's logits and the generation context."""
+    tokens = np.load(request["tokens_path"])
+    protocol = Protocol(request["n_ctx"], request.get("max_chunks"))
+    family = families.get(request["family"])
+    load = recipes.get(request["recipe"]).loader() if request.get("recipe") else None
+    artifact = Path(request["artifact"])
+    base = Path(request["base_artifact"]) if request.get("base_artifact") else None
+    if request.get("base_family", family.name) != family.name:
+        return {"divergence": _cross_divergence(request, tokens, protocol, load)}
+    peak = PeakRSS()
+    t0 = time.perf_counter()
+    done = family.evaluate(artifact, base, load, request, tokens, protocol, _progress, peak.take)
+    _progress(1.0)
+    scores = done.scores
+    return {
+        "ppl": float(np.exp(scores.nll.mean())),
+        "nll_sum": float(scores.nll.sum()),
+        "n_tokens_scored": int(scores.nll.size),
+        "n_chunks": int(scores.nll.size // protocol.scored_per_chunk),
+        "eval_seconds": time.perf_counter() - t0,
+        "load_seconds": done.load_seconds,
+        "peak_rss_bytes": peak.bytes,
+        "peak_vram_bytes": peak.vram_bytes,
+        "prefill_tok_s": scores.prefill_tok_s(protocol.n_ctx),
+        "forward_seconds": float(sum(scores.forward_seconds)),  # of eval_seconds: the model's forward passes
+        "divergence": scores.divergence,
+        **done.decoding,
+    }
+
+
+class PeakRSS:
+    """The process's peak memory, taken once (before a base model adds its own) or else at the end."""
+
+    def __init__(self):
+        self._taken: tuple[int, int | None] | None = None
+
+    def take(self) -> None:
+        self._taken = self._taken or (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, _peak_vram())
+
+    @property
+    def bytes(self) -> int:
+        self.take()
+        return self._taken[0]
+
+    @property
+    def vram_bytes(self) -> int | None:
+        self.take()
+        return self._taken[1]
+
+
+def _cross_divergence(request: dict, tokens: np.ndarray, protocol: Protocol, load) -> dict:
+    """The artifact (its family's backend) against a base of another family (that family's backend), in
+    lockstep on the same token ids: the divergence of a GGUF result from the checkpoint the user started from."""
+    logits = families.get(request["family"]).open_logits(Path(request["artifact"]), protocol, load)
+    base_family = families.get(request["base_family"])
+
+    def open_base():
+        return base_family.open_logits(Path(request["base_artifact"]), protocol)
+
+    return score_chunks(protocol, tokens, request.get("bos"), logits, _progress, open_base).divergence
+
+
+def _peak_vram() -> int | None:
+    if "torch" not in sys.modules:
+        return None
+    import torch
+    return int(torch.cuda.max_memory_allocated()) if torch.cuda.is_available() else None
+
+
+def main() -> None:
+    request = json.loads(Path(sys.argv[1]).read_text())
+    result = evaluate(request)
+    out = Path(sys.argv[2])
+    tmp = out.with_suffix(".partial")
+    tmp.write_text(json.dumps(result))
+    tmp.replace(out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""Hugging Face folders, evaluated by torch (transformers) against the checkpoint itself."""
+from __future__ import annotations
+
+import time
+from importlib.metadata import version
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from studio.evaluation import torch_backend
+from studio.evaluation.protocol import IDENTICAL, Protocol
+from studio.families.base import Evaluated, Family, Loader, Logits
+from studio.models import ModelFacts
+from studio.stages import StageContext
+
+
+class HFFamily(Family):
+    name = "hf"
+    title = "Hugging Face format (torch)"
+    base_label = "hf:base (checkpoint)"
+    base_is_checkpoint = True
+    memory_on_gpu = True
+
+    def base_artifact(self, ctx: StageContext) -> Path:
+        return ctx.model.path
+
+    def tokenizer_source(self, model: ModelFacts, base_artifact: Path) -> Path:
+        return model.path
+
+    def tokenize(self, source: Path, text: str) -> tuple[np.ndarray, int | None]:
+        return torch_backend.tokenize(source, text)
+
+    def backend_version(self) -> str:
+        return f"transformers-{version('transformers')}+torch-{version('torch')}"
+
+    def prompt_limit(self, model: ModelFacts, max_new_tokens: int) -> tuple[int, str] | None:
+        if not model.context_length:
+            return None
+        return max(model.context_length - max_new_tokens, 0), (
+            f"the model is made for {model.context_length} tokens (max_position_embeddings), "
+            f"{max_new_tokens} of them for new tokens")
+
+    def vs_checkpoint(self, divergence: dict, is_base: bool) -> dict:
+        stats = IDENTICAL if is_base else divergence  # compared to the checkpoint already
+        return {"kld_vs_checkpoint": stats.get("kld_mean"), "same_top_vs_checkpoint": stats.get("same_top_pct"),
+                "vs_checkpoint_refused": None}
+
+    def load_snippet(self, artifact: Path) -> str:
+        return transformers_snippet(artifact)
+
+    def evaluate(self, artifact: Path, base: Path | None, load: Loader | None, request: dict, tokens: np.ndarray,
+                 protocol: Protocol, progress: Callable[[float], None], before_base: Callable[[], None]) -> Evaluated:
+        device = torch_backend.compute_device()
+        t0 = time.perf_counter()
+        model = (load or _load_checkpoint)(artifact, device)
+        load_seconds = time.perf_counter() - t0
+        decoding = torch_backend.generations(model, Path(request["tokenizer"]), request["prompts"],
+                                             request["max_new_tokens"])
+
+        def open_base():
+            before_base()
+            return torch_backend.load_checkpoint(base, device=device)
+
+        scores = torch_backend.perplexity_nll(model, tokens, request.get("bos"), protocol, progress,
+                                              open_base if base else None)
+        return Evaluated(scores, load_seconds, decoding)
+
+    def open_logits(self, artifact: Path, protocol: Protocol, load: Loader | None = None) -> Logits:
+        model = (load or _load_checkpoint)(artifact, "cpu")  # beside llama.cpp, which runs on the CPU
+        return lambda chunk: torch_backend.chunk_logits(model, chunk, protocol)
+
+
+def transformers_snippet(artifact: Path) -> str:
+    return (f"from transformers import AutoModelForCausalLM\n"
+            f"model = AutoModelForCausalLM.from_pretrained({str(artifact)!r})")
+
+
+def _load_checkpoint(path: Path, device: str):
+    return torch_backend.load_checkpoint(path, device=device)
+
+
+FAMILY = HFFamily()
