@@ -134,10 +134,6 @@ def tools_dir(cache_dir: Path) -> Path:
     return converter_dir(cache_dir) / f"bin-{build_tag()}"
 
 
-def tool_path(cache_dir: Path, name: str) -> Path:
-    return tools_dir(cache_dir) / name
-
-
 def ensure_tools(cache_dir: Path, log=print) -> Path:
     """Build llama.cpp's imatrix and quantize tools from the pinned release once; return their folder."""
     target = tools_dir(cache_dir)

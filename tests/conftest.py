@@ -79,7 +79,7 @@ def settings(workspace_env) -> Settings:
     return s
 
 
-def run_cli(args: list[str], env: dict, timeout: float = 900) -> subprocess.CompletedProcess:
+def run_cli(args: list[str], env: dict, timeout: float = 2400) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "studio", *args], env=env, cwd=REPO_ROOT, text=True,
                           capture_output=True, timeout=timeout)
 

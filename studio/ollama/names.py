@@ -66,11 +66,3 @@ def canonical(name: str) -> str:
     parts = split_name(name)
     return (f"{parts['host'] or 'registry.ollama.ai'}/{parts['namespace'] or 'library'}/"
             f"{parts['model']}:{parts['tag'] or 'latest'}").lower()
-
-
-def short(name: str) -> str:
-    """The name as `ollama list` shows it: model:tag, with the host/namespace only when not the default."""
-    host, namespace, rest = canonical(name).split("/", 2)
-    if host != "registry.ollama.ai":
-        return f"{host}/{namespace}/{rest}"
-    return rest if namespace == "library" else f"{namespace}/{rest}"

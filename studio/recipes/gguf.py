@@ -44,7 +44,7 @@ class GGUFRecipe(Recipe):
     name = "gguf"
     family = FAMILY
     title = "GGUF (llama.cpp)"
-    description = "llama.cpp k-quants and legacy quants, for llama.cpp, Ollama and LM Studio."
+    description = "llama.cpp k-quants, i-quants and legacy quants, for llama.cpp, Ollama and LM Studio."
     options = (
         Option("type", "choice", "Q4_K_M", "llama.cpp quantization type", choices=tuple(GGUF_TYPES)),
         Option("imatrix", "choice", "auto", "importance matrix from llama-imatrix: auto = for the 2/3-bit k-quants "
