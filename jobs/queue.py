@@ -28,7 +28,7 @@ from sqlmodel import select
 from jobs.process import SUPERVISOR_PID_ENV, disk_full_note, exit_reason, spawn, stop_group
 from studio.config import Settings, REPO_ROOT
 from studio.outputs import sweep_unowned
-from studio.ollama.service import IMPORT_RECIPE
+from studio.ollama.store import IMPORT_RECIPE
 from studio.stages import RESTARTABLE, UNCANCELLABLE, Stage
 from studio.storage import Job, JobLog, JobState, reading, session
 from studio.storage.jobs import claim, get_job, update_job

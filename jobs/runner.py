@@ -28,12 +28,10 @@ from studio.config import REPO_ROOT, Settings
 from studio.evaluation.texts import TextError, load_text, text_sha
 from studio.evaluation.tokens import ensure_tokens
 from studio.families import BaseKey, Family
-from studio.gguf_census import gguf_census
 from studio.llamacpp import file_lock
 from studio.models import ModelError, read_model_facts
 from studio.outputs import artifact_path
 from studio.preflight import recheck_job
-from studio.recipes.hf import hf_census
 from studio.stages import Stage, StageContext
 from studio.storage import Generation, Result, reading, session
 from studio.storage.jobs import cancel_requested, get_job, job_stage, mark_done, update_job
@@ -230,7 +228,7 @@ class JobRunner:
 
     def _insert_result(self, recipe, model, artifact: Path, evaluation: dict, base_key: BaseKey, *, is_base: bool,
                        label: str, quant_seconds: float | None = None, finish_job: bool = False) -> None:
-        census = gguf_census(artifact) if artifact.is_file() else hf_census(artifact, model)
+        census = recipe.family.census(artifact, model)
         with session(self.settings.db_url) as s:
             result = Result(
                 job_id=None if is_base else self.job_id, model=str(model.path), model_key=model.key,

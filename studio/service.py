@@ -263,7 +263,7 @@ def delete_result(settings: Settings, result_id: int) -> list[str]:
 
 def _refuse_while_importing(s, result_id: int) -> None:
     """An import still queued or running would upload a file about to go and store a row for a result that is gone."""
-    from studio.ollama.service import IMPORT_RECIPE
+    from studio.ollama.store import IMPORT_RECIPE
 
     active = s.exec(select(Job).where(Job.recipe_name == IMPORT_RECIPE,
                                       Job.state.in_([JobState.QUEUED, JobState.RUNNING]))).all()

@@ -395,13 +395,14 @@ def store_gguf_result(settings, artifact: Path, base_artifact: Path, recipe: str
     from studio.storage import Result, session
 
     common = dict(model=str(artifact.parent / "smollm2-135m-instruct"), model_key="smollm2-test", family="gguf",
-                  base_key="gguf:smollm2-test:text:ctx512", n_params=134_515_008, nll_sum=0.0, n_ctx=512,
+                  base_key="gguf:smollm2-test:text:ctx512:chunks1:llama.cpp-test", n_params=134_515_008, nll_sum=0.0,
+                  n_ctx=512,
                   n_chunks=1, n_tokens_scored=256, prefill_tok_s=0.0, decode_tok_s=0.0, peak_rss_bytes=0,
                   eval_text_sha="text")
     with session(settings.db_url) as s:
         base = Result(recipe="gguf:base (F16)", is_base=True, artifact=str(base_artifact), ppl=20.0, bpw=16.0,
                       size_bytes=base_artifact.stat().st_size, **common)
-        result = Result(recipe=recipe, artifact=str(artifact), ppl=22.0, bpw=6.17,
+        result = Result(recipe=recipe, recipe_name="gguf", artifact=str(artifact), ppl=22.0, bpw=6.17,
                         size_bytes=artifact.stat().st_size, tensor_types={"q4_K": 91}, **common)
         s.add_all([base, result])
         s.commit()

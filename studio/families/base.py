@@ -106,6 +106,11 @@ class Family(ABC):
                 "vs_checkpoint_refused": cross.get("refused")}
 
     @abstractmethod
+    def census(self, artifact: Path, model: ModelFacts) -> dict:
+        """What the artifact holds, read back from it: n_params, bpw, size_bytes, tensor_types (type -> count),
+        and for formats with such rules, rows_not_k_divisible."""
+
+    @abstractmethod
     def load_snippet(self, artifact: Path) -> str:
         """Python that loads an artifact of this family outside the studio."""
 

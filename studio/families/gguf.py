@@ -10,6 +10,7 @@ from studio.evaluation import llama_backend
 from studio.evaluation.protocol import Protocol
 from studio.evaluation.vocab import vocabulary_mismatch
 from studio.families.base import Evaluated, Family, Loader, Logits
+from studio.gguf_census import gguf_census
 from studio.llamacpp import convert_command, file_lock, llama_cpp_version
 from studio.models import ModelFacts
 from studio.stages import StageContext
@@ -66,6 +67,9 @@ class GGUFFamily(Family):
 
     def vocabulary_mismatch(self, artifact: Path, model: ModelFacts, model_cache: Path) -> str | None:
         return vocabulary_mismatch(artifact, model.path, model_cache)
+
+    def census(self, artifact: Path, model: ModelFacts) -> dict:
+        return gguf_census(artifact)
 
     def load_snippet(self, artifact: Path) -> str:
         return f"from llama_cpp import Llama\nllm = Llama({str(artifact)!r})"

@@ -49,6 +49,12 @@ class HFFamily(Family):
     def load_snippet(self, artifact: Path) -> str:
         return transformers_snippet(artifact)
 
+    def census(self, artifact: Path, model: ModelFacts) -> dict:
+        """Bits per weight = weight bytes x 8 / the base model's parameter count (no per-tensor types)."""
+        size = sum(p.stat().st_size for p in artifact.iterdir() if p.suffix in {".safetensors", ".bin"})
+        return {"n_params": model.n_params, "bpw": size * 8 / model.n_params, "tensor_types": {},
+                "size_bytes": size}
+
     def evaluate(self, artifact: Path, base: Path | None, load: Loader | None, request: dict, tokens: np.ndarray,
                  protocol: Protocol, progress: Callable[[float], None], before_base: Callable[[], None]) -> Evaluated:
         device = torch_backend.compute_device()

@@ -16,12 +16,11 @@ from studio.ollama.client import validate_host
 from studio.ollama.gguf_chat import read_chat_metadata
 from studio.ollama.importer import from_line, plan_import
 from studio.ollama.names import MAX_NAME_CHARS, InvalidModelName, canonical
-from studio.ollama.store import OllamaImport, import_for_job
+from studio.ollama.store import IMPORT_RECIPE, OllamaImport, import_for_job
 from studio.ollama.templates import chat_setup
 from studio.storage import Job, Result, reading, session
 from studio.storage.jobs import get_job, pending_duplicate
 
-IMPORT_RECIPE = "ollama:import"
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,9 @@ from studio.storage import engine_for, session
 from studio.storage.jobs import mark_done
 from studio.storage.tables import utcnow
 
+# The recipe (Job.recipe and Job.recipe_name) of an import job: the queue runs it with jobs.ollama_job.
+IMPORT_RECIPE = "ollama:import"
+
 
 class OllamaImport(SQLModel, table=True):
     __tablename__ = "ollama_import"

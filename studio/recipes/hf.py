@@ -48,20 +48,6 @@ def copy_side_files(source: Path, target: Path) -> None:
             shutil.copy2(source / name, target / name)
 
 
-def weight_bytes(artifact: Path) -> int:
-    """Size on disk of the weights (what the format costs), without tokenizer and config files."""
-    if artifact.is_file():
-        return artifact.stat().st_size
-    return sum(p.stat().st_size for p in artifact.iterdir() if p.suffix in {".safetensors", ".bin"})
-
-
-def hf_census(artifact: Path, base: ModelFacts) -> dict:
-    """Bits per weight = weight bytes x 8 / the base model's parameter count."""
-    size = weight_bytes(artifact)
-    return {"n_params": base.n_params, "bpw": size * 8 / base.n_params, "tensor_types": {},
-            "size_bytes": size}
-
-
 class HFRecipe(Recipe):
     """A recipe whose artifact is a Hugging Face folder, evaluated with torch against the checkpoint."""
     family = FAMILY
