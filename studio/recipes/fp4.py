@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from studio.evaluation.torch_backend import compute_dtype
 from studio.recipes import packed
 from studio.recipes.base import Option, Requirements
-from studio.stages import StageContext
-from studio.evaluation.torch_backend import compute_dtype
 from studio.recipes.hf import KEEP_OPTION, HFRecipe, keep_patterns
+from studio.stages import StageContext
 
 NATIVE_CC = 10.0
 

@@ -13,13 +13,13 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from studio.evaluation.torch_backend import compute_dtype, load_checkpoint
+from studio.families.hf import transformers_snippet
 from studio.models import ModelFacts
 from studio.recipes import formats, packed
 from studio.recipes.base import Option, Requirements
-from studio.stages import StageContext
-from studio.evaluation.torch_backend import compute_dtype, load_checkpoint
-from studio.families.hf import transformers_snippet
 from studio.recipes.hf import KEEP_OPTION, HFRecipe, keep_patterns
+from studio.stages import StageContext
 
 if TYPE_CHECKING:  # imported where used: the server imports this module and never needs torch
     import torch

@@ -8,12 +8,12 @@ import sys
 from abc import abstractmethod
 from pathlib import Path
 
+from studio.evaluation.torch_backend import load_checkpoint
 from studio.models import ModelFacts
 from studio.recipes.base import Option, Requirements
-from studio.stages import StageContext
 from studio.recipes.calibration import CALIBRATION_OPTIONS, calibration_path, calibration_problems
-from studio.evaluation.torch_backend import load_checkpoint
-from studio.recipes.hf import HFRecipe, KEEP_OPTION, group_size_problem, keep_patterns
+from studio.recipes.hf import KEEP_OPTION, HFRecipe, group_size_problem, keep_patterns
+from studio.stages import StageContext
 
 GROUP_SIZES = (32, 64, 128, -1)
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from functools import partial
 from pathlib import Path
 
+from studio.evaluation.torch_backend import compute_dtype
 from studio.models import ModelFacts
 from studio.recipes import formats, packed
 from studio.recipes.base import Option, Requirements
-from studio.stages import StageContext
-from studio.evaluation.torch_backend import compute_dtype
 from studio.recipes.hf import KEEP_OPTION, HFRecipe, group_size_problem, keep_patterns
+from studio.stages import StageContext
 
 GROUP_SIZES = (32, 64, 128, 256)
 
