@@ -79,8 +79,8 @@ def test_the_runner_stops_at_preflight_on_a_relative_path_or_a_prompt_too_long(
     long_prompt = " ".join(eval_text.read_text().split()[:3000])
     with session(settings.db_url) as s:
         job = Job(model=str(tiny), model_key=read_model_facts(tiny, settings).key, recipe="gguf:Q2_K+imatrix",
-                  options=options, eval_text_path=str(eval_text), eval_text_sha="-", n_ctx=128, max_chunks=2,
-                  prompts=["Write a haiku.", long_prompt], max_new_tokens=8, dedupe_key="legacy")
+                  recipe_name="gguf", options=options, eval_text_path=str(eval_text), eval_text_sha="-", n_ctx=128,
+                  max_chunks=2, prompts=["Write a haiku.", long_prompt], max_new_tokens=8, dedupe_key="legacy")
         s.add(job)
         s.commit()
         job_id = job.id
