@@ -18,6 +18,7 @@ import numpy as np
 
 from studio import families, recipes
 from studio.evaluation.protocol import Protocol, score_chunks
+from studio.families.base import Family, Loader
 
 PROGRESS_PREFIX = "@progress "
 
@@ -38,7 +39,8 @@ def evaluate(request: dict) -> dict:
     artifact = Path(request["artifact"])
     base = Path(request["base_artifact"]) if request.get("base_artifact") else None
     if request.get("base_family", family.name) != family.name:
-        return {"divergence": _cross_divergence(request, tokens, protocol, load)}
+        return {"divergence": _cross_divergence(family, artifact, load, families.get(request["base_family"]), base,
+                                                request.get("bos"), tokens, protocol)}
     peak = PeakRSS()
     done = family.evaluate(artifact, base, load, request, tokens, protocol, _progress, peak.take)
     _progress(1.0)
@@ -78,16 +80,13 @@ class PeakRSS:
         return self._taken[1]
 
 
-def _cross_divergence(request: dict, tokens: np.ndarray, protocol: Protocol, load) -> dict:
+def _cross_divergence(family: Family, artifact: Path, load: Loader | None, base_family: Family, base: Path,
+                      bos: int | None, tokens: np.ndarray, protocol: Protocol) -> dict:
     """The artifact (its family's backend) against a base of another family (that family's backend), in
     lockstep on the same token ids: the divergence of a GGUF result from the checkpoint the user started from."""
-    logits = families.get(request["family"]).open_logits(Path(request["artifact"]), protocol, load)
-    base_family = families.get(request["base_family"])
-
-    def open_base():
-        return base_family.open_logits(Path(request["base_artifact"]), protocol)
-
-    return score_chunks(protocol, tokens, request.get("bos"), logits, _progress, open_base).divergence
+    logits = family.open_logits(artifact, protocol, load)
+    return score_chunks(protocol, tokens, bos, logits, _progress,
+                        lambda: base_family.open_logits(base, protocol)).divergence
 
 
 def _peak_vram() -> int | None:
