@@ -88,6 +88,36 @@ def test_quantized_perplexity_and_kld_match_direct_llama_cpp_loops(smol_run):
     assert row["same_top_pct"] == pytest.approx(100 * float(np.concatenate(same).mean()))
 
 
+def test_divergence_from_the_checkpoint_matches_llama_cpp_against_transformers(smol_run, smol):
+    """The "KLD vs checkpoint" column of Q8_0 and of the F16 base: llama.cpp's distribution against a plain
+    transformers loop's, chunk by chunk on the checkpoint tokenizer's ids (no BOS: SmolLM2 adds none)."""
+    import torch
+    from llama_cpp import Llama
+    from transformers import AutoModelForCausalLM
+
+    files = list(Path(smol_run["workspace"]).glob("cache/*/tokens-hf-*.npy"))
+    assert len(files) == 1, files
+    tokens = np.load(files[0])
+    model = AutoModelForCausalLM.from_pretrained(smol, dtype=torch.float32).eval()
+    checkpoint = []
+    for i in range(4):
+        with torch.no_grad():
+            logits = model(torch.from_numpy(tokens[i * 512:(i + 1) * 512].astype(np.int64))[None]).logits[0]
+        checkpoint.append(torch.log_softmax(logits[256:511].double(), dim=-1))
+    rows = [_by_recipe(smol_run["rows"])["gguf:Q8_0"], next(r for r in smol_run["all"] if r["is_base"])]
+    for row in rows:
+        llm = Llama(row["artifact"], n_ctx=512, n_batch=512, logits_all=True, verbose=False)
+        kld = []
+        for i in range(4):
+            llm.reset()
+            llm.eval(tokens[i * 512:(i + 1) * 512].tolist())
+            lq = torch.log_softmax(torch.from_numpy(np.array(llm.scores[256:511])).double(), dim=-1)
+            kld.append(torch.nn.functional.kl_div(lq, checkpoint[i], log_target=True, reduction="none").sum(-1))
+        assert row["kld_vs_checkpoint"] == pytest.approx(float(torch.cat(kld).mean()), rel=1e-3), row["recipe"]
+    assert 0 < rows[1]["kld_vs_checkpoint"] < rows[0]["kld_vs_checkpoint"]  # F16 sits closer than Q8_0
+    assert all(r["kld_vs_checkpoint"] is None for r in smol_run["rows"][1:])  # not asked for
+
+
 def test_kld_grows_as_bits_shrink(smol_run):
     rows = _by_recipe(smol_run["rows"])
     klds = [rows[r]["kld_mean"] for r in ("gguf:Q8_0", "gguf:Q4_K_M", "gguf:Q2_K")]

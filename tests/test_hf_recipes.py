@@ -123,20 +123,39 @@ def textbook_reload(artifact: Path, base: Path):
     return model.eval()
 
 
+def independent_reload(recipe: str, artifact: Path, base: Path):
+    """The artifact loaded without the studio: the textbook dequantization for the studio's own formats,
+    plain transformers for the formats it reads (bitsandbytes, GPTQ)."""
+    from transformers import AutoModelForCausalLM
+    if recipe in ("int8-rtn", "fp8"):
+        return textbook_reload(artifact, base)
+    return AutoModelForCausalLM.from_pretrained(str(artifact), device_map="cpu", dtype=torch.float32).eval()
+
+
+@pytest.mark.parametrize("recipe", ["bnb-nf4", "bnb-int8", "gptq", "int8-rtn", "fp8"])
+def test_tiny_model_ppl_matches_an_independent_loop(tiny_hf_run, tiny, eval_text, recipe):
+    """The same check as on SmolLM2 below (slow), on the tiny model's 2 chunks of 128: the studio's
+    perplexity is the one an independent loop computes from the artifact."""
+    row = by_recipe(tiny_hf_run["rows"][:len(HF_RECIPES_TINY)])[recipe]
+    assert row["status"] == "done" and row["n_chunks"] == 2
+    model = independent_reload(recipe, Path(row["artifact"]), tiny)
+    ppl = independent_ppl(model, tiny, eval_text.read_text(encoding="utf-8"), 128, 2)
+    assert row["ppl"] == pytest.approx(ppl, rel=1e-4)
+
+
+# SmolLM2 through the HF recipes takes ~9 min of the fixture and ~5 min of independent loops on 2 cores:
+# `make test-slow` runs it; the tiny model above keeps every recipe and the independent check in `make test`.
+@pytest.mark.slow
 @pytest.mark.parametrize("recipe", ["bnb-nf4", "bnb-int8", "gptq", "int8-rtn", "fp8"])
 def test_real_model_ppl_matches_an_independent_loop(smol_hf_run, smol, eval_text, recipe):
-    from transformers import AutoModelForCausalLM
     row = by_recipe(smol_hf_run["rows"])[recipe]
     assert row["status"] == "done" and row["n_chunks"] == 4
-    artifact = Path(row["artifact"])
-    if recipe in ("int8-rtn", "fp8"):
-        model = textbook_reload(artifact, smol)
-    else:
-        model = AutoModelForCausalLM.from_pretrained(str(artifact), device_map="cpu", dtype=torch.float32).eval()
+    model = independent_reload(recipe, Path(row["artifact"]), smol)
     ppl = independent_ppl(model, smol, eval_text.read_text(encoding="utf-8"), 512, 4)
     assert row["ppl"] == pytest.approx(ppl, rel=1e-4)
 
 
+@pytest.mark.slow
 def test_real_model_base_and_quality_order(smol_hf_run, smol, eval_text):
     from transformers import AutoModelForCausalLM
     base = [r for r in smol_hf_run["all"] if r["is_base"] and r["family"] == "hf"]
