@@ -10,6 +10,7 @@ from typing import Callable
 import numpy as np
 
 from studio.evaluation.protocol import Protocol, Scores, score_chunks
+from studio.evaluation.streamed import SafetensorsWeights, StreamError, is_streamed, load_streamed
 
 
 def compute_device() -> str:
@@ -40,6 +41,34 @@ def load_checkpoint(path: Path, dtype=None, device: str | None = None, **kwargs)
     return model.eval()
 
 
+# A checkpoint is held in memory (float32, the fast way) when that copy takes at most this share of the RAM
+# available; past it, it is streamed weight by weight (see streamed.py), leaving room for the model it is compared with.
+RESIDENT_SHARE = 0.5
+
+
+def open_checkpoint(path: Path, device: str):
+    """The checkpoint as the base to compare with: resident when it fits (see RESIDENT_SHARE), else streamed.
+    On a GPU it is loaded as before (in the compute dtype)."""
+    import psutil
+
+    from studio.config import Settings
+    if device == "cpu" and (need := checkpoint_float32_bytes(path)) is not None:
+        available = psutil.virtual_memory().available
+        if need > RESIDENT_SHARE * available:
+            print(f"the checkpoint is streamed weight by weight: as float32 it takes {need / 2**30:.1f} GiB, "
+                  f"more than {RESIDENT_SHARE:.0%} of the {available / 2**30:.1f} GiB available", flush=True)
+            return load_streamed(path, trust_remote_code=Settings.from_env().trust_remote_code)
+    return load_checkpoint(path, device=device)
+
+
+def checkpoint_float32_bytes(path: Path) -> int | None:
+    """The checkpoint's weights as float32, from its safetensors headers; None for other formats."""
+    try:
+        return SafetensorsWeights(path).float32_bytes()
+    except StreamError:
+        return None
+
+
 def tokenize(checkpoint: Path, text: str) -> tuple[np.ndarray, int | None]:
     """Token ids of the whole text with the checkpoint's tokenizer, and the BOS to put at the start
     of each chunk when the tokenizer adds one (as llama-perplexity does with llama.cpp's)."""
@@ -54,13 +83,19 @@ def chunk_logits(model, chunk: list[int], protocol: Protocol) -> np.ndarray:
     """The logits at the chunk's scored positions; the output layer runs on those rows only
     (`logits_to_keep`) where the model's forward takes it."""
     import torch
-    device = next(model.parameters()).device
+    device = input_device(model)
     positions = protocol.scored_positions
     kwargs = {"logits_to_keep": len(chunk) - positions.start} if _keeps_logits(model) else {}
     with torch.inference_mode():
         logits = model(torch.tensor([chunk], device=device), use_cache=False, **kwargs).logits[0]
     rows = logits[positions.start - len(chunk) + logits.shape[0]:][:len(positions)]
     return rows.float().cpu().numpy()
+
+
+def input_device(model):
+    """Where a model's inputs go: its weights' device, or the CPU for a streamed one (weights on meta)."""
+    import torch
+    return torch.device("cpu") if is_streamed(model) else next(model.parameters()).device
 
 
 def _keeps_logits(model) -> bool:

@@ -66,14 +66,15 @@ class HFFamily(Family):
 
         def open_base():
             before_base()
-            return torch_backend.load_checkpoint(base, device=device)
+            return torch_backend.open_checkpoint(base, device)
 
         scores = torch_backend.perplexity_nll(model, tokens, request.get("bos"), protocol, progress,
                                               open_base if base else None)
         return Evaluated(scores, load_seconds, decoding)
 
     def open_logits(self, artifact: Path, protocol: Protocol, load: Loader | None = None) -> Logits:
-        model = (load or _load_checkpoint)(artifact, "cpu")  # beside llama.cpp, which runs on the CPU
+        # beside llama.cpp, which runs on the CPU; the checkpoint itself streamed when it does not fit
+        model = load(artifact, "cpu") if load else torch_backend.open_checkpoint(artifact, "cpu")
         return lambda chunk: torch_backend.chunk_logits(model, chunk, protocol)
 
 
