@@ -14,6 +14,7 @@ from pathlib import Path
 
 from gguf import QK_K, LlamaFileType
 
+from studio import memory
 from studio.evaluation.texts import text_sha
 from studio.families.gguf import FAMILY, ensure_base_gguf
 from studio.llamacpp import ensure_tools, file_lock, supported_architectures
@@ -100,6 +101,12 @@ class GGUFRecipe(Recipe):
         # Small models fall back to wider types (rows not a multiple of 256): allow 8.5 bpw.
         bits = max(NOMINAL_BPW[options["type"]], 8.5 if (model.hidden_size or 0) % QK_K else 0)
         return int(model.n_params * bits / 8 * 1.05)
+
+    def estimate_memory_bytes(self, model: ModelFacts, options: dict) -> int:
+        """The largest stage's anonymous memory (see studio.memory: every stage streams or maps)."""
+        import psutil
+        return max(memory.gguf_stages(model, options["type"], options["checkpoint_kld"],
+                                     psutil.virtual_memory().available).values())
 
     def fallback_tensors(self, options: dict, census: dict) -> int:
         return census["rows_not_k_divisible"] if "_K" in options["type"] else 0

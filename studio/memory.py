@@ -1,0 +1,94 @@
+"""What a GGUF job's stages hold in anonymous memory, from the model's facts.
+
+Anonymous memory is what the kernel cannot evict: the preflight compares the largest stage's figure with
+the RAM available. Memory-mapped files (the F16 and quantized GGUFs llama.cpp evaluates, the safetensors
+shards the converter and a streamed checkpoint read) are page cache: evictable, so they decide speed (a
+working set larger than the RAM is re-read from disk), not whether a job can run; `mapped_bytes` says
+how much of it the evaluation touches.
+
+Every stage streams: the converter writes tensor by tensor, `llama_model_quantize` works a tensor at a
+time, llama.cpp maps its models, and a checkpoint too large to hold as float32 is streamed weight by
+weight (studio.evaluation.streamed). So what grows with the model is the largest tensor (the embedding
+or output matrix of a Llama-family model), not the parameter count.
+"""
+from __future__ import annotations
+
+from studio.models import ModelFacts
+from studio.stages import Stage
+
+MiB = 2**20
+# Anonymous memory of the processes with their libraries imported and nothing loaded, measured on this
+# project's machines (RssAnon; their maximum RSS is higher: it counts the libraries' mapped pages).
+CONVERTER_FLOOR = 120 * MiB  # llama.cpp's converter: Python, torch, gguf-py
+JOB_FLOOR = 50 * MiB  # the job process, where llama_model_quantize runs
+EVALUATION_FLOOR = 150 * MiB  # the evaluation process with llama-cpp-python
+TORCH_EXTRA = 350 * MiB  # torch and transformers on top, for the pass against the checkpoint
+# Bytes per element of the largest tensor held at once, fitted on SmolLM2-135M and the 1 B shape: the
+# converter reads it (16-bit), upcasts to float32 and writes float16; the quantizer converts to float32 and
+# packs; a streamed checkpoint reads 16-bit and computes in float32.
+CONVERT_BYTES_PER_ELEMENT = 8
+QUANTIZE_BYTES_PER_ELEMENT = 5
+STREAM_BYTES_PER_ELEMENT = 6
+# llama.cpp's CPU backend copies the 4-bit matrices it has faster kernels for (Q4_0, Q4_K, IQ4_NL) into an
+# interleaved layout in anonymous memory ("CPU_REPACK model buffer"): that share of a file's layer weights
+# is held twice. Q4_K_M keeps attn_v and half of ffn_down at Q6_K (1 B shape: 455 of 520 MiB repacked).
+# k-quant rows must be multiples of 256: when the hidden size is not, those matrices fall back to other types.
+REPACKED_SHARE = {"Q4_0": 1.0, "IQ4_NL": 1.0, "Q4_K_S": 0.95, "Q4_K_M": 0.87}
+REPACKED_BPW = 4.5
+SCORED_ROWS = 256  # one chunk's scored positions at the default n_ctx 512, held as float64 while scoring
+BATCH = 512  # llama.cpp's compute buffer holds a batch's logits
+
+
+def largest_tensor_elements(model: ModelFacts) -> int:
+    """The embedding matrix (vocab x hidden), the largest tensor of Llama-family models; without those facts,
+    an eighth of the parameters (an upper bound for any model with at least eight matrices)."""
+    if model.vocab_size and model.hidden_size:
+        return model.vocab_size * model.hidden_size
+    return model.n_params // 8
+
+
+def gguf_stages(model: ModelFacts, gguf_type: str, checkpoint_kld: bool, ram_available: int) -> dict[Stage, int]:
+    """Anonymous bytes per stage of a GGUF job. The evaluation holds two llama.cpp contexts (the model and
+    its F16 base in lockstep) and the model's repacked matrices; the F16 base is never repacked."""
+    largest = largest_tensor_elements(model)
+    context = llama_context_bytes(model)
+    evaluation = EVALUATION_FLOOR + _scoring_bytes(model) + repacked_bytes(model, gguf_type)
+    stages = {Stage.CONVERT: CONVERTER_FLOOR + CONVERT_BYTES_PER_ELEMENT * largest,
+              Stage.QUANTIZE: JOB_FLOOR + QUANTIZE_BYTES_PER_ELEMENT * largest,
+              Stage.EVALUATE: evaluation + 2 * context}
+    if checkpoint_kld:
+        stages[Stage.CHECKPOINT_DIVERGENCE] = evaluation + context + checkpoint_bytes(model, ram_available)
+    return stages
+
+
+def checkpoint_bytes(model: ModelFacts, ram_available: int) -> int:
+    """The checkpoint as a base to compare with, torch included: resident float32 when that fits (the rule
+    of studio.evaluation.torch_backend.open_checkpoint), else streamed."""
+    from studio.evaluation.torch_backend import RESIDENT_SHARE
+    resident = 4 * model.n_params
+    if resident <= RESIDENT_SHARE * ram_available:
+        return TORCH_EXTRA + resident
+    return TORCH_EXTRA + STREAM_BYTES_PER_ELEMENT * largest_tensor_elements(model)
+
+
+def repacked_bytes(model: ModelFacts, gguf_type: str) -> int:
+    share = REPACKED_SHARE.get(gguf_type, 0.0)
+    if "_K" in gguf_type and (model.hidden_size or 0) % 256:
+        share = 0.0
+    embeddings = 2 * largest_tensor_elements(model)
+    return int(share * max(model.n_params - embeddings, 0) * REPACKED_BPW / 8)
+
+
+def llama_context_bytes(model: ModelFacts) -> int:
+    """A llama.cpp context at the evaluation's batch: its compute buffer, which holds the batch's logits
+    (the KV cache at n_ctx 512 is a few MiB beside it)."""
+    return 4 * BATCH * (model.vocab_size or 32_000)
+
+
+def mapped_bytes(model: ModelFacts, artifact_bytes: int) -> int:
+    """Page cache the evaluation reads every chunk: the F16 base and the quantized file."""
+    return 2 * model.n_params + artifact_bytes
+
+
+def _scoring_bytes(model: ModelFacts) -> int:
+    return 8 * SCORED_ROWS * (model.vocab_size or 32_000)

@@ -1,0 +1,69 @@
+"""The GGUF memory model (studio.memory) against the anonymous memory each stage's process really holds,
+on SmolLM2-135M and the 1 B Llama shape: convert, quantize (Q4_K_M), evaluate with the F16 base in
+lockstep, and the pass against the checkpoint. Within ±25 %, as the preflight promises."""
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+import pytest
+
+from studio import memory
+from studio.config import Settings
+from studio.llamacpp import convert_command
+from studio.models import read_model_facts
+from studio.stages import Stage
+from tests.models import LLAMA_1B, build_llama_shape
+from tests.procmem import run_measured
+
+TOLERANCE = 0.25
+ENOUGH_RAM = 20 * 2**30  # this project's machines: the checkpoint pass holds SmolLM2 and the 1 B shape resident
+
+
+def _measure(checkpoint, studio_cache, tmp) -> dict[Stage, int]:
+    f16, q4 = tmp / "f16.gguf", tmp / "q4_k_m.gguf"
+    cmd, env = convert_command(studio_cache, checkpoint, f16, "f16")
+    peaks = {Stage.CONVERT: run_measured(cmd, env)[1]}
+    quantize = ("import jobs.runner, llama_cpp; from pathlib import Path; from studio.recipes.gguf import "
+                f"_quantize_in_process; _quantize_in_process(Path({str(f16)!r}), Path({str(q4)!r}), "
+                "{'type': 'Q4_K_M', 'threads': 0})")
+    peaks[Stage.QUANTIZE] = run_measured([sys.executable, "-c", quantize])[1]
+    np.save(tmp / "tokens.npy", np.random.default_rng(0).integers(0, 49152, 1024).astype(np.int32))
+    common = {"artifact": str(q4), "family": "gguf", "recipe": "gguf", "tokenizer": str(checkpoint),
+              "tokens_path": str(tmp / "tokens.npy"), "bos": None, "n_ctx": 512, "max_chunks": 2,
+              "prompts": ["Name three colours."], "max_new_tokens": 8}
+    for stage, base, family in ((Stage.EVALUATE, f16, "gguf"), (Stage.CHECKPOINT_DIVERGENCE, checkpoint, "hf")):
+        request = tmp / f"{stage.value}.json"
+        request.write_text(json.dumps({**common, "base_artifact": str(base), "base_family": family}))
+        peaks[stage] = run_measured([sys.executable, "-m", "jobs.evaluation", str(request),
+                                     str(tmp / f"{stage.value}-out.json")])[1]
+    return peaks
+
+
+@pytest.mark.parametrize("which", ["smollm2-135m", "llama-1b-shape"])
+def test_each_gguf_stage_holds_what_the_memory_model_says(which, smol, studio_cache, tmp_path):
+    checkpoint = smol if which == "smollm2-135m" else build_llama_shape(studio_cache / "test-models", LLAMA_1B, smol)
+    facts = read_model_facts(checkpoint, Settings.from_env(tmp_path / "ws"))
+    estimate = memory.gguf_stages(facts, "Q4_K_M", True, ENOUGH_RAM)
+    measured = _measure(checkpoint, studio_cache, tmp_path)
+    table = {s.value: (round(estimate[s] / 2**20), round(measured[s] / 2**20)) for s in measured}
+    print(f"{which}: stage -> (estimate, measured) MiB: {table}")
+    for stage, peak in measured.items():
+        assert abs(estimate[stage] / peak - 1) <= TOLERANCE, (stage, table)
+
+
+def test_an_8b_shape_fits_a_24_gb_machine_for_gguf():
+    """Llama-3.1-8B's shape with SmolLM2's vocabulary (7.38 B parameters): every stage streams or maps, so
+    no stage needs more than the repacked Q4_K matrices (~3.4 GiB) and a tensor or two, not 28 GiB of float32."""
+    from pathlib import Path
+
+    from studio.models import ModelFacts
+    from tests.models import LLAMA_8B, SMOL_VOCAB
+    facts = ModelFacts(Path("/m"), "k", "LlamaForCausalLM", "llama", LLAMA_8B.n_params(SMOL_VOCAB), 4096,
+                       SMOL_VOCAB, 2 * LLAMA_8B.n_params(SMOL_VOCAB), True, 131_072)
+    stages = memory.gguf_stages(facts, "Q4_K_M", True, ENOUGH_RAM)
+    assert 3 * 2**30 < stages[Stage.EVALUATE] < 5 * 2**30
+    # streamed (29.5 GB as float32 is over half of 20 GiB): a 1.6 GB embedding read and upcast at a time
+    assert stages[Stage.EVALUATE] < stages[Stage.CHECKPOINT_DIVERGENCE] < 6 * 2**30
+    assert max(stages.values()) < 0.3 * ENOUGH_RAM
