@@ -30,6 +30,8 @@ class PlannedJob:
     options: dict
     label: str
     output_bytes: int
+    memory_stage: str
+    memory_bytes: int
 
 
 @dataclass
@@ -48,7 +50,8 @@ class Plan:
                  f"Evaluation: {self.text_path.name}, context {self.protocol.n_ctx}, "
                  f"{'all' if self.protocol.max_chunks is None else f'at most {self.protocol.max_chunks}'} chunks",
                  f"Disk: needs about {self.disk_needed / 2**20:.0f} MiB, {self.disk_free / 2**30:.1f} GiB free"]
-        lines += [f"Job: {j.label} → about {j.output_bytes / 2**20:.0f} MiB" for j in self.jobs]
+        lines += [f"Job: {j.label} → about {j.output_bytes / 2**20:.0f} MiB; memory about "
+                  f"{j.memory_bytes / 2**30:.1f} GiB at its {j.memory_stage} stage" for j in self.jobs]
         return "\n".join(lines + self.notes)
 
 
@@ -138,7 +141,8 @@ def _plan_recipe(settings: Settings, spec: str, overrides: dict[str, str], model
     options, problems = _option_problems(settings, recipe, model, options)
     reasons += [f"{spec}: {r}" for r in problems + _memory_problems(recipe, model, options, hw)]
     notes += [f"{spec}: note: {n}" for n in recipe.advice(options, hw)]
-    return PlannedJob(recipe, options, recipe.label(options), recipe.estimate_output_bytes(model, options))
+    return PlannedJob(recipe, options, recipe.label(options), recipe.estimate_output_bytes(model, options),
+                      *heaviest_stage(recipe, model, options))
 
 
 def _option_problems(settings: Settings, recipe: Recipe, model: ModelFacts, options: dict) -> tuple[dict, list[str]]:
@@ -155,15 +159,26 @@ def _option_problems(settings: Settings, recipe: Recipe, model: ModelFacts, opti
 
 def _memory_problems(recipe: Recipe, model: ModelFacts, options: dict, hw: hardware.Hardware) -> list[str]:
     """Refuse, with numbers, a job whose heaviest stage will not fit (in VRAM on a GPU, else RAM)."""
-    need = recipe.estimate_memory_bytes(model, options)
-    if hw.cuda and recipe.family.memory_on_gpu:
-        have, where = max(d.memory_bytes for d in hw.cuda), "GPU memory"
-    else:
-        have, where = hw.ram_available_bytes, "available RAM"
+    stage, need = heaviest_stage(recipe, model, options)
+    have, where = memory_limit(recipe, hw)
     if need <= have:
         return []
-    return [f"needs about {need / 2**30:.1f} GiB of {where} ({model.n_params / 1e9:.2f} B parameters), "
-            f"{have / 2**30:.1f} GiB here"]
+    return [f"needs about {need / 2**30:.1f} GiB of {where} at its {stage} stage "
+            f"({model.n_params / 1e9:.2f} B parameters), {have / 2**30:.1f} GiB here"]
+
+
+def heaviest_stage(recipe: Recipe, model: ModelFacts, options: dict) -> tuple[str, int]:
+    stages = recipe.memory_by_stage(model, options)
+    stage = max(stages, key=stages.get)
+    return stage.value, stages[stage]
+
+
+def memory_limit(recipe: Recipe, hw: hardware.Hardware) -> tuple[int, str]:
+    """What a job's memory is compared with: the largest GPU's memory for a family that runs there, else the
+    RAM available now (anonymous memory: mapped files are page cache the kernel can evict)."""
+    if hw.cuda and recipe.family.memory_on_gpu:
+        return max(d.memory_bytes for d in hw.cuda), "GPU memory"
+    return hw.ram_available_bytes, "available RAM"
 
 
 def _intermediate_bytes(settings: Settings, model: ModelFacts, planned: list[PlannedJob]) -> int:

@@ -13,7 +13,7 @@ from studio.families.base import Loader
 from studio.families.hf import FAMILY
 from studio.models import CAUSAL_LM_SUFFIXES, ModelFacts
 from studio.recipes.base import Option, Recipe
-from studio.stages import StageContext
+from studio.stages import Stage, StageContext
 
 # Files that travel with every HF artifact so it loads on its own (weights are the recipe's).
 SIDE_FILES = ("config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
@@ -78,9 +78,9 @@ class HFRecipe(Recipe):
         # Embeddings and lm_head stay at 16 bits; count them at the quantized rate's upper bound.
         return int(model.n_params * max(self.nominal_bits, 16) / 8 * 1.05) + 2**20
 
-    def estimate_memory_bytes(self, model: ModelFacts, options: dict) -> int:
+    def memory_by_stage(self, model: ModelFacts, options: dict) -> dict[Stage, int]:
         """Peak RAM of quantizing: the model in float32 plus a copy being written, plus slack."""
-        return model.n_params * 4 * 2 + 512 * 2**20
+        return {Stage.QUANTIZE: model.n_params * 4 * 2 + 512 * 2**20}
 
     def new_artifact_dir(self, ctx: StageContext) -> Path:
         out = ctx.tmp_dir / f"{ctx.model.slug}-{self.label(ctx.options).replace(':', '-')}"
