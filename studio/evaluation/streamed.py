@@ -51,16 +51,19 @@ class SafetensorsWeights:
         return self._handles[self._files[name]].get_tensor(name).to(dtype)
 
 
-def load_streamed(checkpoint: Path, dtype=None, trust_remote_code: bool = False):
-    """The checkpoint's model with every parameter on the meta device and read on use (see the module doc)."""
+def load_streamed(checkpoint: Path, dtype=None):
+    """The checkpoint's model with every parameter on the meta device and read on use (see the module doc).
+    No remote code unless the user opted in (STUDIO_TRUST_REMOTE_CODE), as for a resident load."""
     import torch
     from accelerate import init_empty_weights
     from transformers import AutoConfig, AutoModelForCausalLM
 
+    from studio.config import Settings
+    settings = Settings.from_env()
     dtype = dtype or torch.float32
-    config = AutoConfig.from_pretrained(str(checkpoint), trust_remote_code=trust_remote_code)
+    config = AutoConfig.from_pretrained(str(checkpoint), trust_remote_code=settings.trust_remote_code)
     with init_empty_weights(include_buffers=False):  # buffers (rotary frequencies) are computed, so kept
-        model = AutoModelForCausalLM.from_config(config, dtype=dtype, trust_remote_code=trust_remote_code)
+        model = AutoModelForCausalLM.from_config(config, dtype=dtype, trust_remote_code=settings.trust_remote_code)
     weights = SafetensorsWeights(checkpoint)
     sources = _checkpoint_names(model, weights)
     for prefix, module in model.named_modules():

@@ -51,13 +51,12 @@ def open_checkpoint(path: Path, device: str):
     On a GPU it is loaded as before (in the compute dtype)."""
     import psutil
 
-    from studio.config import Settings
     if device == "cpu" and (need := checkpoint_float32_bytes(path)) is not None:
         available = psutil.virtual_memory().available
         if need > RESIDENT_SHARE * available:
             print(f"the checkpoint is streamed weight by weight: as float32 it takes {need / 2**30:.1f} GiB, "
                   f"more than {RESIDENT_SHARE:.0%} of the {available / 2**30:.1f} GiB available", flush=True)
-            return load_streamed(path, trust_remote_code=Settings.from_env().trust_remote_code)
+            return load_streamed(path)
     return load_checkpoint(path, device=device)
 
 
