@@ -3,8 +3,7 @@
 Anonymous memory is what the kernel cannot evict: the preflight compares the largest stage's figure with
 the RAM available. Memory-mapped files (the F16 and quantized GGUFs llama.cpp evaluates, the safetensors
 shards the converter and a streamed checkpoint read) are page cache: evictable, so they decide speed (a
-working set larger than the RAM is re-read from disk), not whether a job can run; `mapped_bytes` says
-how much of it the evaluation touches.
+working set larger than the RAM is re-read from disk), not whether a job can run.
 
 Every stage streams: the converter writes tensor by tensor, `llama_model_quantize` works a tensor at a
 time, llama.cpp maps its models, and a checkpoint too large to hold as float32 is streamed weight by
@@ -64,9 +63,9 @@ def gguf_stages(model: ModelFacts, gguf_type: str, checkpoint_kld: bool, ram_ava
 def checkpoint_bytes(model: ModelFacts, ram_available: int) -> int:
     """The checkpoint as a base to compare with, torch included: resident float32 when that fits (the rule
     of studio.evaluation.torch_backend.open_checkpoint), else streamed."""
-    from studio.evaluation.torch_backend import RESIDENT_SHARE
+    from studio.evaluation.torch_backend import holds_resident
     resident = 4 * model.n_params
-    if resident <= RESIDENT_SHARE * ram_available:
+    if holds_resident(resident, ram_available):
         return TORCH_EXTRA + resident
     return TORCH_EXTRA + STREAM_BYTES_PER_ELEMENT * largest_tensor_elements(model)
 
@@ -83,11 +82,6 @@ def llama_context_bytes(model: ModelFacts) -> int:
     """A llama.cpp context at the evaluation's batch: its compute buffer, which holds the batch's logits
     (the KV cache at n_ctx 512 is a few MiB beside it)."""
     return 4 * BATCH * (model.vocab_size or 32_000)
-
-
-def mapped_bytes(model: ModelFacts, artifact_bytes: int) -> int:
-    """Page cache the evaluation reads every chunk: the F16 base and the quantized file."""
-    return 2 * model.n_params + artifact_bytes
 
 
 def _scoring_bytes(model: ModelFacts) -> int:

@@ -15,7 +15,7 @@ from studio.llamacpp import convert_command
 from studio.models import read_model_facts
 from studio.stages import Stage
 from tests.models import LLAMA_1B, build_llama_shape
-from tests.procmem import run_measured
+from tests.procmem import peak_anon_bytes
 
 TOLERANCE = 0.25
 ENOUGH_RAM = 20 * 2**30  # this project's machines: the checkpoint pass holds SmolLM2 and the 1 B shape resident
@@ -24,11 +24,11 @@ ENOUGH_RAM = 20 * 2**30  # this project's machines: the checkpoint pass holds Sm
 def _measure(checkpoint, studio_cache, tmp) -> dict[Stage, int]:
     f16, q4 = tmp / "f16.gguf", tmp / "q4_k_m.gguf"
     cmd, env = convert_command(studio_cache, checkpoint, f16, "f16")
-    peaks = {Stage.CONVERT: run_measured(cmd, env)[1]}
+    peaks = {Stage.CONVERT: peak_anon_bytes(cmd, env)}
     quantize = ("import jobs.runner, llama_cpp; from pathlib import Path; from studio.recipes.gguf import "
                 f"_quantize_in_process; _quantize_in_process(Path({str(f16)!r}), Path({str(q4)!r}), "
                 "{'type': 'Q4_K_M', 'threads': 0})")
-    peaks[Stage.QUANTIZE] = run_measured([sys.executable, "-c", quantize])[1]
+    peaks[Stage.QUANTIZE] = peak_anon_bytes([sys.executable, "-c", quantize])
     np.save(tmp / "tokens.npy", np.random.default_rng(0).integers(0, 49152, 1024).astype(np.int32))
     common = {"artifact": str(q4), "family": "gguf", "recipe": "gguf", "tokenizer": str(checkpoint),
               "tokens_path": str(tmp / "tokens.npy"), "bos": None, "n_ctx": 512, "max_chunks": 2,
@@ -36,8 +36,8 @@ def _measure(checkpoint, studio_cache, tmp) -> dict[Stage, int]:
     for stage, base, family in ((Stage.EVALUATE, f16, "gguf"), (Stage.CHECKPOINT_DIVERGENCE, checkpoint, "hf")):
         request = tmp / f"{stage.value}.json"
         request.write_text(json.dumps({**common, "base_artifact": str(base), "base_family": family}))
-        peaks[stage] = run_measured([sys.executable, "-m", "jobs.evaluation", str(request),
-                                     str(tmp / f"{stage.value}-out.json")])[1]
+        peaks[stage] = peak_anon_bytes([sys.executable, "-m", "jobs.evaluation", str(request),
+                                        str(tmp / f"{stage.value}-out.json")])
     return peaks
 
 

@@ -53,11 +53,17 @@ def open_checkpoint(path: Path, device: str):
 
     if device == "cpu" and (need := checkpoint_float32_bytes(path)) is not None:
         available = psutil.virtual_memory().available
-        if need > RESIDENT_SHARE * available:
+        if not holds_resident(need, available):
             print(f"the checkpoint is streamed weight by weight: as float32 it takes {need / 2**30:.1f} GiB, "
                   f"more than {RESIDENT_SHARE:.0%} of the {available / 2**30:.1f} GiB available", flush=True)
             return load_streamed(path)
     return load_checkpoint(path, device=device)
+
+
+def holds_resident(float32_bytes: int, ram_available: int) -> bool:
+    """The one rule for holding a checkpoint as float32 rather than streaming it (the preflight's memory
+    model asks it too)."""
+    return float32_bytes <= RESIDENT_SHARE * ram_available
 
 
 def checkpoint_float32_bytes(path: Path) -> int | None:
