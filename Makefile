@@ -4,6 +4,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# Two installs at once (two checkouts, or a system update) wait for the package lock instead of failing.
+APT := $(SUDO) apt-get -o DPkg::Lock::Timeout=900
 # llama-cpp-python compiles from source: use every core.
 export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc)
 
@@ -28,7 +30,7 @@ bench: install-dev
 
 $(VENV)/bin/activate:
 	@python3 -c "import ensurepip" 2>/dev/null && command -v g++ >/dev/null || \
-		{ $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq python3-venv build-essential; }
+		{ $(APT) update -qq && $(APT) install -y -qq python3-venv build-essential; }
 	python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 
@@ -49,15 +51,15 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 chromium:
-	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
+	@command -v chromium >/dev/null || { $(APT) update -qq && $(APT) install -y -qq chromium; }
 
 # The multi-worker tests run a real Redis broker on 127.0.0.1.
 redis:
-	@command -v redis-server >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq redis-server; }
+	@command -v redis-server >/dev/null || { $(APT) update -qq && $(APT) install -y -qq redis-server; }
 
 # Ollama runs chat templates with Go's text/template: the template tests render them with it too.
 golang:
-	@command -v go >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq golang-go; }
+	@command -v go >/dev/null || { $(APT) update -qq && $(APT) install -y -qq golang-go; }
 
 clean:
 	rm -rf $(VENV) .pytest_cache test-artifacts
