@@ -168,7 +168,9 @@ def generations_html(settings: Settings, rows: list[dict], all_rows: list[dict])
                       f'<div class="qs-gens">{"".join(cells)}</div></div>')
     legend = ('<p class="qs-legend"><ins>added</ins> / <del>removed</del> relative to the row\'s base '
               "generation for the same prompt</p>")
-    return f'<div id="generations">{legend}{"".join(blocks)}</div>'
+    skipped = "".join(f'<p class="qs-legend">{esc(r["recipe"])}: generations {esc(r["generations_skipped"])}</p>'
+                      for r in rows if r.get("generations_skipped"))
+    return f'<div id="generations">{legend}{skipped}{"".join(blocks)}</div>'
 
 
 def build(settings: Settings):

@@ -1,11 +1,12 @@
-"""What a GGUF job's stages hold in anonymous memory, from the model's facts.
+"""What a job's stages hold in anonymous memory, from the model's facts: GGUF jobs, the studio's own
+Hugging Face formats (studio.recipes.packed) and the torch evaluation of any Hugging Face artifact.
 
 Anonymous memory is what the kernel cannot evict: the preflight compares the largest stage's figure with
 the RAM available. Memory-mapped files (the F16 and quantized GGUFs llama.cpp evaluates, the safetensors
 shards the converter and a streamed checkpoint read) are page cache: evictable, so they decide speed (a
 working set larger than the RAM is re-read from disk), not whether a job can run.
 
-Every stage streams: the converter writes tensor by tensor, `llama_model_quantize` works a tensor at a
+Every GGUF stage streams: the converter writes tensor by tensor, `llama_model_quantize` works a tensor at a
 time, llama.cpp maps its models, and a checkpoint too large to hold as float32 is streamed weight by
 weight (studio.evaluation.streamed). So what grows with the model is the largest tensor (the embedding
 or output matrix of a Llama-family model), not the parameter count.
@@ -86,3 +87,33 @@ def llama_context_bytes(model: ModelFacts) -> int:
 
 def _scoring_bytes(model: ModelFacts) -> int:
     return 8 * SCORED_ROWS * (model.vocab_size or 32_000)
+
+
+# The studio's own HF formats and the torch evaluation, measured the same way (135 M and the 1 B shape).
+PACKED_QUANTIZE_FLOOR = 270 * MiB  # the quantizing process: torch, transformers, the model's skeleton on meta
+HF_EVALUATION_FLOOR = 300 * MiB  # the evaluation process: torch, transformers, the tokenizer, a chunk's activations
+RESIDENT_LOAD_SLACK = 1.06  # a model loaded as float32 holds a little more than its float32 copy (measured)
+LOGITS_KEPT = 256  # the scored positions' logits, float32 (chunk_logits keeps only those rows)
+
+
+def packed_quantize_bytes(model: ModelFacts) -> int:
+    """Quantizing into the packed checkpoint reads one tensor at a time and writes it out at once: the largest
+    tensor as stored, and its 16-bit copy when the checkpoint is float32."""
+    stored = max(round(model.weight_bytes / max(model.n_params, 1)), 1)
+    per_element = stored + (2 if stored > 2 else 0)
+    return PACKED_QUANTIZE_FLOOR + per_element * largest_tensor_elements(model)
+
+
+def hf_evaluation_bytes(model: ModelFacts, ram_available: int, streamable: bool) -> int:
+    """The quantized model and the checkpoint run in lockstep, each held as float32 when that fits (the rule of
+    torch_backend.holds_resident, asked first for the model, then for the checkpoint with what is left) and
+    otherwise streamed; streamed models read one tensor at a time between them. A model that cannot be streamed
+    (a format transformers loads) is held whatever it takes."""
+    from studio.evaluation.torch_backend import holds_resident
+    float32 = 4 * model.n_params
+    held = int(RESIDENT_LOAD_SLACK * float32)
+    quantized = held if not streamable or holds_resident(float32, ram_available) else 0
+    base = held if holds_resident(float32, ram_available - quantized) else 0
+    streamed = STREAM_BYTES_PER_ELEMENT * largest_tensor_elements(model) if not (quantized and base) else 0
+    vocab = model.vocab_size or 32_000
+    return HF_EVALUATION_FLOOR + _scoring_bytes(model) + 4 * LOGITS_KEPT * vocab + quantized + base + streamed

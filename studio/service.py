@@ -174,6 +174,7 @@ def result_row(result: Result, base: Result | None) -> dict:
         "peak_rss_bytes": result.peak_rss_bytes, "quant_seconds": result.quant_seconds,
         "load_seconds": result.load_seconds, "peak_vram_bytes": result.peak_vram_bytes,
         "emulated": result.emulated, "load_snippet": load_snippet(result),
+        "generations_skipped": result.generations_skipped,
         **families.get(result.family).vs_checkpoint(result.divergence, result.is_base),
         **{k: (IDENTICAL[k] if result.is_base else result.divergence.get(k)) for k in IDENTICAL},
         "base": base.recipe if base else None, "base_key": result.base_key, "status": "done",

@@ -103,14 +103,18 @@ def independent_ppl(model, tokenizer_dir: Path, text: str, n_ctx: int, n_chunks:
 
 
 def textbook_reload(artifact: Path, base: Path):
-    """The base model with each packed layer replaced by the textbook dequantization, written here
-    independently of the studio's loader."""
+    """The base model filled from the artifact, each packed layer with the textbook dequantization, written
+    here independently of the studio's loader (the other tensors as stored: 16-bit)."""
     from transformers import AutoModelForCausalLM
     model = AutoModelForCausalLM.from_pretrained(str(base), dtype=torch.float32)
     with safe_open(str(artifact / "model.safetensors"), framework="pt") as f:
         meta = f.metadata()
         options = json.loads(meta["studio_options"])
-        for name in json.loads(meta["studio_layers"]):
+        layers = json.loads(meta["studio_layers"])
+        for name in f.keys():
+            if not any(name.startswith(f"{layer}.weight") for layer in layers):
+                model.get_parameter(name).data.copy_(f.get_tensor(name).float())
+        for name in layers:
             packed = f"{name}.weight.qweight" in f.keys()
             q = f.get_tensor(f"{name}.weight.qweight" if packed else f"{name}.weight").float()
             scale = f.get_tensor(f"{name}.weight.scale" if packed else f"{name}.weight_scale_inv").float().reshape(-1)

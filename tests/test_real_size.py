@@ -1,6 +1,8 @@
-"""Real-size checkpoints through the studio (slow: `make test-slow`): the 8 B Llama shape quantized to
-GGUF Q4_K_M on a 24 GB, 2-core machine, conversion, quantization and evaluation streaming or mapping,
-the checkpoint pass streamed weight by weight."""
+"""Real-size checkpoints through the studio (slow: `make test-slow`) on a 24 GB, 2-core machine: the 8 B
+Llama shape accepted by the preflight for GGUF and the studio's own HF formats, quantized to GGUF Q4_K_M
+(conversion, quantization and evaluation streaming or mapping, the checkpoint pass streamed weight by
+weight) and to int8-rtn (written a tensor at a time, evaluated layer by layer); the 1 B shape through every
+format the studio implements itself."""
 from __future__ import annotations
 
 import json
@@ -8,8 +10,12 @@ import time
 
 import pytest
 
+from studio.config import Settings
+from studio.service import JobRequest, preflight
 from tests.conftest import make_env, run_cli
-from tests.models import LLAMA_8B, build_llama_shape
+from tests.models import LLAMA_1B, LLAMA_8B, build_llama_shape
+
+OWN_HF_FORMATS = ("int8-rtn", "fp8", "nvfp4", "mxfp4")
 
 pytestmark = pytest.mark.slow
 
@@ -34,5 +40,47 @@ def test_an_8b_checkpoint_goes_through_gguf_q4_k_m(eight_b, studio_cache, eval_t
           f"{row['peak_rss_bytes'] / 2**30:.2f} GiB; size {row['size_bytes'] / 2**30:.2f} GiB, {row['bpw']:.2f} bpw")
     assert row["status"] == "done" and row["n_chunks"] == 2
     assert 4.5 < row["bpw"] < 5.2
-    assert "the checkpoint is streamed weight by weight" in log
+    assert "is streamed weight by weight" in log
     assert row["kld_vs_checkpoint"] is not None and row["kld_vs_checkpoint"] >= 0
+
+
+def _quantize(model, recipes: list[str], studio_cache, eval_text, tmp_path) -> tuple[list[dict], float, dict]:
+    env = make_env(tmp_path / "ws", studio_cache, [model.parent])
+    started = time.monotonic()
+    proc = run_cli(["quantize", "--model", str(model), *(a for r in recipes for a in ("--recipe", r)),
+                    "--eval-text", str(eval_text), "--ctx", "512", "--max-chunks", "2", "--max-new-tokens", "8",
+                    "--wait", "--json"], env, timeout=3 * 3600)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return json.loads(proc.stdout), time.monotonic() - started, env
+
+
+def test_the_preflight_accepts_the_8b_shape_for_gguf_and_the_studios_own_formats(eight_b, tmp_path):
+    plan = preflight(Settings.from_env(tmp_path / "ws"), JobRequest(str(eight_b), ("gguf:Q4_K_M", *OWN_HF_FORMATS)))
+    for job in plan.jobs:
+        print(f"{job.label}: memory about {job.memory_bytes / 2**30:.1f} GiB")
+    assert [j.label for j in plan.jobs][0] == "gguf:Q4_K_M" and len(plan.jobs) == 5
+
+
+@pytest.mark.timeout(3 * 3600)
+def test_an_8b_checkpoint_goes_through_int8_rtn_streamed(eight_b, studio_cache, eval_text, tmp_path):
+    [row], wall, env = _quantize(eight_b, ["int8-rtn"], studio_cache, eval_text, tmp_path)
+    log = run_cli(["log", str(row["job_id"])], env).stdout
+    print(f"8 B int8-rtn: {wall:.0f} s wall; quantize {row['quant_seconds']:.0f} s; evaluation peak RSS "
+          f"{row['peak_rss_bytes'] / 2**30:.2f} GiB; size {row['size_bytes'] / 2**30:.2f} GiB, {row['bpw']:.2f} bpw")
+    assert row["status"] == "done" and row["n_chunks"] == 2, row.get("error")
+    assert "is streamed weight by weight" in log
+    assert row["generations_skipped"] and "streamed" in row["generations_skipped"]
+    assert 8 < row["bpw"] < 8.6 and row["kld_mean"] >= 0
+
+
+@pytest.mark.timeout(3 * 3600)
+def test_the_1b_shape_goes_through_every_format_the_studio_implements(studio_cache, smol, eval_text, tmp_path):
+    one_b = build_llama_shape(studio_cache / "test-models", LLAMA_1B, smol)
+    rows, wall, _ = _quantize(one_b, list(OWN_HF_FORMATS), studio_cache, eval_text, tmp_path)
+    for r in rows:
+        print(f"1 B {r['recipe']}: quantize {r['quant_seconds']:.0f} s, {r['bpw']:.2f} bpw, "
+              f"peak RSS {r['peak_rss_bytes'] / 2**30:.2f} GiB")
+    print(f"1 B, four formats: {wall:.0f} s wall")
+    assert [r["status"] for r in rows] == ["done"] * 4, [r.get("error") for r in rows]
+    bits = {r["recipe"]: r["bpw"] for r in rows}
+    assert bits["mxfp4"] < bits["nvfp4"] < bits["fp8"] < bits["int8-rtn"] < 9

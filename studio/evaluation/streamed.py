@@ -22,49 +22,72 @@ class StreamError(RuntimeError):
 
 
 class SafetensorsWeights:
-    """Tensor name -> its bytes in the checkpoint's shards, opened once (memory-mapped, read on demand)."""
+    """Tensor name -> its bytes in a folder's safetensors shards, opened once (memory-mapped, read on demand)."""
 
-    def __init__(self, checkpoint: Path):
+    def __init__(self, folder: Path):
         from safetensors import safe_open
-        index = checkpoint / INDEX
-        if index.exists():
-            files = json.loads(index.read_text())["weight_map"]
-        elif (checkpoint / SINGLE).exists():
-            with safe_open(str(checkpoint / SINGLE), framework="pt") as f:
-                files = dict.fromkeys(f.keys(), SINGLE)
-        else:
-            raise StreamError(f"{checkpoint} has no safetensors weights to stream")
-        self._handles = {name: safe_open(str(checkpoint / name), framework="pt") for name in set(files.values())}
-        self._files = files
+        self._files = weight_files(folder)
+        self._handles = {name: safe_open(str(folder / name), framework="pt") for name in set(self._files.values())}
+
+    def names(self) -> list[str]:
+        return list(self._files)
+
+    def shape(self, name: str) -> list[int]:
+        return self._handles[self._files[name]].get_slice(name).get_shape()
 
     def float32_bytes(self) -> int:
         """What holding every weight as float32 takes (from the headers: nothing is read)."""
         import math
-        return 4 * sum(math.prod(self._handles[file].get_slice(name).get_shape()) for name, file in self._files.items())
+        return 4 * sum(math.prod(self.shape(name)) for name in self._files)
 
     def __contains__(self, name: str) -> bool:
         return name in self._files
 
-    def read(self, name: str, dtype):
+    def read(self, name: str, dtype=None):
+        """The tensor, in `dtype` or as stored."""
         if name not in self._files:
             raise StreamError(f"the checkpoint has no tensor {name!r}")
-        return self._handles[self._files[name]].get_tensor(name).to(dtype)
+        tensor = self._handles[self._files[name]].get_tensor(name)
+        return tensor if dtype is None else tensor.to(dtype)
 
 
-def load_streamed(checkpoint: Path, dtype=None):
-    """The checkpoint's model with every parameter on the meta device and read on use (see the module doc).
+def weight_files(folder: Path) -> dict[str, str]:
+    """Tensor name -> the safetensors file in `folder` that holds it (sharded with an index, or one file)."""
+    from safetensors import safe_open
+    index = folder / INDEX
+    if index.exists():
+        return json.loads(index.read_text())["weight_map"]
+    if (folder / SINGLE).exists():
+        with safe_open(str(folder / SINGLE), framework="pt") as f:
+            return dict.fromkeys(f.keys(), SINGLE)
+    raise StreamError(f"{folder} has no safetensors weights to stream")
+
+
+def empty_model(folder: Path, dtype=None):
+    """The model of `folder`'s config with its parameters on the meta device (buffers, computed, are real).
     No remote code unless the user opted in (STUDIO_TRUST_REMOTE_CODE), as for a resident load."""
     import torch
     from accelerate import init_empty_weights
     from transformers import AutoConfig, AutoModelForCausalLM
 
     from studio.config import Settings
-    settings = Settings.from_env()
+    trust = Settings.from_env().trust_remote_code
+    config = AutoConfig.from_pretrained(str(folder), trust_remote_code=trust)
+    with init_empty_weights(include_buffers=False):
+        return AutoModelForCausalLM.from_config(config, dtype=dtype or torch.float32, trust_remote_code=trust)
+
+
+def load_streamed(folder: Path, dtype=None):
+    """The checkpoint in `folder` with every parameter on the meta device and read on use (module doc)."""
+    import torch
     dtype = dtype or torch.float32
-    config = AutoConfig.from_pretrained(str(checkpoint), trust_remote_code=settings.trust_remote_code)
-    with init_empty_weights(include_buffers=False):  # buffers (rotary frequencies) are computed, so kept
-        model = AutoModelForCausalLM.from_config(config, dtype=dtype, trust_remote_code=settings.trust_remote_code)
-    weights = SafetensorsWeights(checkpoint)
+    return stream_weights(empty_model(folder, dtype), SafetensorsWeights(folder), dtype)
+
+
+def stream_weights(model, weights, dtype):
+    """`model` (parameters on meta) made to read each module's parameters from `weights` (anything with
+    `in` and `read(name, dtype)`: a checkpoint's safetensors, a packed artifact expanding its codes) just
+    before the module runs, and to drop them after."""
     sources = _checkpoint_names(model, weights)
     for prefix, module in model.named_modules():
         own = [name for name, _ in module.named_parameters(recurse=False)]
@@ -80,7 +103,7 @@ def is_streamed(model) -> bool:
     return getattr(model, "studio_streamed", False)
 
 
-def _checkpoint_names(model, weights: SafetensorsWeights) -> dict[str, str]:
+def _checkpoint_names(model, weights) -> dict[str, str]:
     """Each parameter's tensor in the checkpoint; a tied output matrix is read from the embedding it shares."""
     tied = getattr(model, "_tied_weights_keys", None) or {}
     tied = tied if isinstance(tied, dict) else {}
@@ -93,7 +116,7 @@ def _checkpoint_names(model, weights: SafetensorsWeights) -> dict[str, str]:
     return names
 
 
-def _read_weights(weights: SafetensorsWeights, keys: dict[str, str], dtype, module, args) -> None:
+def _read_weights(weights, keys: dict[str, str], dtype, module, args) -> None:
     import torch
     for name, key in keys.items():
         module._parameters[name] = torch.nn.Parameter(weights.read(key, dtype), requires_grad=False)

@@ -49,14 +49,8 @@ RESIDENT_SHARE = 0.5
 def open_checkpoint(path: Path, device: str):
     """The checkpoint as the base to compare with: resident when it fits (see RESIDENT_SHARE), else streamed.
     On a GPU it is loaded as before (in the compute dtype)."""
-    import psutil
-
-    if device == "cpu" and (need := checkpoint_float32_bytes(path)) is not None:
-        available = psutil.virtual_memory().available
-        if not holds_resident(need, available):
-            print(f"the checkpoint is streamed weight by weight: as float32 it takes {need / 2**30:.1f} GiB, "
-                  f"more than {RESIDENT_SHARE:.0%} of the {available / 2**30:.1f} GiB available", flush=True)
-            return load_streamed(path)
+    if device == "cpu" and (need := checkpoint_float32_bytes(path)) is not None and must_stream(need):
+        return load_streamed(path)
     return load_checkpoint(path, device=device)
 
 
@@ -64,6 +58,17 @@ def holds_resident(float32_bytes: int, ram_available: int) -> bool:
     """The one rule for holding a checkpoint as float32 rather than streaming it (the preflight's memory
     model asks it too)."""
     return float32_bytes <= RESIDENT_SHARE * ram_available
+
+
+def must_stream(float32_bytes: int) -> bool:
+    """Whether a model of `float32_bytes` is streamed on the CPU now; says why in the job's log when it is."""
+    import psutil
+    available = psutil.virtual_memory().available
+    if holds_resident(float32_bytes, available):
+        return False
+    print(f"the model is streamed weight by weight: as float32 it takes {float32_bytes / 2**30:.1f} GiB, "
+          f"more than {RESIDENT_SHARE:.0%} of the {available / 2**30:.1f} GiB available", flush=True)
+    return True
 
 
 def checkpoint_float32_bytes(path: Path) -> int | None:
@@ -119,11 +124,17 @@ def perplexity_nll(model, tokens: np.ndarray, bos: int | None, protocol: Protoco
                         base_logits if open_base is not None else None)
 
 
+STREAMED_GENERATIONS = ("skipped: the model does not fit in RAM as float32 and is streamed weight by weight; "
+                        "each new token would read every weight again")
+
+
 def generations(model, tokenizer_path: Path, prompts: list[str], max_new_tokens: int) -> dict:
     """Greedy generations with the KV cache and the decode tokens/s over them (prefill excluded)."""
     from transformers import AutoTokenizer
     if not prompts or max_new_tokens < 1:
         return {"decode_tok_s": 0.0, "generations": []}
+    if is_streamed(model):
+        return {"decode_tok_s": 0.0, "generations": [], "generations_skipped": STREAMED_GENERATIONS}
     tok = AutoTokenizer.from_pretrained(str(tokenizer_path), trust_remote_code=False)
     out, decoded, seconds = [], 0, 0.0
     for text in prompts:

@@ -84,7 +84,7 @@ def transformers_snippet(artifact: Path) -> str:
 
 
 def _load_checkpoint(path: Path, device: str):
-    return torch_backend.load_checkpoint(path, device=device)
+    return torch_backend.open_checkpoint(path, device)
 
 
 FAMILY = HFFamily()

@@ -19,6 +19,7 @@ E2M1_MAX = 6.0
 FP8_MAX = {"e4m3": 448.0, "e5m2": 57344.0}
 FP8_DTYPE_NAME = {"e4m3": "float8_e4m3fn", "e5m2": "float8_e5m2"}
 NVFP4_BLOCK, MXFP4_BLOCK = 16, 32
+FP8_TILE = 128  # transformers' "fp8" checkpoints: one scale per 128 x 128 tile
 E8M0_BIAS = 127
 E2M1_EMAX = 2  # largest power of two in E2M1 (4 = 2**2): OCP MX's emax_elem
 
@@ -85,7 +86,7 @@ def quantize_fp8(w: torch.Tensor, fmt: str, per_channel: bool) -> dict[str, torc
     return {"qweight": q, "scale": scale.squeeze(1)}
 
 
-def quantize_fp8_blocks(w: torch.Tensor, block: int = 128) -> dict[str, torch.Tensor]:
+def quantize_fp8_blocks(w: torch.Tensor, block: int = FP8_TILE) -> dict[str, torch.Tensor]:
     """E4M3 with one scale per block x block tile (DeepSeek-V3 / transformers' "fp8" checkpoints):
     weight = fp8 x weight_scale_inv, tiles at the edges smaller."""
     import torch
@@ -98,6 +99,15 @@ def quantize_fp8_blocks(w: torch.Tensor, block: int = 128) -> dict[str, torch.Te
     q = (tiles / scale[:, None, :, None]).clamp(-FP8_MAX["e4m3"], FP8_MAX["e4m3"])
     q = q.reshape(rows + pad_r, cols + pad_c)[:rows, :cols].to(torch.float8_e4m3fn)
     return {"weight": q.contiguous(), "weight_scale_inv": scale.contiguous()}
+
+
+def dequantize_fp8_tiles(t: dict[str, torch.Tensor]) -> torch.Tensor:
+    """transformers' FP8 layout: weight x weight_scale_inv, one scale per tensor or per tile."""
+    weight, scale = t["weight"].float(), t["weight_scale_inv"].float()
+    if scale.numel() == 1:
+        return weight * scale
+    rows, cols = weight.shape
+    return weight * scale.repeat_interleave(FP8_TILE, 0)[:rows].repeat_interleave(FP8_TILE, 1)[:, :cols]
 
 
 def dequantize_fp8(t: dict[str, torch.Tensor]) -> torch.Tensor:

@@ -7,13 +7,13 @@ from pathlib import Path
 from studio.evaluation.torch_backend import compute_dtype
 from studio.recipes import packed
 from studio.recipes.base import Option, Requirements
-from studio.recipes.hf import KEEP_OPTION, HFRecipe, keep_patterns
+from studio.recipes.hf import KEEP_OPTION, PackedRecipe, keep_patterns
 from studio.stages import StageContext
 
 NATIVE_CC = 10.0
 
 
-class FP4Recipe(HFRecipe):
+class FP4Recipe(PackedRecipe):
     scale_note: str
     quantize_fn = None
     dequantize_fn = None

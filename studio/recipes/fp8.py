@@ -18,8 +18,8 @@ from studio.families.hf import transformers_snippet
 from studio.models import ModelFacts
 from studio.recipes import formats, packed
 from studio.recipes.base import Option, Requirements
-from studio.recipes.hf import KEEP_OPTION, HFRecipe, keep_patterns
-from studio.stages import StageContext
+from studio.recipes.hf import KEEP_OPTION, PackedRecipe, keep_patterns
+from studio.stages import Stage, StageContext
 
 if TYPE_CHECKING:  # imported where used: the server imports this module and never needs torch
     import torch
@@ -27,7 +27,7 @@ if TYPE_CHECKING:  # imported where used: the server imports this module and nev
 NATIVE_CC = 8.9
 
 
-class FP8Recipe(HFRecipe):
+class FP8Recipe(PackedRecipe):
     name = "fp8"
     title = "FP8 (E4M3 / E5M2)"
     description = "8-bit floating point weights (and activations with W8A8); native on Ada/Hopper and newer."
@@ -70,6 +70,12 @@ class FP8Recipe(HFRecipe):
                             "(block scales run W8A8 natively on compute capability ≥ 8.9)")
         return problems
 
+    def memory_by_stage(self, model: ModelFacts, options: dict) -> dict[Stage, int]:
+        stages = super().memory_by_stage(model, options)
+        if options["activations"] == "w8a8":  # FP8Linear holds every quantized layer's FP8 weights
+            stages[Stage.EVALUATE] += model.n_params
+        return stages
+
     def is_emulated(self, options: dict) -> bool:
         return options["activations"] != "w8a8" or options["execution"] == "emulated" or not gpu_has_fp8()
 
@@ -94,12 +100,11 @@ class FP8Recipe(HFRecipe):
         meta = packed.read_metadata(artifact)
         dtype = compute_dtype(device)
         native = hf_native(meta["options"])
-        if native:  # transformers' own FP8 loader: FP8 matmuls where the GPU has them, else expanded
+        if native and gpu_has_fp8():  # transformers' own FP8 layers, FP8 matmuls
             model = load_checkpoint(artifact, dtype=dtype, device=device)
-            if not gpu_has_fp8():
-                model = model.to(dtype)  # transformers expanded the weights, in the checkpoint's dtype
-        else:
-            model = packed.load_packed(artifact, formats.dequantize_fp8, device, dtype)
+        else:  # expanded to floats as the layers run or at load (the same products transformers expands to)
+            dequantize = formats.dequantize_fp8_tiles if native else formats.dequantize_fp8
+            model = packed.load_packed(artifact, dequantize, device, dtype)
         # W8A8 through FP8Linear (torch._scaled_mm: FP8 tensor cores on a GPU that has them, the same
         # products emulated elsewhere), except where transformers' own FP8 layers run natively.
         if meta["options"]["activations"] == "w8a8" and (self.is_emulated(meta["options"]) or not native):
@@ -107,17 +112,15 @@ class FP8Recipe(HFRecipe):
         return model
 
     def _swap_in_fp8_linears(self, model, artifact: Path, layers: list[str], dtype, device: str, native: bool) -> None:
-        from safetensors import safe_open
-
         from studio.recipes._fp8_linear import FP8Linear
-        weight, scale = ("weight", "weight_scale_inv") if native else ("weight.qweight", "weight.scale")
-        with safe_open(str(artifact / packed.WEIGHTS), framework="pt", device=device) as f:
-            for name in layers:
-                parent, _, child = name.rpartition(".")
-                linear = model.get_submodule(name)
-                fp8 = FP8Linear(f.get_tensor(f"{name}.{weight}"), f.get_tensor(f"{name}.{scale}").reshape(-1),
-                                linear.bias, dtype)
-                setattr(model.get_submodule(parent), child, fp8)
+        weight, scale = ("weight", "weight_scale_inv") if native else ("qweight", "scale")
+        stored = packed.PackedWeights(artifact, formats.dequantize_fp8)
+        for name in layers:
+            parent, _, child = name.rpartition(".")
+            linear = model.get_submodule(name)
+            fp8 = FP8Linear(stored.read_part(f"{name}.weight", weight).to(device),
+                            stored.read_part(f"{name}.weight", scale).reshape(-1).to(device), linear.bias, dtype)
+            setattr(model.get_submodule(parent), child, fp8)
 
     def load_snippet(self, artifact: Path) -> str:
         meta = packed.read_metadata(artifact)

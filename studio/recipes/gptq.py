@@ -13,7 +13,7 @@ from studio.models import ModelFacts
 from studio.recipes.base import Option, Requirements
 from studio.recipes.calibration import CALIBRATION_OPTIONS, calibration_path, calibration_problems
 from studio.recipes.hf import KEEP_OPTION, HFRecipe, group_size_problem, keep_patterns
-from studio.stages import Stage, StageContext
+from studio.stages import StageContext
 
 GROUP_SIZES = (32, 64, 128, -1)
 
@@ -54,7 +54,7 @@ class GPTQModelRecipe(HFRecipe):
     def estimate_output_bytes(self, model: ModelFacts, options: dict) -> int:
         return int(model.n_params * 16 / 8 * 1.05)
 
-    def memory_by_stage(self, model: ModelFacts, options: dict) -> dict[Stage, int]:
+    def quantize_bytes(self, model: ModelFacts, options: dict) -> int:
         """The model in float32, the calibration activations GPTQModel keeps for the layer it is on
         (inputs and outputs of every window, with working copies), and that layer's Hessians
         (one in_features² float32 matrix per linear; the MLP's down projection is ~4x wider)."""
@@ -62,7 +62,7 @@ class GPTQModelRecipe(HFRecipe):
         activations = options["samples"] * options["seq_len"] * hidden * 4 * 4
         hessians = (6 * hidden ** 2 + (4 * hidden) ** 2) * 4
         # embeddings and lm_head stay 16-bit: bounded by fp16
-        return {Stage.QUANTIZE: model.n_params * 4 + activations + hessians + 512 * 2**20}
+        return model.n_params * 4 + activations + hessians + 512 * 2**20
 
     def quantize(self, ctx: StageContext) -> Path:
         return gptqmodel_quantize(self, ctx, self.method, self.quantize_config(ctx.options))

@@ -8,6 +8,7 @@ import shutil
 from abc import abstractmethod
 from pathlib import Path
 
+from studio import memory
 from studio.evaluation.torch_backend import compute_device, load_checkpoint
 from studio.families.base import Loader
 from studio.families.hf import FAMILY
@@ -78,14 +79,31 @@ class HFRecipe(Recipe):
         # Embeddings and lm_head stay at 16 bits; count them at the quantized rate's upper bound.
         return int(model.n_params * max(self.nominal_bits, 16) / 8 * 1.05) + 2**20
 
+    streams_evaluation = False  # the artifact can run layer by layer when it does not fit (packed formats)
+
     def memory_by_stage(self, model: ModelFacts, options: dict) -> dict[Stage, int]:
+        import psutil
+        return {Stage.QUANTIZE: self.quantize_bytes(model, options),
+                Stage.EVALUATE: memory.hf_evaluation_bytes(model, psutil.virtual_memory().available,
+                                                           self.streams_evaluation)}
+
+    def quantize_bytes(self, model: ModelFacts, options: dict) -> int:
         """Peak RAM of quantizing: the model in float32 plus a copy being written, plus slack."""
-        return {Stage.QUANTIZE: model.n_params * 4 * 2 + 512 * 2**20}
+        return model.n_params * 4 * 2 + 512 * 2**20
 
     def new_artifact_dir(self, ctx: StageContext) -> Path:
         out = ctx.tmp_dir / f"{ctx.model.slug}-{self.label(ctx.options).replace(':', '-')}"
         copy_side_files(ctx.model.path, out)
         return out
+
+
+class PackedRecipe(HFRecipe):
+    """A format the studio implements itself, written to its packed checkpoint (studio.recipes.packed): quantized
+    a tensor at a time, and evaluated layer by layer when the model does not fit as float32."""
+    streams_evaluation = True
+
+    def quantize_bytes(self, model: ModelFacts, options: dict) -> int:
+        return memory.packed_quantize_bytes(model)
 
 
 class QuantizeOnLoadRecipe(HFRecipe):

@@ -9,13 +9,13 @@ from studio.evaluation.torch_backend import compute_dtype
 from studio.models import ModelFacts
 from studio.recipes import formats, packed
 from studio.recipes.base import Option, Requirements
-from studio.recipes.hf import KEEP_OPTION, HFRecipe, group_size_problem, keep_patterns
+from studio.recipes.hf import KEEP_OPTION, PackedRecipe, group_size_problem, keep_patterns
 from studio.stages import StageContext
 
 GROUP_SIZES = (32, 64, 128, 256)
 
 
-class Int8RTNRecipe(HFRecipe):
+class Int8RTNRecipe(PackedRecipe):
     name = "int8-rtn"
     title = "INT8 round-to-nearest"
     description = "Textbook per-channel or per-group INT8, no calibration: a useful floor."

@@ -1,10 +1,15 @@
 """The studio's packed checkpoint, for formats it implements itself (INT8 RTN, FP8, NVFP4, MXFP4).
 
-A Hugging Face folder whose `model.safetensors` holds each quantized Linear's weight as the
-format's own tensors (`<layer>.weight.<part>`: codes, scales) and every other tensor unchanged. The
-safetensors header's metadata names the recipe and its options, so the folder says how to read it.
-On load the codes are expanded back to floats (weight-only emulation): the arithmetic is the
-format's, the matmul is not.
+A Hugging Face folder whose safetensors hold each quantized Linear's weight as the format's own tensors
+(`<layer>.weight.<part>`: codes, scales) and every other tensor in 16 bits (a float32 checkpoint's
+embeddings and norms are halved: nobody ships them at 32). The safetensors headers' metadata names the
+recipe and its options, so the folder says how to read it. On load the codes are expanded back to floats
+(weight-only emulation): the arithmetic is the format's, the matmul is not.
+
+Both ways stream. Writing reads the checkpoint a tensor at a time and writes shards of at most
+SHARD_BYTES (one file when it fits, else hub-style shards with an index), so a model of any size is
+quantized in a tensor and a shard of memory. Loading holds the model as floats when that fits (the rule
+of torch_backend.holds_resident) and otherwise expands each layer's codes just before it runs.
 """
 from __future__ import annotations
 
@@ -12,15 +17,25 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from studio.evaluation.torch_backend import load_checkpoint
+from studio.evaluation.streamed import INDEX, SINGLE, SafetensorsWeights, empty_model, stream_weights, weight_files
+from studio.evaluation.torch_backend import must_stream
 from studio.recipes.hf import copy_side_files, quantizable_linears
 
 if TYPE_CHECKING:  # imported where used: the server imports this module and never needs torch
     import torch
 
-WEIGHTS = "model.safetensors"
+SHARD_BYTES = 4 * 2**30  # as hub checkpoints are cut (only the tensor being written is held)
+HEADER_ENTRY_BYTES = 320  # a tensor's entry in a safetensors header: its name, dtype, shape and offsets
+SAFETENSORS_DTYPES = {"torch.float32": "F32", "torch.float16": "F16", "torch.bfloat16": "BF16", "torch.float64": "F64",
+                      "torch.int64": "I64", "torch.int32": "I32", "torch.int16": "I16", "torch.int8": "I8",
+                      "torch.uint8": "U8", "torch.bool": "BOOL", "torch.float8_e4m3fn": "F8_E4M3",
+                      "torch.float8_e5m2": "F8_E5M2"}
 Quantizer = Callable[["torch.Tensor"], "dict[str, torch.Tensor]"]
 Dequantizer = Callable[["dict[str, torch.Tensor]"], "torch.Tensor"]
+# Where a quantized layer's parts are stored: the studio's own layout, or transformers' (FP8 with
+# `quantization_config`: `<layer>.weight` in FP8 beside `<layer>.weight_scale_inv`).
+MAX_PARTS = 4  # tensors a quantized weight becomes (NVFP4: codes, block scales, tensor scale, width)
+PARTS_PREFIX = {"studio": "{}.weight.", "transformers": "{}."}
 
 
 def write_packed(source: Path, out: Path, recipe: str, options: dict, quantize: Quantizer,
@@ -32,68 +47,151 @@ def write_packed(source: Path, out: Path, recipe: str, options: dict, quantize: 
     under the layer's own name (`<layer>.weight`, `<layer>.weight_scale_inv`) and config.json gets
     that config: a checkpoint transformers loads itself."""
     import torch
-    from safetensors.torch import save_file
-
-    model = load_checkpoint(source, dtype="auto", device="cpu")  # the checkpoint's own dtype
+    model = empty_model(source)
     layers = quantizable_linears(model, keep)
-    state = _unique_tensors(model)
-    prefix = "{}." if quantization_config else "{}.weight."
-    for i, name in enumerate(layers):
-        weight = state.pop(f"{name}.weight")
-        for part, tensor in quantize(weight.detach()).items():
-            state[prefix.format(name) + part] = tensor.contiguous()
-        progress((i + 1) / len(layers))
+    layout = "transformers" if quantization_config else "studio"
     copy_side_files(source, out)
     if quantization_config:
         untouched = [n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear) and n not in layers]
         model.config.quantization_config = quantization_config(untouched)
         model.config.save_pretrained(str(out))
-    meta = {"format": "pt", "studio_recipe": recipe, "studio_options": json.dumps(options),
-            "studio_layers": json.dumps(layers)}
-    save_file(state, str(out / WEIGHTS), metadata=meta)
+    checkpoint = SafetensorsWeights(source)
+    by_weight = {f"{name}.weight": name for name in layers}
+    metadata = {"format": "pt", "studio_recipe": recipe, "studio_options": json.dumps(options),
+                "studio_layers": json.dumps(layers), "studio_layout": layout}
+    writer = ShardWriter(out, metadata, max_entries=len(checkpoint.names()) * MAX_PARTS)
+    done = 0
+    for name in checkpoint.names():
+        tensor = checkpoint.read(name)
+        if name not in by_weight:
+            writer.add(name, sixteen_bit(tensor))
+            continue
+        for part, q in quantize(tensor).items():
+            writer.add(PARTS_PREFIX[layout].format(by_weight[name]) + part, q)
+        done += 1
+        progress(done / len(layers))
+    writer.close()
     return layers
 
 
-def _unique_tensors(model) -> dict[str, torch.Tensor]:
-    """State dict with tied tensors stored once (safetensors refuses shared storage)."""
-    seen: dict[int, str] = {}
-    out = {}
-    for name, tensor in model.state_dict().items():
-        ptr = tensor.data_ptr()
-        if ptr in seen:
-            continue
-        seen[ptr] = name
-        out[name] = tensor.detach().clone()
-    return out
+def sixteen_bit(tensor: torch.Tensor) -> torch.Tensor:
+    import torch
+    return tensor.to(torch.bfloat16) if tensor.dtype in (torch.float32, torch.float64) else tensor
+
+
+class ShardWriter:
+    """Safetensors shards written as the tensors come: each tensor's bytes go to the file at once (nothing is
+    held but the tensor being written), the header last, into room kept for it at the start (padded with
+    spaces, as JSON allows). One shard is `model.safetensors`; more are named and indexed as the hub does."""
+
+    def __init__(self, out: Path, metadata: dict[str, str], max_entries: int):
+        self.out, self.metadata = out, metadata
+        # room for every tensor's header entry in any one shard: the header never outgrows it
+        self._header_room = _align8(len(json.dumps(metadata)) + 4096 + HEADER_ENTRY_BYTES * max_entries)
+        self._file = None
+        self._entries: dict[str, dict] = {}
+        self._written: list[tuple[Path, list[str]]] = []
+        self._total = 0
+
+    def add(self, name: str, tensor: torch.Tensor) -> None:
+        import torch
+        data = tensor.contiguous().reshape(-1).view(torch.uint8).numpy()
+        if self._file is not None and self._entries and self._offset + data.nbytes > SHARD_BYTES:
+            self._finish_shard()
+        if self._file is None:
+            self._path = self.out / f"shard-{len(self._written):05d}.partial"
+            self._file = open(self._path, "wb")
+            self._file.seek(8 + self._header_room)
+            self._offset = 0
+        self._file.write(memoryview(data))
+        self._entries[name] = {"dtype": SAFETENSORS_DTYPES[str(tensor.dtype)], "shape": list(tensor.shape),
+                               "data_offsets": [self._offset, self._offset + data.nbytes]}
+        self._offset += data.nbytes
+        self._total += data.nbytes
+
+    def _finish_shard(self) -> None:
+        header = json.dumps({"__metadata__": self.metadata, **self._entries}, separators=(",", ":")).encode()
+        if len(header) > self._header_room:
+            raise RuntimeError(f"safetensors header of {len(header)} bytes outgrew its room ({self._header_room})")
+        self._file.seek(0)
+        self._file.write(self._header_room.to_bytes(8, "little") + header.ljust(self._header_room, b" "))
+        self._file.close()
+        self._written.append((self._path, list(self._entries)))
+        self._file, self._entries = None, {}
+
+    def close(self) -> None:
+        if self._file is not None or not self._written:
+            if self._file is None:  # no tensors at all: an empty, valid file
+                self._path = self.out / "shard-00000.partial"
+                self._file = open(self._path, "wb")
+            self._finish_shard()
+        if len(self._written) == 1:
+            self._written[0][0].replace(self.out / SINGLE)
+            return
+        weight_map = {}
+        for i, (path, names) in enumerate(self._written, start=1):
+            final = f"model-{i:05d}-of-{len(self._written):05d}.safetensors"
+            path.replace(self.out / final)
+            weight_map.update(dict.fromkeys(names, final))
+        (self.out / INDEX).write_text(json.dumps({"metadata": {"total_size": self._total}, "weight_map": weight_map},
+                                                 indent=2))
+
+
+def _align8(n: int) -> int:
+    return (n + 7) // 8 * 8
 
 
 def read_metadata(artifact: Path) -> dict:
     from safetensors import safe_open
-    with safe_open(str(artifact / WEIGHTS), framework="pt") as f:
+    first = sorted(set(weight_files(artifact).values()))[0]
+    with safe_open(str(artifact / first), framework="pt") as f:
         meta = f.metadata()
     return {"recipe": meta["studio_recipe"], "options": json.loads(meta["studio_options"]),
-            "layers": json.loads(meta["studio_layers"])}
+            "layers": json.loads(meta["studio_layers"]), "layout": meta.get("studio_layout", "studio")}
+
+
+class PackedWeights:
+    """A packed artifact read by the names of the model's own parameters: a quantized layer's weight is its
+    parts expanded by `dequantize`, anything else the stored tensor."""
+
+    def __init__(self, artifact: Path, dequantize: Dequantizer):
+        meta = read_metadata(artifact)
+        self._stored = SafetensorsWeights(artifact)
+        self._dequantize = dequantize
+        prefix = PARTS_PREFIX[meta["layout"]]
+        self._parts: dict[str, dict[str, str]] = {}
+        for layer in meta["layers"]:
+            start = prefix.format(layer)
+            self._parts[f"{layer}.weight"] = {n[len(start):]: n for n in self._stored.names() if n.startswith(start)}
+        parts = {n for names in self._parts.values() for n in names.values()}
+        self._plain = [n for n in self._stored.names() if n not in parts]
+
+    def names(self) -> list[str]:
+        return [*self._plain, *self._parts]
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._parts or name in self._plain
+
+    def read(self, name: str, dtype):
+        if name in self._parts:
+            return self._dequantize({part: self._stored.read(n) for part, n in self._parts[name].items()}).to(dtype)
+        return self._stored.read(name, dtype)
+
+    def read_part(self, name: str, part: str) -> torch.Tensor:
+        """One stored part of a quantized weight (the FP8 codes, a scale), as stored."""
+        return self._stored.read(self._parts[name][part])
 
 
 def load_packed(artifact: Path, dequantize: Dequantizer, device: str, dtype) -> torch.nn.Module:
-    """Build the model from its config and fill it, expanding each quantized weight to `dtype`."""
-    from safetensors.torch import load_file
-    from transformers import AutoConfig, AutoModelForCausalLM
-
-    layers = read_metadata(artifact)["layers"]
-    stored = load_file(str(artifact / WEIGHTS))
-    state = {k: v for k, v in stored.items() if ".weight." not in k or k.rsplit(".weight.", 1)[0] not in layers}
-    for name in layers:
-        prefix = f"{name}.weight."
-        parts = {k[len(prefix):]: v for k, v in stored.items() if k.startswith(prefix)}
-        state[f"{name}.weight"] = dequantize(parts)
-    config = AutoConfig.from_pretrained(str(artifact), trust_remote_code=False)
-    model = AutoModelForCausalLM.from_config(config, dtype=dtype, trust_remote_code=False)
-    loaded = model.load_state_dict({k: v.to(dtype) for k, v in state.items()}, strict=False)
-    tied = getattr(config, "tie_word_embeddings", False)  # lm_head is the embedding, stored once
-    missing = [k for k in loaded.missing_keys if not (tied and k.endswith("lm_head.weight"))]
-    if missing or loaded.unexpected_keys:
-        raise ValueError(f"{artifact} does not match its config: missing {missing[:5]}, "
-                         f"unexpected {loaded.unexpected_keys[:5]}")
-    model.tie_weights()
+    """The model with each quantized weight expanded to `dtype`: held whole when that fits, else streamed."""
+    model = empty_model(artifact, dtype)
+    weights = PackedWeights(artifact, dequantize)
+    if device == "cpu" and must_stream(4 * sum(p.numel() for p in model.parameters())):
+        return stream_weights(model, weights, dtype)
+    unexpected = [n for n in weights.names() if n not in dict(model.named_parameters())]
+    model.load_state_dict({n: weights.read(n, dtype) for n in weights.names()}, strict=False, assign=True)
+    model.tie_weights()  # a tied lm_head is the embedding, stored once
+    missing = [n for n, p in model.named_parameters() if p.is_meta]
+    if missing or unexpected:
+        raise ValueError(f"{artifact} does not match its config: missing {missing[:5]}, unexpected {unexpected[:5]}")
     return model.to(device).eval()

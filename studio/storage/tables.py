@@ -85,6 +85,7 @@ class Result(SQLModel, table=True):
     peak_vram_bytes: int | None = None
     emulated: bool = False  # the format's arithmetic imitated in higher precision, not run natively
     divergence: dict = Field(default_factory=dict, sa_column=Column(JSON))  # KLD etc. vs the base
+    generations_skipped: str | None = None  # why a row has no generations (a model too big to hold)
     quant_seconds: float | None = None
     load_seconds: float | None = None
     eval_text_sha: str
