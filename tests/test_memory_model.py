@@ -82,7 +82,8 @@ def _measure_packed(checkpoint, tmp, streamed: bool) -> dict[Stage, int]:
     # the evaluation decides from the RAM available whether to hold or stream: made to do the one measured
     share = 0 if streamed else 1e9
     evaluate = (f"import sys; from studio.evaluation import torch_backend; torch_backend.RESIDENT_SHARE = {share}; "
-                f"sys.argv = ['', {str(request)!r}, {str(tmp / 'out.json')!r}]; from jobs.evaluation import main; main()")
+                f"sys.argv = ['', {str(request)!r}, {str(tmp / 'out.json')!r}]; "
+                "from jobs.evaluation import main; main()")
     peaks[Stage.EVALUATE] = peak_anon_bytes([sys.executable, "-c", evaluate])
     return peaks
 
