@@ -8,11 +8,11 @@ import signal
 import sys
 import time
 
-from bench import conversion, gguf_job, gguf_perplexity, hf_perplexity, machine, report, scaling, server
+from bench import conversion, gguf_job, gguf_perplexity, hf_memory, hf_perplexity, machine, report, scaling, server
 from bench.fixtures import Sizes, make_workspace, remove_workspace
 from studio.config import Settings
 
-BENCHMARKS = ("gguf-perplexity", "gguf-job", "hf-perplexity", "conversion", "server", "scaling")
+BENCHMARKS = ("gguf-perplexity", "gguf-job", "hf-perplexity", "conversion", "hf-memory", "server", "scaling")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -37,6 +37,7 @@ def run(selected: list[str], sizes: Sizes, log) -> list:
             "gguf-job": lambda: gguf_job.benchmark(ws, sizes, log),
             "hf-perplexity": lambda: hf_perplexity.benchmark(ws, sizes, log),
             "conversion": lambda: conversion.benchmark(ws, sizes, cache_dir, log),
+            "hf-memory": lambda: hf_memory.benchmark(ws, sizes, cache_dir, log),
             "server": lambda: server.benchmark(ws, sizes, log),
             "scaling": lambda: [scaling.evaluation_benchmark(ws, sizes, cache_dir, log),
                                 scaling.quantize_benchmark(ws, sizes, cache_dir, log)],

@@ -89,6 +89,12 @@ def _checkpoint_cell(r: dict) -> str:
     return "<td>—</td>" if value is None else f'<td class="qs-kld-ckpt">{value:.4f}</td>'
 
 
+def _decode_cell(r: dict) -> str:
+    if r.get("generations_skipped"):
+        return f'<td title="generations {esc(r["generations_skipped"])}">n/a</td>'
+    return f"<td>{r['decode_tok_s']:.1f}</td>"
+
+
 def _recipe_cell(r: dict) -> str:
     flags = ""
     if r["fallback_tensors"]:
@@ -111,7 +117,7 @@ def table_html(rows: list[dict]) -> str:
             f'<tr class="{cls}" data-recipe="{esc(r["recipe"])}" data-id="{r["id"]}">{_recipe_cell(r)}'
             f"<td>{'—' if r['is_base'] else esc(r['base'] or '—')}</td><td>{mib(r['size_bytes'])}</td>"
             f"<td>{r['bpw']:.2f}</td><td class=\"qs-ppl\">{r['ppl']:.4f}</td><td>{delta}</td><td>{pct}</td>"
-            f"{_divergence_cells(r)}{_checkpoint_cell(r)}<td>{r['prefill_tok_s']:.0f}</td><td>{r['decode_tok_s']:.1f}</td>"
+            f"{_divergence_cells(r)}{_checkpoint_cell(r)}<td>{r['prefill_tok_s']:.0f}</td>{_decode_cell(r)}"
             f"<td>{mib(r['peak_rss_bytes'])}</td><td>{_seconds(r['quant_seconds'])}</td>"
             f"<td>{_seconds(r['load_seconds'])}</td><td>ctx {r['n_ctx']}, {r['n_chunks']} chunks, "
             f"{r['n_tokens_scored']} tokens</td><td class=\"qs-census\">{esc(census)}</td></tr>")
@@ -129,7 +135,7 @@ def plots_html(rows: list[dict], x_name: str, y_name: str) -> str:
     quality = [{"x": r[x_key], "y": r[y_key], "label": r["recipe"], "kind": "base" if r["is_base"] else r["family"]}
                for r in usable]
     speed = [{"x": r[x_key], "y": r["decode_tok_s"], "label": r["recipe"],
-              "kind": "base" if r["is_base"] else r["family"]} for r in rows]
+              "kind": "base" if r["is_base"] else r["family"]} for r in rows if not r.get("generations_skipped")]
     quality_front = frontier([(p["x"], p["y"]) for p in quality])
     speed_front = frontier([(p["x"], -p["y"]) for p in speed])
     return ('<div class="qs-plots">'

@@ -92,16 +92,26 @@ def _scoring_bytes(model: ModelFacts) -> int:
 # The studio's own HF formats and the torch evaluation, measured the same way (135 M and the 1 B shape).
 PACKED_QUANTIZE_FLOOR = 270 * MiB  # the quantizing process: torch, transformers, the model's skeleton on meta
 HF_EVALUATION_FLOOR = 300 * MiB  # the evaluation process: torch, transformers, the tokenizer, a chunk's activations
+# Quantizing a linear layer holds its float32 copy and a few float32 temporaries (|w|, w / scale, rounded):
+# bytes per element, measured on the 8 B shape, whose 4096 x 14336 MLP projections outweigh its embedding.
+QUANTIZE_TEMPORARIES = 12
 RESIDENT_LOAD_SLACK = 1.06  # a model loaded as float32 holds a little more than its float32 copy (measured)
 LOGITS_KEPT = 256  # the scored positions' logits, float32 (chunk_logits keeps only those rows)
 
 
 def packed_quantize_bytes(model: ModelFacts) -> int:
-    """Quantizing into the packed checkpoint reads one tensor at a time and writes it out at once: the largest
-    tensor as stored, and its 16-bit copy when the checkpoint is float32."""
+    """Quantizing into the packed checkpoint reads one tensor at a time and writes it out at once: the larger of
+    the largest tensor as stored (with its 16-bit copy when the checkpoint is float32) and the float32
+    temporaries of quantizing the largest linear layer."""
     stored = max(round(model.weight_bytes / max(model.n_params, 1)), 1)
-    per_element = stored + (2 if stored > 2 else 0)
-    return PACKED_QUANTIZE_FLOOR + per_element * largest_tensor_elements(model)
+    kept = (stored + (2 if stored > 2 else 0)) * largest_tensor_elements(model)
+    return PACKED_QUANTIZE_FLOOR + max(kept, QUANTIZE_TEMPORARIES * largest_linear_elements(model))
+
+
+def largest_linear_elements(model: ModelFacts) -> int:
+    """An MLP projection (hidden x intermediate); without those facts, four hidden x hidden matrices' worth."""
+    hidden = model.hidden_size or 4096
+    return hidden * (model.intermediate_size or 4 * hidden)
 
 
 def hf_evaluation_bytes(model: ModelFacts, ram_available: int, streamable: bool) -> int:

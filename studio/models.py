@@ -37,6 +37,7 @@ class ModelFacts:
     weight_bytes: int
     has_chat_template: bool
     context_length: int | None = None  # max_position_embeddings: the longest sequence the model is made for
+    intermediate_size: int | None = None  # the MLP's width: its projections are the largest linear layers
 
     @property
     def slug(self) -> str:
@@ -379,4 +380,5 @@ def read_model_facts(path: Path, settings: Settings) -> ModelFacts:
         weight_bytes=weight_bytes,
         has_chat_template=has_template,
         context_length=text_config.get("max_position_embeddings"),
+        intermediate_size=text_config.get("intermediate_size"),
     )

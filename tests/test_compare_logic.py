@@ -86,3 +86,13 @@ def test_plot_axes_hold_every_point(lo, hi):
     svg = scatter_svg(points, "x", "y", [0, 1], "plot")
     for cx, cy in re.findall(r'<circle cx="([-\d.]+)" cy="([-\d.]+)"', svg):
         assert PAD_L - 0.1 <= float(cx) <= W - PAD_R + 0.1 and PAD_T - 0.1 <= float(cy) <= H - PAD_B + 0.1, svg
+
+
+def test_a_row_without_generations_says_why_instead_of_a_zero_speed():
+    from components.compare import _decode_cell, plots_html
+    reason = "skipped: the model does not fit in RAM as float32 and is streamed weight by weight"
+    streamed = {**row(6, "int8-rtn", "hf", 800, decode=0.0), "generations_skipped": reason, "x": 1}
+    assert _decode_cell(streamed) == f'<td title="generations {reason}">n/a</td>'
+    assert _decode_cell(row(7, "fp8", "hf", 800, decode=12.345)) == "<td>12.3</td>"
+    speed_plot = plots_html([streamed, row(7, "fp8", "hf", 800)], "Bits/weight", "Mean KLD").split('id="speed-plot"')[1]
+    assert "int8-rtn" not in speed_plot

@@ -122,4 +122,4 @@ def _llama_8b_facts():
     from studio.models import ModelFacts
     from tests.models import LLAMA_8B, SMOL_VOCAB
     return ModelFacts(Path("/m"), "k", "LlamaForCausalLM", "llama", LLAMA_8B.n_params(SMOL_VOCAB), 4096,
-                      SMOL_VOCAB, 2 * LLAMA_8B.n_params(SMOL_VOCAB), True, 131_072)
+                      SMOL_VOCAB, 2 * LLAMA_8B.n_params(SMOL_VOCAB), True, 131_072, LLAMA_8B.ffn)

@@ -105,6 +105,12 @@ class PackedRecipe(HFRecipe):
     def quantize_bytes(self, model: ModelFacts, options: dict) -> int:
         return memory.packed_quantize_bytes(model)
 
+    def estimate_output_bytes(self, model: ModelFacts, options: dict) -> int:
+        """The decoder's linears at the format's width; the embedding and an output matrix (counted untied,
+        an upper bound) in 16 bits."""
+        kept = min(2 * (model.vocab_size or 0) * (model.hidden_size or 0), model.n_params)
+        return int((model.n_params - kept) * self.nominal_bits / 8 + 2 * kept) + 2**20
+
 
 class QuantizeOnLoadRecipe(HFRecipe):
     """Formats transformers quantizes while loading the checkpoint (a `quantization_config`) and saves
