@@ -32,9 +32,9 @@ SAFETENSORS_DTYPES = {"torch.float32": "F32", "torch.float16": "F16", "torch.bfl
                       "torch.float8_e5m2": "F8_E5M2"}
 Quantizer = Callable[["torch.Tensor"], "dict[str, torch.Tensor]"]
 Dequantizer = Callable[["dict[str, torch.Tensor]"], "torch.Tensor"]
+MAX_PARTS = 4  # tensors a quantized weight becomes (NVFP4: codes, block scales, tensor scale, width)
 # Where a quantized layer's parts are stored: the studio's own layout, or transformers' (FP8 with
 # `quantization_config`: `<layer>.weight` in FP8 beside `<layer>.weight_scale_inv`).
-MAX_PARTS = 4  # tensors a quantized weight becomes (NVFP4: codes, block scales, tensor scale, width)
 PARTS_PREFIX = {"studio": "{}.weight.", "transformers": "{}."}
 
 
