@@ -13,6 +13,8 @@ or output matrix of a Llama-family model), not the parameter count.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from studio.models import ModelFacts
 from studio.stages import Stage
 
@@ -37,6 +39,14 @@ REPACKED_SHARE = {"Q4_0": 1.0, "IQ4_NL": 1.0, "Q4_K_S": 0.95, "Q4_K_M": 0.87}
 REPACKED_BPW = 4.5
 SCORED_ROWS = 256  # one chunk's scored positions at the default n_ctx 512, held as float64 while scoring
 BATCH = 512  # llama.cpp's compute buffer holds a batch's logits
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What a job's stages are sized against: the RAM available now (the checkpoint is held or streamed
+    against it), and whether the family's stages run on a GPU (there in 16 bits, never streamed)."""
+    ram_available: int
+    on_gpu: bool = False
 
 
 def largest_tensor_elements(model: ModelFacts) -> int:
@@ -114,16 +124,18 @@ def largest_linear_elements(model: ModelFacts) -> int:
     return hidden * (model.intermediate_size or 4 * hidden)
 
 
-def hf_evaluation_bytes(model: ModelFacts, ram_available: int, streamable: bool) -> int:
-    """The quantized model and the checkpoint run in lockstep, each held as float32 when that fits (the rule of
-    torch_backend.holds_resident, asked first for the model, then for the checkpoint with what is left) and
-    otherwise streamed; streamed models read one tensor at a time between them. A model that cannot be streamed
-    (a format transformers loads) is held whatever it takes."""
+def hf_evaluation_bytes(model: ModelFacts, budget: Budget, streamable: bool) -> int:
+    """The quantized model and the checkpoint run in lockstep. On a GPU both are held in 16 bits. On the CPU each
+    is held as float32 when that fits (the rule of torch_backend.holds_resident, asked first for the model, then
+    for the checkpoint with what is left) and otherwise streamed; streamed models read one tensor at a time
+    between them. A model that cannot be streamed (a format transformers loads) is held whatever it takes."""
     from studio.evaluation.torch_backend import holds_resident
+    if budget.on_gpu:
+        return HF_EVALUATION_FLOOR + 2 * int(RESIDENT_LOAD_SLACK * 2 * model.n_params)
     float32 = 4 * model.n_params
     held = int(RESIDENT_LOAD_SLACK * float32)
-    quantized = held if not streamable or holds_resident(float32, ram_available) else 0
-    base = held if holds_resident(float32, ram_available - quantized) else 0
+    quantized = held if not streamable or holds_resident(float32, budget.ram_available) else 0
+    base = held if holds_resident(float32, budget.ram_available - quantized) else 0
     streamed = STREAM_BYTES_PER_ELEMENT * largest_tensor_elements(model) if not (quantized and base) else 0
     vocab = model.vocab_size or 32_000
     return HF_EVALUATION_FLOOR + _scoring_bytes(model) + 4 * LOGITS_KEPT * vocab + quantized + base + streamed

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from studio import hardware, recipes
 from studio.config import Settings
+from studio.memory import Budget
 from studio.evaluation.protocol import Protocol, ProtocolError
 from studio.evaluation.texts import TextError, load_text, prompt_problems, text_sha
 from studio.models import ModelError, ModelFacts, confine, read_model_facts, resolve_model
@@ -142,7 +143,7 @@ def _plan_recipe(settings: Settings, spec: str, overrides: dict[str, str], model
     reasons += [f"{spec}: {r}" for r in problems + _memory_problems(recipe, model, options, hw)]
     notes += [f"{spec}: note: {n}" for n in recipe.advice(options, hw)]
     return PlannedJob(recipe, options, recipe.label(options), recipe.estimate_output_bytes(model, options),
-                      *heaviest_stage(recipe, model, options))
+                      *heaviest_stage(recipe, model, options, hw))
 
 
 def _option_problems(settings: Settings, recipe: Recipe, model: ModelFacts, options: dict) -> tuple[dict, list[str]]:
@@ -159,7 +160,7 @@ def _option_problems(settings: Settings, recipe: Recipe, model: ModelFacts, opti
 
 def _memory_problems(recipe: Recipe, model: ModelFacts, options: dict, hw: hardware.Hardware) -> list[str]:
     """Refuse, with numbers, a job whose heaviest stage will not fit (in VRAM on a GPU, else RAM)."""
-    stage, need = heaviest_stage(recipe, model, options)
+    stage, need = heaviest_stage(recipe, model, options, hw)
     have, where = memory_limit(recipe, hw)
     if need <= have:
         return []
@@ -167,8 +168,8 @@ def _memory_problems(recipe: Recipe, model: ModelFacts, options: dict, hw: hardw
             f"({model.n_params / 1e9:.2f} B parameters), {have / 2**30:.1f} GiB here"]
 
 
-def heaviest_stage(recipe: Recipe, model: ModelFacts, options: dict) -> tuple[str, int]:
-    stages = recipe.memory_by_stage(model, options)
+def heaviest_stage(recipe: Recipe, model: ModelFacts, options: dict, hw: hardware.Hardware) -> tuple[str, int]:
+    stages = recipe.memory_by_stage(model, options, Budget(hw.ram_available_bytes, _runs_on_gpu(recipe, hw)))
     stage = max(stages, key=stages.get)
     return stage.value, stages[stage]
 
@@ -176,9 +177,13 @@ def heaviest_stage(recipe: Recipe, model: ModelFacts, options: dict) -> tuple[st
 def memory_limit(recipe: Recipe, hw: hardware.Hardware) -> tuple[int, str]:
     """What a job's memory is compared with: the largest GPU's memory for a family that runs there, else the
     RAM available now (anonymous memory: mapped files are page cache the kernel can evict)."""
-    if hw.cuda and recipe.family.memory_on_gpu:
+    if _runs_on_gpu(recipe, hw):
         return max(d.memory_bytes for d in hw.cuda), "GPU memory"
     return hw.ram_available_bytes, "available RAM"
+
+
+def _runs_on_gpu(recipe: Recipe, hw: hardware.Hardware) -> bool:
+    return bool(hw.cuda) and recipe.family.memory_on_gpu
 
 
 def _intermediate_bytes(settings: Settings, model: ModelFacts, planned: list[PlannedJob]) -> int:

@@ -288,8 +288,8 @@ def _delete_import_records(s, result_id: int) -> list[str]:
 
 CSV_COLUMNS = ("id", "recipe", "family", "base", "is_base", "emulated", "size_bytes", "bpw", "ppl", "ppl_base",
                "ppl_delta_pct", "kld_mean", "kld_p99", "same_top_pct", "rms_dp_pct", "prefill_tok_s",
-               "decode_tok_s", "peak_rss_bytes", "quant_seconds", "load_seconds", "n_ctx", "n_chunks",
-               "n_tokens_scored", "model", "artifact")
+               "decode_tok_s", "generations_skipped", "peak_rss_bytes", "quant_seconds", "load_seconds", "n_ctx",
+               "n_chunks", "n_tokens_scored", "model", "artifact")
 
 
 def export_csv(rows: list[dict], folder: Path) -> Path:

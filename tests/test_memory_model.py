@@ -95,7 +95,8 @@ def test_each_packed_stage_holds_what_the_memory_model_says(which, streamed, smo
     checkpoint = smol if which == "smollm2-135m" else build_llama_shape(studio_cache / "test-models", LLAMA_1B, smol)
     facts = read_model_facts(checkpoint, Settings.from_env(tmp_path / "ws"))
     estimate = {Stage.QUANTIZE: memory.packed_quantize_bytes(facts),
-                Stage.EVALUATE: memory.hf_evaluation_bytes(facts, 0 if streamed else 10**15, streamable=True)}
+                Stage.EVALUATE: memory.hf_evaluation_bytes(facts, memory.Budget(0 if streamed else 10**15),
+                                                           streamable=True)}
     measured = _measure_packed(checkpoint, tmp_path, streamed)
     table = {s.value: (round(estimate[s] / 2**20), round(measured[s] / 2**20)) for s in measured}
     print(f"{which} int8-rtn ({'streamed' if streamed else 'held'}): stage -> (estimate, measured) MiB: {table}")
@@ -107,13 +108,16 @@ def test_an_8b_shape_fits_a_24_gb_machine_for_the_studios_own_formats():
     """Quantized a tensor at a time and evaluated layer by layer (29.5 GB as float32 does not fit): the 8 B
     shape's heaviest stage is a streamed tensor or two, whatever the format."""
     from studio import recipes
-    facts = _llama_8b_facts()
+    facts, budget = _llama_8b_facts(), memory.Budget(ENOUGH_RAM)
     for name in ("int8-rtn", "fp8", "nvfp4", "mxfp4"):
         recipe = recipes.get(name)
-        stages = recipe.memory_by_stage(facts, recipe.defaults())
+        stages = recipe.memory_by_stage(facts, recipe.defaults(), budget)
         assert max(stages.values()) < 3 * 2**30, (name, stages)
-    streamed = memory.hf_evaluation_bytes(facts, ENOUGH_RAM, streamable=True)
-    assert streamed < 3 * 2**30 < memory.hf_evaluation_bytes(facts, ENOUGH_RAM, streamable=False)
+    assert memory.hf_evaluation_bytes(facts, budget, streamable=True) < 3 * 2**30
+    # a format transformers loads is held whole; on a GPU both models are held in 16 bits, never streamed
+    assert memory.hf_evaluation_bytes(facts, budget, streamable=False) > 4 * facts.n_params
+    on_gpu = memory.hf_evaluation_bytes(facts, memory.Budget(ENOUGH_RAM, on_gpu=True), streamable=True)
+    assert 4 * facts.n_params < on_gpu < 5 * facts.n_params
 
 
 def _llama_8b_facts():

@@ -86,3 +86,71 @@ def test_a_packed_model_streamed_gives_the_logits_of_the_one_held(small, tmp_pat
                                    torch_backend.chunk_logits(resident, chunk, protocol), rtol=0, atol=1e-5)
     skipped = torch_backend.generations(streamed, small, ["Hello"], 4)
     assert skipped["generations"] == [] and "streamed weight by weight" in skipped["generations_skipped"]
+
+
+def _tiny(kind: str, dest):
+    from transformers import AutoModelForCausalLM, MixtralConfig, Qwen2Config
+    torch.manual_seed(0)
+    shape = dict(hidden_size=128, intermediate_size=256, num_hidden_layers=2, num_attention_heads=2,
+                 num_key_value_heads=1, vocab_size=512)
+    config = Qwen2Config(**shape) if kind == "qwen2" else MixtralConfig(**shape, num_local_experts=2)
+    AutoModelForCausalLM.from_config(config).to(torch.bfloat16).save_pretrained(str(dest))
+    return dest
+
+
+@pytest.mark.parametrize("scales, activations", [("per-tensor", "weight-only"), ("block-128", "weight-only"),
+                                                 ("per-channel", "w8a8")])
+def test_fp8_of_a_model_with_biased_linears_loads_held_and_streamed(scales, activations, tmp_path, monkeypatch):
+    """Qwen2's q/k/v projections have biases: in transformers' FP8 layout `<layer>.bias` sits beside the
+    layer's parts and must stay a plain tensor; W8A8 layers of a streamed model read theirs."""
+    from studio import recipes
+    from studio.stages import StageContext
+    from studio.models import read_model_facts
+    from studio.config import Settings
+    checkpoint = _tiny("qwen2", tmp_path / "qwen2")
+    recipe = recipes.get("fp8")
+    options = {**recipe.defaults(), "scales": scales, "activations": activations}
+    facts = read_model_facts(checkpoint, Settings.from_env(tmp_path / "ws"))
+    ctx = StageContext(1, facts, options, tmp_path, tmp_path, tmp_path, lambda f, line: None, None, None)
+    artifact = recipe.quantize(ctx)
+    if scales != "per-channel":  # transformers' own layout: the checkpoint's config, its dtype kept
+        config = json.loads((artifact / "config.json").read_text())
+        assert config["quantization_config"]["quant_method"] == "fp8" and config["dtype"] == "bfloat16"
+    tokens = torch.tensor([[1, 2, 3, 4, 5]])
+    with torch.inference_mode():
+        held = recipe.load(artifact, "cpu")(tokens).logits
+        monkeypatch.setattr(packed, "must_stream", lambda float32_bytes: True)
+        streamed = recipe.load(artifact, "cpu")
+        assert streamed.studio_streamed
+        torch.testing.assert_close(streamed(tokens).logits, held, rtol=0, atol=1e-5)
+
+
+def test_a_checkpoint_whose_names_the_model_maps_is_loaded_whole_to_quantize(tmp_path, capsys):
+    """transformers 5 fuses Mixtral's experts (`block_sparse_moe.experts.N.w1` on disk, `mlp.experts.gate_up_proj`
+    in the model): streaming the file's tensors would write names the model does not have."""
+    checkpoint = _tiny("mixtral", tmp_path / "mixtral")
+    layers, _ = _write(checkpoint, tmp_path / "out")
+    assert "loaded whole to quantize: its tensor names are not the model's" in capsys.readouterr().out
+    model = packed.load_packed(tmp_path / "out", DEQUANTIZE, "cpu", torch.float32)
+    assert layers and all(type(model.get_submodule(n)).__name__ == "Linear" for n in layers)
+
+
+def test_an_artifact_from_before_the_layout_was_recorded_still_loads(tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    from studio import recipes
+    from studio.stages import StageContext
+    from studio.models import read_model_facts
+    from studio.config import Settings
+    checkpoint = _tiny("qwen2", tmp_path / "qwen2")
+    recipe = recipes.get("fp8")
+    facts = read_model_facts(checkpoint, Settings.from_env(tmp_path / "ws"))
+    ctx = StageContext(1, facts, recipe.defaults(), tmp_path, tmp_path, tmp_path, lambda f, line: None, None, None)
+    artifact = recipe.quantize(ctx)
+    from safetensors import safe_open
+    with safe_open(str(artifact / "model.safetensors"), framework="pt") as f:
+        metadata = f.metadata()
+    del metadata["studio_layout"]
+    save_file(load_file(str(artifact / "model.safetensors")), str(artifact / "model.safetensors"), metadata=metadata)
+    assert packed.read_metadata(artifact)["layout"] == "transformers"
+    recipe.load(artifact, "cpu")(torch.tensor([[1, 2, 3]]))

@@ -68,13 +68,20 @@ def empty_model(folder: Path, dtype=None):
     No remote code unless the user opted in (STUDIO_TRUST_REMOTE_CODE), as for a resident load."""
     import torch
     from accelerate import init_empty_weights
-    from transformers import AutoConfig, AutoModelForCausalLM
+    from transformers import AutoModelForCausalLM
 
     from studio.config import Settings
-    trust = Settings.from_env().trust_remote_code
-    config = AutoConfig.from_pretrained(str(folder), trust_remote_code=trust)
     with init_empty_weights(include_buffers=False):
-        return AutoModelForCausalLM.from_config(config, dtype=dtype or torch.float32, trust_remote_code=trust)
+        return AutoModelForCausalLM.from_config(checkpoint_config(folder), dtype=dtype or torch.float32,
+                                                trust_remote_code=Settings.from_env().trust_remote_code)
+
+
+def checkpoint_config(folder: Path):
+    """The folder's transformers config (remote code only if the user opted in)."""
+    from transformers import AutoConfig
+
+    from studio.config import Settings
+    return AutoConfig.from_pretrained(str(folder), trust_remote_code=Settings.from_env().trust_remote_code)
 
 
 def load_streamed(folder: Path, dtype=None):

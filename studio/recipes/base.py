@@ -12,6 +12,7 @@ from typing import Any
 
 from studio.families import Family
 from studio.families.base import Loader
+from studio.memory import Budget
 from studio.models import ModelFacts
 from studio.stages import Stage, StageContext
 
@@ -136,13 +137,13 @@ class Recipe(ABC):
             return [("", self.defaults())]
         return [(m, {**self.defaults(), "execution": m}) for m in opts["execution"].choices if m != "auto"]
 
-    def memory_by_stage(self, model: ModelFacts, options: dict) -> dict[Stage, int]:
+    def memory_by_stage(self, model: ModelFacts, options: dict, budget: Budget) -> dict[Stage, int]:
         """Peak RAM (or VRAM) of the job's stages that hold the model, as far as the recipe knows them."""
         return {Stage.QUANTIZE: model.n_params * 4 + 512 * 2**20}
 
-    def estimate_memory_bytes(self, model: ModelFacts, options: dict) -> int:
+    def estimate_memory_bytes(self, model: ModelFacts, options: dict, budget: Budget) -> int:
         """The heaviest stage's figure: what the preflight compares with the memory available."""
-        return max(self.memory_by_stage(model, options).values())
+        return max(self.memory_by_stage(model, options, budget).values())
 
     def advice(self, options: dict, hw) -> list[str]:
         """Warnings that do not stop the job (a better option for this hardware, say)."""

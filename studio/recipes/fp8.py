@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from studio.evaluation.torch_backend import compute_dtype, load_checkpoint
 from studio.families.hf import transformers_snippet
+from studio.memory import Budget
 from studio.models import ModelFacts
 from studio.recipes import formats, packed
 from studio.recipes.base import Option, Requirements
@@ -70,8 +71,8 @@ class FP8Recipe(PackedRecipe):
                             "(block scales run W8A8 natively on compute capability ≥ 8.9)")
         return problems
 
-    def memory_by_stage(self, model: ModelFacts, options: dict) -> dict[Stage, int]:
-        stages = super().memory_by_stage(model, options)
+    def memory_by_stage(self, model: ModelFacts, options: dict, budget: Budget) -> dict[Stage, int]:
+        stages = super().memory_by_stage(model, options, budget)
         if options["activations"] == "w8a8":  # FP8Linear holds every quantized layer's FP8 weights
             stages[Stage.EVALUATE] += model.n_params
         return stages
@@ -112,14 +113,18 @@ class FP8Recipe(PackedRecipe):
         return model
 
     def _swap_in_fp8_linears(self, model, artifact: Path, layers: list[str], dtype, device: str, native: bool) -> None:
+        import torch
+
         from studio.recipes._fp8_linear import FP8Linear
         weight, scale = ("weight", "weight_scale_inv") if native else ("qweight", "scale")
-        stored = packed.PackedWeights(artifact, formats.dequantize_fp8)
+        stored = packed.PackedWeights(artifact)
         for name in layers:
             parent, _, child = name.rpartition(".")
-            linear = model.get_submodule(name)
+            bias = model.get_submodule(name).bias
+            if bias is not None and bias.is_meta:  # a streamed model's: read it, the new layer holds it
+                bias = torch.nn.Parameter(stored.read(f"{name}.bias", dtype).to(device), requires_grad=False)
             fp8 = FP8Linear(stored.read_part(f"{name}.weight", weight).to(device),
-                            stored.read_part(f"{name}.weight", scale).reshape(-1).to(device), linear.bias, dtype)
+                            stored.read_part(f"{name}.weight", scale).reshape(-1).to(device), bias, dtype)
             setattr(model.get_submodule(parent), child, fp8)
 
     def load_snippet(self, artifact: Path) -> str:

@@ -102,11 +102,9 @@ class GGUFRecipe(Recipe):
         bits = max(NOMINAL_BPW[options["type"]], 8.5 if (model.hidden_size or 0) % QK_K else 0)
         return int(model.n_params * bits / 8 * 1.05)
 
-    def memory_by_stage(self, model: ModelFacts, options: dict) -> dict[Stage, int]:
+    def memory_by_stage(self, model: ModelFacts, options: dict, budget: memory.Budget) -> dict[Stage, int]:
         """Anonymous memory per stage (see studio.memory: every stage streams or maps)."""
-        import psutil
-        return memory.gguf_stages(model, options["type"], options["checkpoint_kld"],
-                                  psutil.virtual_memory().available)
+        return memory.gguf_stages(model, options["type"], options["checkpoint_kld"], budget.ram_available)
 
     def fallback_tensors(self, options: dict, census: dict) -> int:
         return census["rows_not_k_divisible"] if "_K" in options["type"] else 0

@@ -54,6 +54,7 @@ class HFRecipe(Recipe):
     family = FAMILY
     keeps_high_precision = ("embeddings", "norms", "lm_head")
     nominal_bits: float = 16.0  # bits per quantized weight, scales included, for disk estimates
+    streams_evaluation = False  # the artifact can run layer by layer when it does not fit (packed formats)
 
     @abstractmethod
     def load(self, artifact: Path, device: str):
@@ -79,13 +80,9 @@ class HFRecipe(Recipe):
         # Embeddings and lm_head stay at 16 bits; count them at the quantized rate's upper bound.
         return int(model.n_params * max(self.nominal_bits, 16) / 8 * 1.05) + 2**20
 
-    streams_evaluation = False  # the artifact can run layer by layer when it does not fit (packed formats)
-
-    def memory_by_stage(self, model: ModelFacts, options: dict) -> dict[Stage, int]:
-        import psutil
+    def memory_by_stage(self, model: ModelFacts, options: dict, budget: memory.Budget) -> dict[Stage, int]:
         return {Stage.QUANTIZE: self.quantize_bytes(model, options),
-                Stage.EVALUATE: memory.hf_evaluation_bytes(model, psutil.virtual_memory().available,
-                                                           self.streams_evaluation)}
+                Stage.EVALUATE: memory.hf_evaluation_bytes(model, budget, self.streams_evaluation)}
 
     def quantize_bytes(self, model: ModelFacts, options: dict) -> int:
         """Peak RAM of quantizing: the model in float32 plus a copy being written, plus slack."""

@@ -17,8 +17,9 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from studio.evaluation.streamed import INDEX, SINGLE, SafetensorsWeights, empty_model, stream_weights, weight_files
-from studio.evaluation.torch_backend import must_stream
+from studio.evaluation.streamed import (INDEX, SINGLE, SafetensorsWeights, StreamError, checkpoint_config, empty_model,
+                                       stream_weights, weight_files)
+from studio.evaluation.torch_backend import load_checkpoint, must_stream
 from studio.recipes.hf import copy_side_files, quantizable_linears
 
 if TYPE_CHECKING:  # imported where used: the server imports this module and never needs torch
@@ -33,9 +34,10 @@ SAFETENSORS_DTYPES = {"torch.float32": "F32", "torch.float16": "F16", "torch.bfl
 Quantizer = Callable[["torch.Tensor"], "dict[str, torch.Tensor]"]
 Dequantizer = Callable[["dict[str, torch.Tensor]"], "torch.Tensor"]
 MAX_PARTS = 4  # tensors a quantized weight becomes (NVFP4: codes, block scales, tensor scale, width)
-# Where a quantized layer's parts are stored: the studio's own layout, or transformers' (FP8 with
-# `quantization_config`: `<layer>.weight` in FP8 beside `<layer>.weight_scale_inv`).
+# Where a quantized layer's parts are stored: the studio's own layout (`<layer>.weight.<part>`), or transformers'
+# (FP8 with `quantization_config`: `<layer>.weight` in FP8 beside `<layer>.weight_scale_inv`, its bias apart).
 PARTS_PREFIX = {"studio": "{}.weight.", "transformers": "{}."}
+TRANSFORMERS_PARTS = ("weight", "weight_scale_inv")
 
 
 def write_packed(source: Path, out: Path, recipe: str, options: dict, quantize: Quantizer,
@@ -53,16 +55,17 @@ def write_packed(source: Path, out: Path, recipe: str, options: dict, quantize: 
     copy_side_files(source, out)
     if quantization_config:
         untouched = [n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear) and n not in layers]
-        model.config.quantization_config = quantization_config(untouched)
-        model.config.save_pretrained(str(out))
-    checkpoint = SafetensorsWeights(source)
+        config = checkpoint_config(source)  # the checkpoint's own, dtype included
+        config.quantization_config = quantization_config(untouched)
+        config.save_pretrained(str(out))
+    names, read = _checkpoint_tensors(source, model, layers)
     by_weight = {f"{name}.weight": name for name in layers}
     metadata = {"format": "pt", "studio_recipe": recipe, "studio_options": json.dumps(options),
                 "studio_layers": json.dumps(layers), "studio_layout": layout}
-    writer = ShardWriter(out, metadata, max_entries=len(checkpoint.names()) * MAX_PARTS)
+    writer = ShardWriter(out, metadata, max_entries=len(names) * MAX_PARTS)
     done = 0
-    for name in checkpoint.names():
-        tensor = checkpoint.read(name)
+    for name in names:
+        tensor = read(name)
         if name not in by_weight:
             writer.add(name, sixteen_bit(tensor))
             continue
@@ -71,7 +74,37 @@ def write_packed(source: Path, out: Path, recipe: str, options: dict, quantize: 
         done += 1
         progress(done / len(layers))
     writer.close()
+    if done != len(layers):
+        raise RuntimeError(f"the checkpoint holds {done} of the model's {len(layers)} linear layers to quantize")
     return layers
+
+
+def _checkpoint_tensors(source: Path, model, layers: list[str]) -> tuple[list[str], Callable]:
+    """The checkpoint's tensor names and a reader, a tensor at a time from its safetensors when they are the
+    model's own names. Otherwise (pickled weights; a checkpoint whose names transformers maps onto others, such
+    as the fused experts of MoE models) the model is loaded whole, in the checkpoint's dtype, and its state
+    read: the memory model's figure does not hold there, which the log says."""
+    expected = set(model.state_dict())
+    try:
+        weights = SafetensorsWeights(source)
+        if set(weights.names()) <= expected and {f"{name}.weight" for name in layers} <= set(weights.names()):
+            return weights.names(), weights.read
+        why = "its tensor names are not the model's"
+    except StreamError:
+        why = "it has no safetensors weights"
+    print(f"the checkpoint is loaded whole to quantize: {why}", flush=True)
+    state = _unique_tensors(load_checkpoint(source, dtype="auto", device="cpu"))
+    return list(state), state.pop
+
+
+def _unique_tensors(model) -> dict:
+    """State dict with tied tensors stored once (the embedding, not an output matrix that shares it)."""
+    seen, out = set(), {}
+    for name, tensor in model.state_dict().items():
+        if tensor.data_ptr() not in seen:
+            seen.add(tensor.data_ptr())
+            out[name] = tensor.detach()
+    return out
 
 
 def sixteen_bit(tensor: torch.Tensor) -> torch.Tensor:
@@ -95,6 +128,8 @@ class ShardWriter:
 
     def add(self, name: str, tensor: torch.Tensor) -> None:
         import torch
+        if str(tensor.dtype) not in SAFETENSORS_DTYPES or name in self._entries:
+            raise ValueError(f"cannot store {name!r} ({tensor.dtype}): an unknown dtype or a name given twice")
         data = tensor.contiguous().reshape(-1).view(torch.uint8).numpy()
         if self._file is not None and self._entries and self._offset + data.nbytes > SHARD_BYTES:
             self._finish_shard()
@@ -146,23 +181,24 @@ def read_metadata(artifact: Path) -> dict:
     first = sorted(set(weight_files(artifact).values()))[0]
     with safe_open(str(artifact / first), framework="pt") as f:
         meta = f.metadata()
+    # artifacts written before the layout was recorded: transformers' layout is the one with a quantization_config
+    layout = meta.get("studio_layout") or ("transformers" if "quantization_config" in json.loads(
+        (artifact / "config.json").read_text()) else "studio")
     return {"recipe": meta["studio_recipe"], "options": json.loads(meta["studio_options"]),
-            "layers": json.loads(meta["studio_layers"]), "layout": meta.get("studio_layout", "studio")}
+            "layers": json.loads(meta["studio_layers"]), "layout": layout}
 
 
 class PackedWeights:
     """A packed artifact read by the names of the model's own parameters: a quantized layer's weight is its
-    parts expanded by `dequantize`, anything else the stored tensor."""
+    parts expanded by `dequantize`, anything else the stored tensor. Without `dequantize`, only the parts
+    themselves are read (`read_part`)."""
 
-    def __init__(self, artifact: Path, dequantize: Dequantizer):
+    def __init__(self, artifact: Path, dequantize: Dequantizer | None = None):
         meta = read_metadata(artifact)
         self._stored = SafetensorsWeights(artifact)
         self._dequantize = dequantize
-        prefix = PARTS_PREFIX[meta["layout"]]
-        self._parts: dict[str, dict[str, str]] = {}
-        for layer in meta["layers"]:
-            start = prefix.format(layer)
-            self._parts[f"{layer}.weight"] = {n[len(start):]: n for n in self._stored.names() if n.startswith(start)}
+        self._parts = {f"{layer}.weight": _parts(layer, meta["layout"], self._stored.names())
+                       for layer in meta["layers"]}
         parts = {n for names in self._parts.values() for n in names.values()}
         self._plain = [n for n in self._stored.names() if n not in parts]
 
@@ -182,13 +218,21 @@ class PackedWeights:
         return self._stored.read(self._parts[name][part])
 
 
+def _parts(layer: str, layout: str, stored: list[str]) -> dict[str, str]:
+    """A quantized layer's parts: part name -> stored tensor name."""
+    start = PARTS_PREFIX[layout].format(layer)
+    if layout == "transformers":
+        return {part: start + part for part in TRANSFORMERS_PARTS}
+    return {n[len(start):]: n for n in stored if n.startswith(start)}
+
+
 def load_packed(artifact: Path, dequantize: Dequantizer, device: str, dtype) -> torch.nn.Module:
     """The model with each quantized weight expanded to `dtype`: held whole when that fits, else streamed."""
     model = empty_model(artifact, dtype)
     weights = PackedWeights(artifact, dequantize)
     if device == "cpu" and must_stream(4 * sum(p.numel() for p in model.parameters())):
         return stream_weights(model, weights, dtype)
-    unexpected = [n for n in weights.names() if n not in dict(model.named_parameters())]
+    unexpected = [n for n in weights.names() if n not in model.state_dict()]
     model.load_state_dict({n: weights.read(n, dtype) for n in weights.names()}, strict=False, assign=True)
     model.tie_weights()  # a tied lm_head is the embedding, stored once
     missing = [n for n, p in model.named_parameters() if p.is_meta]
