@@ -71,9 +71,10 @@ def empty_model(folder: Path, dtype=None):
     from transformers import AutoModelForCausalLM
 
     from studio.config import Settings
+    settings = Settings.from_env()
     with init_empty_weights(include_buffers=False):
         return AutoModelForCausalLM.from_config(checkpoint_config(folder), dtype=dtype or torch.float32,
-                                                trust_remote_code=Settings.from_env().trust_remote_code)
+                                                trust_remote_code=settings.trust_remote_code)
 
 
 def checkpoint_config(folder: Path):
@@ -81,7 +82,8 @@ def checkpoint_config(folder: Path):
     from transformers import AutoConfig
 
     from studio.config import Settings
-    return AutoConfig.from_pretrained(str(folder), trust_remote_code=Settings.from_env().trust_remote_code)
+    settings = Settings.from_env()
+    return AutoConfig.from_pretrained(str(folder), trust_remote_code=settings.trust_remote_code)
 
 
 def load_streamed(folder: Path, dtype=None):
