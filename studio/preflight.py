@@ -7,10 +7,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from studio import hardware, recipes
+from studio import hardware, recipes, timing
 from studio.config import Settings
 from studio.memory import Budget
 from studio.evaluation.protocol import Protocol, ProtocolError
+from studio.evaluation.tokens import cached_token_count
 from studio.evaluation.texts import TextError, load_text, prompt_problems, text_sha
 from studio.models import ModelError, ModelFacts, confine, read_model_facts, resolve_model
 from studio.families import Family
@@ -33,6 +34,12 @@ class PlannedJob:
     output_bytes: int
     memory_stage: str
     memory_bytes: int
+    expected: timing.Expected | None = None  # from the jobs this machine ran: None until one of its kind has
+
+    def time_line(self) -> str:
+        if self.expected is None:
+            return f"time not measured on this machine yet (the first {self.label} job here measures it)"
+        return f"about {timing.spoken(self.expected.seconds)} ({self.expected.basis})"
 
 
 @dataclass
@@ -52,7 +59,7 @@ class Plan:
                  f"{'all' if self.protocol.max_chunks is None else f'at most {self.protocol.max_chunks}'} chunks",
                  f"Disk: needs about {self.disk_needed / 2**20:.0f} MiB, {self.disk_free / 2**30:.1f} GiB free"]
         lines += [f"Job: {j.label} → about {j.output_bytes / 2**20:.0f} MiB; memory about "
-                  f"{j.memory_bytes / 2**30:.1f} GiB at its {j.memory_stage} stage" for j in self.jobs]
+                  f"{j.memory_bytes / 2**30:.1f} GiB at its {j.memory_stage} stage; {j.time_line()}" for j in self.jobs]
         return "\n".join(lines + self.notes)
 
 
@@ -90,6 +97,9 @@ def run_preflight(settings: Settings, model_name: str, recipe_specs: list[str], 
                                           max_new_tokens)
     if model is None or reasons:
         raise PreflightError(reasons)
+    for job in planned:
+        tokens = _evaluated_tokens(settings, model, job.recipe.family, sha, text_path, protocol)
+        job.expected = timing.expected(settings.db_url, job.label, model.n_params, tokens)
     needed = sum(j.output_bytes for j in planned) + _intermediate_bytes(settings, model, planned)
     free = shutil.disk_usage(settings.workspace).free
     if needed > free:
@@ -184,6 +194,20 @@ def memory_limit(recipe: Recipe, hw: hardware.Hardware) -> tuple[int, str]:
 
 def _runs_on_gpu(recipe: Recipe, hw: hardware.Hardware) -> bool:
     return bool(hw.cuda) and recipe.family.memory_on_gpu
+
+
+# English text in the tokenizers of Llama-family models: about 4 bytes a token (used only until the text has
+# been tokenized for this model once; then the cached count is exact).
+BYTES_PER_TOKEN = 4
+
+
+def _evaluated_tokens(settings: Settings, model: ModelFacts, family: Family, sha: str, text_path: Path,
+                      protocol: Protocol) -> int:
+    """The tokens the job will evaluate: its chunks times the context."""
+    cached = cached_token_count(settings.model_cache_dir / model.key, family.token_stem(sha))
+    tokens = cached if cached is not None else text_path.stat().st_size // BYTES_PER_TOKEN
+    chunks = max(tokens // protocol.n_ctx, 2)
+    return protocol.n_ctx * (chunks if protocol.max_chunks is None else min(chunks, protocol.max_chunks))
 
 
 def _intermediate_bytes(settings: Settings, model: ModelFacts, planned: list[PlannedJob]) -> int:

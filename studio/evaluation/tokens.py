@@ -12,6 +12,12 @@ import numpy as np
 from studio.llamacpp import file_lock
 
 
+def cached_token_count(model_cache: Path, stem: str) -> int | None:
+    """How many tokens the cached stream holds, when it is cached."""
+    meta_path = model_cache / f"{stem}.json"
+    return json.loads(meta_path.read_text()).get("n_tokens") if meta_path.exists() else None
+
+
 def ensure_tokens(model_cache: Path, stem: str,
                   tokenize: Callable[[], tuple[np.ndarray, int | None]]) -> tuple[Path, int | None]:
     """The cached ids (`stem`.npy) and BOS (`stem`.json) of one text, made by `tokenize()` the first time."""

@@ -1,0 +1,53 @@
+"""Time said up front: the preflight scales the stage durations of the last job of the same recipe this machine
+finished, read from its log's stage marks; without one it says the time is not measured yet."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlmodel import select
+
+from studio import service, timing
+from studio.stages import Stage
+from studio.storage import Job, JobLog, reading
+from tests.conftest import run_cli
+
+T0 = datetime(2026, 12, 2, 12, 0, tzinfo=timezone.utc)
+
+
+def test_stage_durations_come_from_the_stage_marks():
+    marks = [(T0, "== stage: preflight"), (T0 + timedelta(seconds=2), "converting"),
+             (T0 + timedelta(seconds=3), "== stage: quantize"), (T0 + timedelta(seconds=10), "== stage: evaluate"),
+             (T0 + timedelta(seconds=40), "== stage: store")]
+    assert timing.stage_seconds(marks, T0 + timedelta(seconds=41)) == {
+        Stage.PREFLIGHT: 3.0, Stage.QUANTIZE: 7.0, Stage.EVALUATE: 30.0, Stage.STORE: 1.0}
+    measured = timing.Measured(1, {Stage.QUANTIZE: 7.0, Stage.EVALUATE: 30.0}, n_params=100, evaluated_tokens=256)
+    assert measured.scaled(200, 512) == pytest.approx(2 * 7.0 + 2 * 2 * 30.0)
+
+
+def _plan(settings, tiny, eval_text, max_chunks):
+    return service.preflight(settings, service.JobRequest(str(tiny), ("gguf:Q8_0",), eval_text, 128, max_chunks))
+
+
+def test_the_preflight_says_how_long_from_the_last_such_job_here(workspace_env, settings, tiny, eval_text):
+    [job] = _plan(settings, tiny, eval_text, 2).jobs
+    assert job.expected is None and "time not measured on this machine yet" in job.time_line()
+    proc = run_cli(["quantize", "--model", str(tiny), "--recipe", "gguf:Q8_0", "--eval-text", str(eval_text),
+                    "--ctx", "128", "--max-chunks", "2", "--max-new-tokens", "4", "--wait", "--json"], workspace_env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    [row] = json.loads(proc.stdout)
+    with reading(settings.db_url) as s:
+        done = s.get(Job, row["job_id"])
+        marks = s.exec(select(JobLog.at, JobLog.line).where(JobLog.job_id == done.id).order_by(JobLog.id)).all()
+    stage_marks = [(at.replace(tzinfo=timezone.utc), line) for at, line in marks if line.startswith("== stage: ")]
+    finished = done.finished_at.replace(tzinfo=timezone.utc)
+    whole = (finished - stage_marks[0][0]).total_seconds()  # the stages end to end
+    evaluating = sum((end - at).total_seconds() for (at, line), (end, _) in
+                     zip(stage_marks, [*stage_marks[1:], (finished, "")])
+                     if line.split(": ", 1)[1] in ("evaluate", "divergence vs checkpoint", "evaluate base"))
+    [again] = _plan(settings, tiny, eval_text, 2).jobs
+    assert again.expected.seconds == pytest.approx(whole, rel=1e-9)
+    assert f"job #{done.id}" in again.time_line()
+    [longer] = _plan(settings, tiny, eval_text, 4).jobs  # twice the chunks: the evaluating stages twice as long
+    assert longer.expected.seconds == pytest.approx(whole + evaluating, rel=1e-9)
