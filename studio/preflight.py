@@ -100,6 +100,7 @@ def run_preflight(settings: Settings, model_name: str, recipe_specs: list[str], 
     for job in planned:
         tokens = _evaluated_tokens(settings, model, job.recipe.family, sha, text_path, protocol)
         job.expected = timing.expected(settings.db_url, job.label, model.n_params, tokens)
+        notes += _first_result_sooner(job, protocol)
     needed = sum(j.output_bytes for j in planned) + _intermediate_bytes(settings, model, planned)
     free = shutil.disk_usage(settings.workspace).free
     if needed > free:
@@ -194,6 +195,22 @@ def memory_limit(recipe: Recipe, hw: hardware.Hardware) -> tuple[int, str]:
 
 def _runs_on_gpu(recipe: Recipe, hw: hardware.Hardware) -> bool:
     return bool(hw.cuda) and recipe.family.memory_on_gpu
+
+
+# A job expected to take longer than this gets a note with the chunk count that gives a first result sooner.
+LONG_JOB_SECONDS = 30 * 60
+FIRST_RESULT_SECONDS = 10 * 60
+
+
+def _first_result_sooner(job: PlannedJob, protocol: Protocol) -> list[str]:
+    """Over all chunks a big model takes hours on a CPU: say how many chunks give a first result in minutes."""
+    if job.expected is None or protocol.max_chunks is not None or job.expected.seconds <= LONG_JOB_SECONDS:
+        return []
+    chunks = job.expected.tokens_within(FIRST_RESULT_SECONDS) // protocol.n_ctx
+    if chunks < 2:
+        return []
+    return [f"{job.label}: note: over all chunks it takes about {timing.spoken(job.expected.seconds)} here; "
+            f"max chunks {chunks} gives a first result in about {timing.spoken(FIRST_RESULT_SECONDS)}"]
 
 
 # English text in the tokenizers of Llama-family models: about 4 bytes a token (used only until the text has

@@ -24,8 +24,18 @@ EVALUATING = frozenset({Stage.EVALUATE, Stage.CHECKPOINT_DIVERGENCE, Stage.EVALU
 
 @dataclass(frozen=True)
 class Expected:
-    seconds: float
+    fixed_seconds: float  # the stages that do not evaluate
+    seconds_per_token: float  # the evaluating stages, per token evaluated
+    evaluated_tokens: int
     basis: str  # which measured job it is scaled from, for people
+
+    @property
+    def seconds(self) -> float:
+        return self.fixed_seconds + self.seconds_per_token * self.evaluated_tokens
+
+    def tokens_within(self, seconds: float) -> int:
+        """How many tokens can be evaluated for the whole job to take `seconds`."""
+        return max(int((seconds - self.fixed_seconds) / self.seconds_per_token), 0) if self.seconds_per_token else 0
 
 
 @dataclass(frozen=True)
@@ -36,11 +46,12 @@ class Measured:
     n_params: int
     evaluated_tokens: int  # chunks x context
 
-    def scaled(self, n_params: int, evaluated_tokens: int) -> float:
+    def scaled(self, n_params: int) -> tuple[float, float]:
+        """The stages that do not evaluate, in seconds, and the evaluating ones per token, for `n_params`."""
         weights = n_params / self.n_params
-        tokens = evaluated_tokens / self.evaluated_tokens
-        return sum(seconds * weights * (tokens if stage in EVALUATING else 1.0)
-                   for stage, seconds in self.stage_seconds.items())
+        fixed = sum(s for stage, s in self.stage_seconds.items() if stage not in EVALUATING)
+        evaluating = sum(s for stage, s in self.stage_seconds.items() if stage in EVALUATING)
+        return fixed * weights, evaluating * weights / self.evaluated_tokens
 
 
 def stage_seconds(marks: list[tuple[datetime, str]], finished_at: datetime) -> dict[Stage, float]:
@@ -77,7 +88,7 @@ def expected(db_url: str, label: str, n_params: int, evaluated_tokens: int) -> E
     measured = last_measured(db_url, label)
     if measured is None:
         return None
-    return Expected(measured.scaled(n_params, evaluated_tokens),
+    return Expected(*measured.scaled(n_params), evaluated_tokens,
                     f"scaled from job #{measured.job_id} on this machine ({measured.n_params / 1e6:.0f} M parameters, "
                     f"{measured.evaluated_tokens} tokens evaluated)")
 

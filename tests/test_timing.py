@@ -23,7 +23,10 @@ def test_stage_durations_come_from_the_stage_marks():
     assert timing.stage_seconds(marks, T0 + timedelta(seconds=41)) == {
         Stage.PREFLIGHT: 3.0, Stage.QUANTIZE: 7.0, Stage.EVALUATE: 30.0, Stage.STORE: 1.0}
     measured = timing.Measured(1, {Stage.QUANTIZE: 7.0, Stage.EVALUATE: 30.0}, n_params=100, evaluated_tokens=256)
-    assert measured.scaled(200, 512) == pytest.approx(2 * 7.0 + 2 * 2 * 30.0)
+    fixed, per_token = measured.scaled(200)
+    assert (fixed, per_token) == pytest.approx((2 * 7.0, 2 * 30.0 / 256))
+    expected = timing.Expected(fixed, per_token, 512, "")
+    assert expected.seconds == pytest.approx(14 + 120) and expected.tokens_within(14 + 60) == 256
 
 
 def _plan(settings, tiny, eval_text, max_chunks):
@@ -51,3 +54,15 @@ def test_the_preflight_says_how_long_from_the_last_such_job_here(workspace_env, 
     assert f"job #{done.id}" in again.time_line()
     [longer] = _plan(settings, tiny, eval_text, 4).jobs  # twice the chunks: the evaluating stages twice as long
     assert longer.expected.seconds == pytest.approx(whole + evaluating, rel=1e-9)
+
+
+def test_a_job_of_hours_gets_the_chunk_count_for_a_first_result_in_minutes():
+    from studio.evaluation.protocol import Protocol
+    from studio.preflight import PlannedJob, _first_result_sooner
+    slow = timing.Expected(fixed_seconds=120, seconds_per_token=0.05, evaluated_tokens=512 * 600, basis="")
+    job = PlannedJob(None, {}, "gguf:Q4_K_M", 0, "evaluate", 0, slow)
+    [note] = _first_result_sooner(job, Protocol(512))
+    # (600 s - 120 s) / 0.05 s per token = 9,600 tokens: 18 chunks of 512
+    assert note == ("gguf:Q4_K_M: note: over all chunks it takes about 4.3 h here; max chunks 18 gives a first "
+                    "result in about 10 min")
+    assert _first_result_sooner(job, Protocol(512, max_chunks=40)) == []  # the user chose a count
