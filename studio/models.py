@@ -14,6 +14,7 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
+from studio.architecture import Architecture
 from studio.config import Settings
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -38,6 +39,7 @@ class ModelFacts:
     has_chat_template: bool
     context_length: int | None = None  # max_position_embeddings: the longest sequence the model is made for
     intermediate_size: int | None = None  # the MLP's width: its projections are the largest linear layers
+    shape: Architecture | None = None  # the tensors the config describes (sizes of every format are counted on it)
 
     @property
     def slug(self) -> str:
@@ -381,4 +383,14 @@ def read_model_facts(path: Path, settings: Settings) -> ModelFacts:
         has_chat_template=has_template,
         context_length=text_config.get("max_position_embeddings"),
         intermediate_size=text_config.get("intermediate_size"),
+        shape=_shape(config),
     )
+
+
+def _shape(config: dict) -> Architecture | None:
+    """The config's tensors, when it names the sizes a decoder's tensors follow from."""
+    text_config = config.get("text_config", config)
+    needed = ("hidden_size", "num_hidden_layers", "num_attention_heads", "vocab_size")
+    if not all(isinstance(text_config.get(k), int) and text_config[k] > 0 for k in needed):
+        return None
+    return Architecture.from_config(config)

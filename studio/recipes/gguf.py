@@ -17,6 +17,7 @@ from gguf import QK_K, LlamaFileType
 from studio import memory
 from studio.evaluation.texts import text_sha
 from studio.families.gguf import FAMILY, ensure_base_gguf
+from studio.gguf_mix import Overrides, gguf_size
 from studio.llamacpp import ensure_tools, file_lock, supported_architectures
 from studio.models import CAUSAL_LM_SUFFIXES, ModelFacts
 from studio.recipes.base import Option, Recipe, Requirements, Variant
@@ -98,9 +99,21 @@ class GGUFRecipe(Recipe):
         return problems
 
     def estimate_output_bytes(self, model: ModelFacts, options: dict) -> int:
-        # Small models fall back to wider types (rows not a multiple of 256): allow 8.5 bpw.
-        bits = max(NOMINAL_BPW[options["type"]], 8.5 if (model.hidden_size or 0) % QK_K else 0)
-        return int(model.n_params * bits / 8 * 1.05)
+        """The file's size from llama.cpp's type mix on the config's tensors (studio.gguf_mix); without a shape,
+        the nominal width, or 8.5 bits when rows may not take k-quant blocks."""
+        if model.shape is None:
+            bits = max(NOMINAL_BPW[options["type"]], 8.5 if (model.hidden_size or 0) % QK_K else 0)
+            return int(model.n_params * bits / 8 * 1.05)
+        return gguf_size(model.shape, options["type"], self.mix_overrides(options),
+                         model.path / "tokenizer.json").file_bytes
+
+    def mix_overrides(self, options: dict) -> Overrides:
+        """The options that change llama.cpp's type mix."""
+        def chosen(value: str) -> str | None:
+            return None if value == "default" else value.upper()
+        patterns = tuple((p, t.upper()) for p, _, t in (item.partition("=") for item in _overrides(options)))
+        return Overrides(chosen(options["output_type"]), chosen(options["embedding_type"]), patterns,
+                         self.uses_imatrix(options))
 
     def memory_by_stage(self, model: ModelFacts, options: dict, budget: memory.Budget) -> dict[Stage, int]:
         """Anonymous memory per stage (see studio.memory: every stage streams or maps)."""
