@@ -48,7 +48,8 @@ class Architecture:
         heads = c.get("num_attention_heads") or 1
         hidden = c.get("hidden_size") or 0
         experts = c.get("num_local_experts") or c.get("num_experts") or 1
-        intermediate = (c.get("moe_intermediate_size") if experts > 1 else None) or c.get("intermediate_size") or 4 * hidden
+        expert_width = c.get("moe_intermediate_size") if experts > 1 else None
+        intermediate = expert_width or c.get("intermediate_size") or 4 * hidden
         layers = c.get("num_hidden_layers") or 0
         window, sliding = _sliding(c, layers)
         return cls(layers=layers, hidden=hidden, intermediate=intermediate, heads=heads,
@@ -74,7 +75,8 @@ class Architecture:
                     Tensor(b + "attn_k.weight", (self.hidden, kv)), Tensor(b + "attn_v.weight", (self.hidden, kv)),
                     Tensor(b + "attn_output.weight", (q, self.hidden)), Tensor(b + "ffn_norm.weight", (self.hidden,))]
             if self.qkv_bias:
-                out += [Tensor(b + "attn_q.bias", (q,)), Tensor(b + "attn_k.bias", (kv,)), Tensor(b + "attn_v.bias", (kv,))]
+                out += [Tensor(b + "attn_q.bias", (q,)), Tensor(b + "attn_k.bias", (kv,)),
+                        Tensor(b + "attn_v.bias", (kv,))]
             out += self._mlp(b)
         return out
 

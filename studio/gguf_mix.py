@@ -32,7 +32,8 @@ VERY_LOW = frozenset({"IQ1_S", "IQ1_M", "IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ2_M"})
 FALLBACK = {**{t: "IQ4_NL" for t in ("IQ1_S", "IQ1_M", "IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ3_XXS", "IQ3_S", "IQ4_XS")},
             "Q2_K": "Q4_0", "Q3_K": "Q4_0", "Q4_K": "Q5_0", "Q5_K": "Q5_1", "Q6_K": "Q8_0"}
 ALIGNMENT = 32  # GGUF's default: every tensor's data starts on a multiple of it
-LLAMA_70B_LAYERS = 80  # llama.cpp gives a 70 B Llama's (80 layers, grouped KV heads) attn_v Q5_K where it would be Q3_K or Q4_K
+# llama.cpp gives a 70 B Llama's attn_v (80 layers, grouped KV heads) Q5_K where it would be Q3_K or Q4_K.
+LLAMA_70B_LAYERS = 80
 # Metadata per token when the tokenizer is not at hand: SmolLM2's 49,152 tokens and 48,900 merges take 1.77 MB.
 METADATA_PER_TOKEN = 36
 METADATA_FIXED = 16 * 1024  # general.*, the architecture's hyper-parameters and the tensor infos' fixed part
@@ -211,7 +212,8 @@ def _ffn_down(ft: str, arch: Architecture, imatrix: bool, i: int, n: int) -> str
 
 def _attn_output(ft: str, arch: Architecture) -> str | None:
     if arch.experts == 8:
-        protected = (*VERY_LOW, "Q2_K", "IQ3_XXS", "Q3_K_S", "Q3_K_M", "IQ4_NL", "Q4_K_S", "Q4_K_M", "IQ3_S", "IQ3_M", "IQ4_XS")
+        protected = (*VERY_LOW, "Q2_K", "IQ3_XXS", "Q3_K_S", "Q3_K_M", "IQ4_NL", "Q4_K_S", "Q4_K_M", "IQ3_S", "IQ3_M",
+                     "IQ4_XS")
         return "Q5_K" if ft in protected else None
     if ft in VERY_LOW:
         return {"IQ1_S": "IQ2_XXS", "IQ1_M": "IQ2_XXS", "IQ2_S": "IQ3_S", "IQ2_M": "IQ3_S"}.get(ft)
