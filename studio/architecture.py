@@ -89,6 +89,21 @@ class Architecture:
         return [Tensor(b + "ffn_gate_inp.weight", (h, e)), Tensor(b + "ffn_gate_exps.weight", (h, f, e)),
                 Tensor(b + "ffn_up_exps.weight", (h, f, e)), Tensor(b + "ffn_down_exps.weight", (f, h, e))]
 
+    def linears(self) -> list[tuple[str, int, int]]:
+        """(transformers module name, out features, in features) of every linear layer in the decoder blocks:
+        what the Hugging Face-format recipes quantize."""
+        q, kv = self.heads * self.head_dim, self.kv_heads * self.head_dim
+        h, f = self.hidden, self.intermediate
+        mlp = [("gate_proj", f, h), ("up_proj", f, h), ("down_proj", h, f)]
+        out = []
+        for i in range(self.layers):
+            b = f"model.layers.{i}."
+            out += [(b + "self_attn.q_proj", q, h), (b + "self_attn.k_proj", kv, h), (b + "self_attn.v_proj", kv, h),
+                    (b + "self_attn.o_proj", h, q)]
+            prefixes = [b + "mlp."] if self.experts == 1 else [f"{b}mlp.experts.{e}." for e in range(self.experts)]
+            out += [(p + name, rows, cols) for p in prefixes for name, rows, cols in mlp]
+        return out
+
     @property
     def n_params(self) -> int:
         return sum(t.elements for t in self.tensors())

@@ -21,6 +21,10 @@ class BnbInt8Recipe(QuantizeOnLoadRecipe):
                                 note="CUDA compute capability ≥ 7.5, or bitsandbytes' CPU backend")
     nominal_bits = 8.0
 
+    def linear_parts(self, rows: int, cols: int, options: dict) -> list[int]:
+        """int8 codes, a float32 scale per output row (SCB) and a one-byte weight-format tag."""
+        return [rows * cols, 4 * rows, 1]
+
     def config(self, options: dict, model_path: Path):
         from transformers import BitsAndBytesConfig
         return BitsAndBytesConfig(load_in_8bit=True, llm_int8_threshold=options["threshold"],

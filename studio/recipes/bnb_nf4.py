@@ -11,6 +11,11 @@ from studio.recipes.hf import KEEP_OPTION, QuantizeOnLoadRecipe, kept_module_nam
 DTYPES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
 
 
+BLOCK = 64  # bitsandbytes' 4-bit block: weights per absmax
+NESTED_BLOCK = 256  # absmax values per float32 scale under double quantization
+QUANT_STATE = 169  # the JSON that names the format, stored as a uint8 tensor
+
+
 class BnbNF4Recipe(QuantizeOnLoadRecipe):
     name = "bnb-nf4"
     title = "bitsandbytes NF4"
@@ -25,6 +30,16 @@ class BnbNF4Recipe(QuantizeOnLoadRecipe):
     requirements = Requirements(cpu_ok=True, packages=("bitsandbytes",), gpu_min_compute_capability=6.0,
                                 note="CUDA compute capability ≥ 6.0, or bitsandbytes' CPU backend")
     nominal_bits = 4.5
+
+    def linear_parts(self, rows: int, cols: int, options: dict) -> list[int]:
+        """Two codes a byte and a scale (absmax) per 64 weights: float32, or with double quantization one byte
+        plus a float32 per 256 of them and the 256-entry code book; the 16 levels and bitsandbytes' JSON state."""
+        blocks = -(-rows * cols // BLOCK)
+        if options["double_quant"]:
+            scales = [blocks, 4 * -(-blocks // NESTED_BLOCK), 4 * 256]
+        else:
+            scales = [4 * blocks]
+        return [-(-rows * cols // 2), *scales, 4 * 16, QUANT_STATE]
 
     def shape_problems(self, model, options: dict) -> list[str]:
         from studio.hardware import cuda_devices

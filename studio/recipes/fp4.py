@@ -15,6 +15,8 @@ NATIVE_CC = 10.0
 
 class FP4Recipe(PackedRecipe):
     scale_note: str
+    block: int  # weights per scale
+    tensor_scales: tuple[int, ...] = ()  # bytes of each per-tensor scale
     quantize_fn = None
     dequantize_fn = None
     requirements = Requirements(cpu_ok=True, note="emulated on any device (exact format, float matmul); "
@@ -35,6 +37,10 @@ class FP4Recipe(PackedRecipe):
                                 not_driven=f"the studio does not drive native {self.name.upper()} kernels yet "
                                            "(same weights, float matmul in emulation)")
         return self.requirements
+
+    def linear_parts(self, rows: int, cols: int, options: dict) -> list[int]:
+        """Two codes a byte, a one-byte scale per block, the tensor's own scales, and its input width."""
+        return [rows * -(-cols // 2), rows * -(-cols // self.block), *self.tensor_scales, 8]
 
     def is_emulated(self, options: dict) -> bool:
         return True

@@ -49,6 +49,12 @@ class FP8Recipe(PackedRecipe):
                                 "Blackwell); elsewhere emulated")
     nominal_bits = 8.0
 
+    def linear_parts(self, rows: int, cols: int, options: dict) -> list[int]:
+        """One byte a weight and float32 scales: one, one per 128x128 tile, or one per output channel."""
+        scales = {"per-tensor": 1, "per-channel": rows,
+                  "block-128": -(-rows // formats.FP8_TILE) * -(-cols // formats.FP8_TILE)}[options["scales"]]
+        return [rows * cols, 4 * scales]
+
     def requirements_for(self, options: dict) -> Requirements:
         if options["execution"] == "native":
             return Requirements(cpu_ok=False, cuda=True, min_compute_capability=NATIVE_CC,

@@ -51,8 +51,13 @@ class GPTQModelRecipe(HFRecipe):
     def shape_problems(self, model: ModelFacts, options: dict) -> list[str]:
         return group_size_problem(model, options, self.group_sizes)
 
-    def estimate_output_bytes(self, model: ModelFacts, options: dict) -> int:
-        return int(model.n_params * 16 / 8 * 1.05)
+    def linear_parts(self, rows: int, cols: int, options: dict) -> list[int]:
+        """Codes packed in int32 words (qweight), a float16 scale and a packed zero per group of inputs and output,
+        and (GPTQ) the group index of every input."""
+        bits, group = options["bits"], options["group_size"]
+        groups = cols // (cols if group == -1 else group)
+        parts = [rows * cols * bits // 8, 4 * groups * -(-rows * bits // 32), 2 * groups * rows]
+        return parts + ([4 * cols] if self.method == "gptq" else [])
 
     def quantize_bytes(self, model: ModelFacts, options: dict) -> int:
         """The model in float32, the calibration activations GPTQModel keeps for the layer it is on

@@ -9,6 +9,7 @@ from abc import abstractmethod
 from pathlib import Path
 
 from studio import memory
+from studio.architecture import Architecture
 from studio.evaluation.torch_backend import compute_device, load_checkpoint
 from studio.families.base import Loader
 from studio.families.hf import FAMILY
@@ -22,6 +23,31 @@ SIDE_FILES = ("config.json", "generation_config.json", "tokenizer.json", "tokeni
 KEEP_OPTION = Option("keep", "str", "", "extra modules to keep in high precision, comma-separated "
                      "name patterns (e.g. *.mlp.down_proj,model.layers.0.*); embeddings, norms and lm_head "
                      "always stay")
+
+
+# A safetensors header entry: the tensor's name, dtype, shape and offsets in JSON (~70 bytes beside the name).
+HEADER_ENTRY = 70
+
+
+def artifact_bytes(arch: Architecture, kept_width: int, keep: list[str], linear_parts) -> int:
+    """Bytes of a Hugging Face artifact whose decoder linears are stored as `linear_parts(rows, cols)` (each
+    part a tensor), the ones matching `keep` and every other parameter at `kept_width` bytes an element."""
+    data = header = linear_elements = 0
+    for name, rows, cols in arch.linears():
+        linear_elements += rows * cols
+        kept = any(fnmatch.fnmatchcase(name, p) for p in keep)
+        parts = [kept_width * rows * cols] if kept else linear_parts(rows, cols)
+        data += sum(parts)
+        header += len(parts) * (HEADER_ENTRY + len(name) + 16)
+    others = [t for t in arch.tensors() if not _is_block_linear(t.name)]
+    data += kept_width * (arch.n_params - linear_elements)
+    header += sum(HEADER_ENTRY + len(t.name) + 16 for t in others)
+    return data + header
+
+
+def _is_block_linear(gguf_name: str) -> bool:
+    return gguf_name.startswith("blk.") and gguf_name.endswith(".weight") and "norm" not in gguf_name \
+        and "gate_inp" not in gguf_name
 
 
 def keep_patterns(options: dict) -> list[str]:
@@ -77,8 +103,21 @@ class HFRecipe(Recipe):
         return []
 
     def estimate_output_bytes(self, model: ModelFacts, options: dict) -> int:
-        # Embeddings and lm_head stay at 16 bits; count them at the quantized rate's upper bound.
-        return int(model.n_params * max(self.nominal_bits, 16) / 8 * 1.05) + 2**20
+        """The safetensors the artifact holds: each linear layer's stored parts (`linear_parts`), the layers the
+        user keeps and everything else (embeddings, norms, lm_head) at `kept_width`, and the JSON header.
+        Without a shape from the config: the nominal width, 16 bits at most, with 5 % room."""
+        if model.shape is None:
+            return int(model.n_params * max(self.nominal_bits, 16) / 8 * 1.05) + 2**20
+        return artifact_bytes(model.shape, self.kept_width(model), keep_patterns(options),
+                              lambda rows, cols: self.linear_parts(rows, cols, options))
+
+    def linear_parts(self, rows: int, cols: int, options: dict) -> list[int]:
+        """Bytes of each tensor a quantized rows x cols linear layer is stored as (its codes, scales, zeros…)."""
+        return [round(rows * cols * self.nominal_bits / 8)]
+
+    def kept_width(self, model: ModelFacts) -> int:
+        """Bytes per element of what is not quantized: 16 bits (the studio's and GPTQModel's writers cast)."""
+        return 2
 
     def memory_by_stage(self, model: ModelFacts, options: dict, budget: memory.Budget) -> dict[Stage, int]:
         return {Stage.QUANTIZE: self.quantize_bytes(model, options),
@@ -102,11 +141,6 @@ class PackedRecipe(HFRecipe):
     def quantize_bytes(self, model: ModelFacts, options: dict) -> int:
         return memory.packed_quantize_bytes(model)
 
-    def estimate_output_bytes(self, model: ModelFacts, options: dict) -> int:
-        """The decoder's linears at the format's width; the embedding and an output matrix (counted untied,
-        an upper bound) in 16 bits."""
-        kept = min(2 * (model.vocab_size or 0) * (model.hidden_size or 0), model.n_params)
-        return int((model.n_params - kept) * self.nominal_bits / 8 + 2 * kept) + 2**20
 
 
 class QuantizeOnLoadRecipe(HFRecipe):
@@ -116,6 +150,10 @@ class QuantizeOnLoadRecipe(HFRecipe):
     @abstractmethod
     def config(self, options: dict, model_path: Path):
         """The transformers quantization config for these options."""
+
+    def kept_width(self, model: ModelFacts) -> int:
+        """transformers keeps what it does not quantize in the checkpoint's own dtype."""
+        return max(round(model.weight_bytes / max(model.n_params, 1)), 1)
 
     def quantize(self, ctx: StageContext) -> Path:
         out = self.new_artifact_dir(ctx)

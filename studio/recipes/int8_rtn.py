@@ -33,6 +33,11 @@ class Int8RTNRecipe(PackedRecipe):
     def _group(self, options: dict) -> int | None:
         return options["group_size"] if options["granularity"] == "per-group" else None
 
+    def linear_parts(self, rows: int, cols: int, options: dict) -> list[int]:
+        """int8 codes, a float32 scale per row or per group of inputs, and a uint8 zero point when asymmetric."""
+        scales = rows * (cols // (self._group(options) or cols))
+        return [rows * cols, 4 * scales] + ([scales] if options["scheme"] == "asymmetric" else [])
+
     def shape_problems(self, model: ModelFacts, options: dict) -> list[str]:
         if options["granularity"] != "per-group":
             return []

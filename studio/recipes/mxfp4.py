@@ -12,6 +12,7 @@ class MXFP4Recipe(FP4Recipe):
     description = "4-bit floats in blocks of 32 sharing a power-of-two scale (OCP MX; gpt-oss, Blackwell)."
     scale_note = "E8M0 (power-of-two) scale per 32"
     nominal_bits = 4.25  # 4 bits + an 8-bit scale per 32
+    block = 32
     quantize_fn = staticmethod(formats.quantize_mxfp4)
     dequantize_fn = staticmethod(formats.dequantize_mxfp4)
 

@@ -13,6 +13,7 @@ class NVFP4Recipe(FP4Recipe):
     description = "4-bit floats in blocks of 16 with E4M3 scales and a per-tensor FP32 scale (Blackwell)."
     scale_note = "E4M3 scale per 16 + FP32 tensor scale"
     nominal_bits = 4.5  # 4 bits + an 8-bit scale per 16
+    block, tensor_scales = 16, (4,)
     quantize_fn = staticmethod(formats.quantize_nvfp4)
     dequantize_fn = staticmethod(formats.dequantize_nvfp4)
 

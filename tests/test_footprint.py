@@ -1,0 +1,159 @@
+"""What a model weighs in each format, before it is made: the per-tensor GGUF type mix against llama.cpp's own
+choices (`llama-quantize --dry-run`, on SmolLM2's real F16 file and on header-only files of real shapes up to
+405 B), and every estimate against the files the studio wrote."""
+from __future__ import annotations
+
+import collections
+import re
+import subprocess
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from studio import gguf_mix, recipes
+from studio.architecture import KNOWN, Architecture
+from studio.config import Settings
+from studio.llamacpp import convert_command, ensure_tools
+from studio.models import read_model_facts
+from studio.stages import StageContext
+from tests.conftest import HF_RECIPES_TINY
+from tests.gguf_headers import write_flat_imatrix, write_header_only_gguf
+
+FILE_TYPES = [t for t in gguf_mix.DEFAULT_TYPE if t not in ("F16", "BF16")]
+# llama-quantize's line per tensor: "[  3/272] blk.0.attn_k.weight - [576, 192, 1, 1], type = f16, size = … (q5_0)"
+TENSOR_LINE = re.compile(r"\]\s+(\S+)\s+- \[.*?\], type =\s+(\w+), size =.*?(?:\((\w+)\))?$")
+QUANT_SIZE = re.compile(r"quant size\s*=\s*([\d.]+) MiB")
+SHAPES = {
+    "Llama-3.2-1B": KNOWN["Llama-3.2-1B"],
+    "Llama-2-7B": KNOWN["Llama-2-7B"],  # one KV head per query head: attn_v gets no GQA bump
+    "Llama-3.1-8B": KNOWN["Llama-3.1-8B"],
+    "Llama-3.1-70B": KNOWN["Llama-3.1-70B"],  # llama.cpp's own 70 B rule for attn_v
+    "Mixtral-8x7B": Architecture(32, 4096, 14336, 32, 8, 128, 32000, False, experts=8),
+    "Qwen2-0.5B": Architecture(24, 896, 4864, 14, 2, 64, 151936, True, qkv_bias=True),
+}
+
+
+def dry_run(tools: Path, f16: Path, file_type: str, imatrix: Path | None = None) -> tuple[dict[str, str], float]:
+    extra = ["--imatrix", str(imatrix)] if imatrix else []
+    proc = subprocess.run([str(tools / "llama-quantize"), "--dry-run", *extra, str(f16), file_type],
+                          capture_output=True, text=True, timeout=600)
+    log = proc.stdout + proc.stderr
+    types = {m.group(1): (m.group(3) or m.group(2)).upper() for m in map(TENSOR_LINE.search, log.splitlines()) if m}
+    assert types and proc.returncode == 0, log[-2000:]
+    return types, float(QUANT_SIZE.search(log).group(1)) * 2**20
+
+
+def by_category(types: dict[str, str]) -> collections.Counter:
+    """llama.cpp numbers attn_v and ffn_down in its file's order (blk.10 before blk.2): compare how many tensors
+    of each kind get each type, which fixes the size, rather than which layer gets which."""
+    return collections.Counter((re.sub(r"^blk\.\d+\.", "", name), t) for name, t in types.items())
+
+
+@pytest.fixture(scope="module")
+def tools(studio_cache) -> Path:
+    return ensure_tools(studio_cache, log=lambda line: None)
+
+
+@pytest.fixture(scope="module")
+def smol_f16(tmp_path_factory, studio_cache, smol) -> Path:
+    out = tmp_path_factory.mktemp("footprint") / "smol-f16.gguf"
+    cmd, env = convert_command(studio_cache, smol, out)
+    subprocess.run(cmd, env=env, check=True, capture_output=True, timeout=900)
+    return out
+
+
+@pytest.fixture(scope="module")
+def smol_facts(smol, monkeypatch_module):
+    monkeypatch_module.setenv("STUDIO_MODEL_DIRS", str(smol.parent))
+    return read_model_facts(smol, Settings.from_env())
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as mp:
+        yield mp
+
+
+@pytest.mark.parametrize("imatrix", [False, True], ids=["plain", "imatrix"])
+def test_every_file_type_on_smollm2_gets_llama_cpps_own_mix(tools, smol_f16, smol_facts, tmp_path, imatrix):
+    matrix = write_flat_imatrix(tmp_path / "flat.imatrix", smol_facts.shape) if imatrix else None
+    for file_type in FILE_TYPES:
+        types, quant_bytes = dry_run(tools, smol_f16, file_type, matrix)
+        predicted = gguf_mix.tensor_types(smol_facts.shape, file_type, gguf_mix.Overrides(imatrix=imatrix))
+        assert by_category(predicted) == by_category(types), file_type
+        size = gguf_mix.gguf_size(smol_facts.shape, file_type, gguf_mix.Overrides(imatrix=imatrix))
+        assert size.tensor_bytes == pytest.approx(quant_bytes, rel=1e-3, abs=0.01 * 2**20), file_type
+
+
+@pytest.mark.parametrize("name", SHAPES)
+def test_real_shapes_get_llama_cpps_own_mix(tools, tmp_path, name):
+    """The rules that only show at size: Q4_K_M's attn_v and ffn_down at Q6_K on 1 of 3 layers, GQA-dependent
+    attn_v types, the 70 B rule, eight experts' Q8_0 attn_k and attn_v, Qwen2's biases left alone."""
+    arch = SHAPES[name]
+    header = write_header_only_gguf(tmp_path / "f16.gguf", arch, "qwen2" if arch.qkv_bias else "llama")
+    matrix = write_flat_imatrix(tmp_path / "flat.imatrix", arch)
+    for file_type in FILE_TYPES:
+        for imatrix in (None, matrix) if name == "Llama-3.1-8B" else (None,):
+            types, quant_bytes = dry_run(tools, header, file_type, imatrix)
+            overrides = gguf_mix.Overrides(imatrix=imatrix is not None)
+            assert by_category(gguf_mix.tensor_types(arch, file_type, overrides)) == by_category(types), file_type
+            tensor_bytes = gguf_mix.gguf_size(arch, file_type, overrides).tensor_bytes
+            assert tensor_bytes == pytest.approx(quant_bytes, rel=1e-3), file_type
+
+
+def test_user_types_come_before_the_mix(tools, smol_f16, smol_facts, tmp_path):
+    recipe = recipes.get("gguf")
+    options = recipe.resolve_options(None, {"type": "Q4_K_M", "output_type": "Q8_0", "embedding_type": "Q6_K",
+                                            "tensor_types": "attn_v=Q8_0,ffn_down=Q4_0", "imatrix": "off"})
+    overrides = recipe.mix_overrides(options)
+    cmd = [str(tools / "llama-quantize"), "--dry-run", "--output-tensor-type", "q8_0", "--token-embedding-type",
+           "q6_k", "--tensor-type", "attn_v=q8_0", "--tensor-type", "ffn_down=q4_0", str(smol_f16), "Q4_K_M"]
+    log = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    types = {m.group(1): (m.group(3) or m.group(2)).upper()
+             for m in map(TENSOR_LINE.search, (log.stdout + log.stderr).splitlines()) if m}
+    assert by_category(gguf_mix.tensor_types(smol_facts.shape, "Q4_K_M", overrides)) == by_category(types)
+
+
+def test_the_gguf_files_the_studio_wrote_weigh_what_was_said(smol_run, smol_facts):
+    recipe = recipes.get("gguf")
+    rows = [*smol_run["rows"], *smol_run["imatrix_rows"]]
+    assert len(rows) == 5
+    for row in rows:
+        options = recipe.resolve_options(None, {"type": row["recipe"].split(":")[1], "imatrix":
+                                                "on" if row in smol_run["imatrix_rows"] else "off"})
+        assert recipe.estimate_output_bytes(smol_facts, options) == pytest.approx(row["size_bytes"], rel=0.01), row
+
+
+def test_the_hf_artifacts_the_studio_wrote_weigh_what_was_said(tiny_hf_run, tiny, monkeypatch):
+    monkeypatch.setenv("STUDIO_MODEL_DIRS", str(tiny.parent))
+    facts = read_model_facts(tiny, Settings.from_env())
+    # The fixture's second submission: FP8 W8A8, asymmetric per-group INT8.
+    second = [{"activations": "w8a8"}, {"scheme": "asymmetric", "granularity": "per-group"}]
+    submitted = [{}] * len(HF_RECIPES_TINY) + second
+    assert len(tiny_hf_run["rows"]) == len(submitted)
+    for row, overrides in zip(tiny_hf_run["rows"], submitted):
+        recipe = recipes.get(row["recipe"])
+        estimate = recipe.estimate_output_bytes(facts, recipe.resolve_options(None, overrides))
+        assert estimate == pytest.approx(row["size_bytes"], rel=0.01), row["recipe"]
+
+
+@pytest.mark.parametrize("recipe_name", ["int8-rtn", "fp8", "nvfp4", "mxfp4"])
+def test_the_studios_own_formats_of_smollm2_weigh_what_was_said(smol_facts, tmp_path, recipe_name):
+    recipe = recipes.get(recipe_name)
+    variants = [{}, {"granularity": "per-group", "scheme": "asymmetric"} if recipe_name == "int8-rtn" else
+                {"scales": "block-128"} if recipe_name == "fp8" else {"keep": "*.mlp.down_proj"}]
+    for i, overrides in enumerate(variants):
+        options = recipe.resolve_options(None, overrides)
+        work = tmp_path / str(i)
+        work.mkdir()
+        ctx = StageContext(1, smol_facts, options, work, work, work, lambda f, line: None, None, None)
+        artifact = recipe.quantize(ctx)
+        written = sum(p.stat().st_size for p in artifact.glob("*.safetensors"))
+        assert recipe.estimate_output_bytes(smol_facts, options) == pytest.approx(written, rel=0.01), overrides
+
+
+def test_a_config_without_sizes_falls_back_to_the_nominal_width(smol_facts):
+    facts = replace(smol_facts, shape=None)
+    recipe = recipes.get("gguf")
+    assert recipe.estimate_output_bytes(facts, recipe.defaults()) >= facts.n_params * 8.5 / 8
