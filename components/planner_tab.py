@@ -12,23 +12,29 @@ DETECTED = "This machine's GPU"
 CUSTOM = "Custom (type GB)"
 
 
-def plan_html(settings: Settings, params, model, context, batch, target, memory_gb) -> str:
+def plan_html(settings: Settings, params, model, context, batch, target, memory_gb, kv_type, windowed) -> str:
     try:
-        count, shape = service.plan_inputs(settings, (params or "").strip() or None, (model or "").strip() or None)
+        planned = service.plan_model(settings, (params or "").strip() or None, (model or "").strip() or None)
         memory = _memory(settings, target, memory_gb)
-        rows = planner.plan(count, shape, int(context or 0), int(batch or 0), memory)
+        rows = planner.plan(planned, int(context or 0), int(batch or 0), memory, kv_type, bool(windowed))
     except (planner.PlanError, ValueError) as exc:
         return messages("error", [str(exc)])
-    head = ("<tr><th>Precision</th><th>Bits</th><th>Weights (GB)</th><th>KV cache (GB)</th><th>Total (GB)</th>"
-            "<th>Fits?</th></tr>")
+    head = ("<tr><th>Format</th><th title='stored bits per parameter: scales, zero points and the 16-bit "
+            "embeddings included'>Bits/weight</th><th>Weights (GB)</th><th title='K and V for every layer and "
+            "token of the context × batch'>KV cache (GB)</th><th title='compute buffer of a 512-token batch: "
+            "logits and activations'>Runtime (GB)</th><th>Total (GB)</th><th>Fits?</th></tr>")
     body = "".join(
-        f'<tr data-precision="{esc(r.precision)}" class="{"qs-ok" if r.fits else "qs-worse"}">'
-        f"<td>{esc(r.precision)}</td><td>{r.bits:g}</td><td>{r.weights_gb:,.2f}</td><td>{r.kv_cache_gb:,.2f}</td>"
-        f"<td>{r.total_gb:,.2f}</td><td>{_fit_text(r)}</td></tr>" for r in rows)
-    caption = (f"{count / 1e9:.3g} B parameters · KV cache for {shape.layers} layers × {shape.kv_heads} KV heads × "
-               f"{shape.head_dim} ({esc(shape.source)}), context {int(context)}, batch {int(batch)}, 16-bit KV"
-               + (f" · target {memory:g} GB" if memory else ""))
-    return f'<p class="qs-caption">{caption}</p><table class="qs-table" id="plan-table">{head}{body}</table>'
+        f'<tr data-format="{esc(r.format)}" class="{"qs-ok" if r.fits else "qs-worse"}">'
+        f"<td>{esc(r.format)}</td><td>{r.bits_per_weight:.2f}</td><td>{r.weights_gb:,.2f}</td>"
+        f"<td>{r.kv_cache_gb:,.2f}</td><td>{r.runtime_gb:,.2f}</td><td>{r.total_gb:,.2f}</td>"
+        f"<td>{_fit_text(r)}</td></tr>" for r in rows)
+    caption = esc(planner.describe(planned, int(context), int(batch), kv_type, bool(windowed))) + (
+        f" · target {memory:g} GB" if memory else "")
+    note = ("Weights are counted tensor by tensor as the studio writes them (the same figure as a job's "
+            "preflight); GGUF types are llama.cpp's per-tensor mixes. Leave headroom: drivers and the serving "
+            "engine's own allocations are not counted.")
+    return (f'<p class="qs-caption">{caption}</p><table class="qs-table" id="plan-table">{head}{body}</table>'
+            f'<p class="qs-caption">{note}</p>')
 
 
 def _fit_text(row) -> str:
@@ -68,6 +74,10 @@ def build(settings: Settings, preset_targets: tuple, tabs):
         target = gr.Dropdown([*planner.TARGETS, DETECTED, CUSTOM], value="H100 80 GB", label="Memory target",
                              elem_id="plan-target")
         memory_gb = gr.Number(None, label="Memory (GB), for Custom", elem_id="plan-memory")
+        kv_type = gr.Dropdown(list(planner.KV_TYPES), value="f16", label="KV cache type", elem_id="plan-kv-type",
+                              info="q8_0/q4_0: llama.cpp; fp8: vLLM")
+        windowed = gr.Checkbox(True, label="Sliding-window layers keep only their window", elem_id="plan-windowed",
+                               info="llama-server, Ollama, vLLM; off: llama.cpp's library default")
         plan_btn = gr.Button("Plan", elem_id="plan-btn")
     table = gr.HTML(elem_id="plan-html")
     gr.Markdown("### Which recipe?")
@@ -76,7 +86,7 @@ def build(settings: Settings, preset_targets: tuple, tabs):
         use_btn = gr.Button("Use in New job", elem_id="use-recommendation")
     advice = gr.HTML(elem_id="recommendation-html")
 
-    inputs = [params, model, context, batch, target, memory_gb]
+    inputs = [params, model, context, batch, target, memory_gb, kv_type, windowed]
     plan_btn.click(lambda *v: plan_html(settings, *v), inputs, table)
     goal.change(lambda g: recommendation_html(settings, g), goal, advice)
 

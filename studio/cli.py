@@ -45,6 +45,9 @@ def _parser() -> argparse.ArgumentParser:
     pl.add_argument("--context", type=int, default=8192)
     pl.add_argument("--batch", type=int, default=1)
     pl.add_argument("--memory-gb", type=float, help="memory per GPU (or unified memory), decimal GB")
+    pl.add_argument("--kv-type", default="f16", help="KV cache element type: f16, q8_0, q4_0 (llama.cpp) or fp8 (vLLM)")
+    pl.add_argument("--full-swa", action="store_true", help="sliding-window layers keep a full-length cache "
+                    "(llama.cpp's library default; llama-server, Ollama and vLLM keep only the window)")
     pl.add_argument("--json", action="store_true")
     lg = sub.add_parser("log", help="print a job's log")
     lg.add_argument("job_id", type=int)
@@ -155,20 +158,19 @@ def cmd_jobs(settings: Settings, args) -> int:
 def cmd_plan(settings: Settings, args) -> int:
     from studio import planner, service
     try:
-        params, shape = service.plan_inputs(settings, args.params, args.model)
-        rows = planner.plan(params, shape, args.context, args.batch, args.memory_gb)
+        model = service.plan_model(settings, args.params, args.model)
+        rows = planner.plan(model, args.context, args.batch, args.memory_gb, args.kv_type, not args.full_swa)
     except (planner.PlanError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.json:
         print(json.dumps([r.as_dict() for r in rows], indent=2))
         return 0
-    print(f"{params / 1e9:.3g} B parameters; KV shape {shape.layers} layers × {shape.kv_heads} KV heads × "
-          f"{shape.head_dim} ({shape.source}); context {args.context}, batch {args.batch}")
+    print(planner.describe(model, args.context, args.batch, args.kv_type, not args.full_swa))
     for r in rows:
         fit = "" if r.fits is None else (" fits" if r.fits else f" needs {r.gpus_needed} × {r.memory_gb:g} GB")
-        print(f"  {r.precision:<12} {r.bits:5.2f} bits  weights {r.weights_gb:9.2f} GB  KV {r.kv_cache_gb:7.2f} GB"
-              f"  total {r.total_gb:9.2f} GB{fit}")
+        print(f"  {r.format:<12} {r.bits_per_weight:5.2f} bits/weight  weights {r.weights_gb:9.2f} GB  "
+              f"KV {r.kv_cache_gb:7.2f} GB  runtime {r.runtime_gb:5.2f} GB  total {r.total_gb:9.2f} GB{fit}")
     return 0
 
 

@@ -42,6 +42,11 @@ class ModelFacts:
     shape: Architecture | None = None  # the tensors the config describes (sizes of every format are counted on it)
 
     @property
+    def tokenizer_file(self) -> Path | None:
+        """The checkpoint's tokenizer.json (None for facts made up from a shape, which have no key)."""
+        return self.path / "tokenizer.json" if self.key else None
+
+    @property
     def slug(self) -> str:
         return re.sub(r"[^\w.-]+", "-", self.path.name).strip("-") or "model"
 

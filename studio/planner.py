@@ -1,60 +1,42 @@
-"""Memory-fit planner: weights at each precision plus the KV cache, against a memory target.
+"""Memory-fit planner: a model's weights in each format, its KV cache and the runtime's buffers, against a
+memory target.
 
-Sizes are decimal GB (10^9 bytes), as model cards and the reference notes write them: a 70B model
-is 140 GB at 16 bits. Weights = parameters x bits / 8; KV cache = 2 (K and V) x layers x KV heads x
-head dim x context x batch x bytes per KV element.
+Weights are counted tensor by tensor with the same code the preflight uses for a job's disk figure
+(studio.gguf_mix for GGUF's per-tensor type mixes, each Hugging Face recipe's stored parts): scales, zero
+points, 16-bit embeddings and output matrices included, so Q4_K_M is ~4.9 bits a weight on an 8 B model,
+not 4. The KV cache follows the attention shape (grouped KV heads, sliding-window layers) and the KV type;
+`tests/test_footprint.py` holds it to the buffers llama.cpp allocates. Sizes are decimal GB (10^9 bytes), as
+model cards write them: a 70 B model is 140 GB at 16 bits.
 """
 from __future__ import annotations
 
 import math
 import re
 from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from studio import recipes
+from studio.architecture import Architecture
+from studio.gguf_mix import tensor_bytes
+from studio.models import ModelFacts
 
 GB = 1e9
+CELL_PAD = 256  # llama.cpp allocates KV cells in multiples of 256
+UBATCH = 512  # tokens a forward pass takes at once (llama.cpp's n_ubatch, a prefill chunk)
 
 
 class PlanError(ValueError):
     pass
 
 
-@dataclass(frozen=True)
-class Precision:
-    name: str
-    bits: float
-    note: str = ""
-
-
-# The reference table's four rows, then formats whose scales add to the nominal width.
-PRECISIONS = (
-    Precision("FP32", 32),
-    Precision("FP16/BF16", 16),
-    Precision("INT8/FP8", 8),
-    Precision("INT4", 4, "nominal 4 bits; group scales add ~0.25"),
-    Precision("NVFP4", 4.5, "4 bits + an E4M3 scale per 16"),
-    Precision("GGUF Q4_K_M", 4.89, "llama.cpp's figure for a 7B model"),
-)
-
-
-@dataclass(frozen=True)
-class Shape:
-    """What the KV cache depends on."""
-    layers: int
-    kv_heads: int
-    head_dim: int
-    source: str
-
-
-# Llama-family shapes for parameter counts typed without a config (nearest is used, and named).
-KNOWN_SHAPES = {
-    0.135e9: Shape(30, 3, 64, "SmolLM2-135M"),
-    1e9: Shape(16, 8, 64, "Llama-3.2-1B"),
-    3e9: Shape(28, 8, 128, "Llama-3.2-3B"),
-    7e9: Shape(32, 32, 128, "Llama-2-7B"),
-    8e9: Shape(32, 8, 128, "Llama-3-8B"),
-    13e9: Shape(40, 40, 128, "Llama-2-13B"),
-    70e9: Shape(80, 8, 128, "Llama-3-70B"),
-    405e9: Shape(126, 8, 128, "Llama-3.1-405B"),
-}
+# KV element types: llama.cpp's (ggml types, K and V alike) and vLLM's fp8.
+KV_TYPES = {"f16": "F16", "q8_0": "Q8_0", "q4_0": "Q4_0", "fp8": "fp8"}
+# Formats the table shows (the studio's recipe names with their default options, and two references), sorted
+# by bits per weight in the table.
+FORMATS = ("fp32", "bf16", "int8-rtn", "bnb-int8", "fp8", "gguf:Q8_0", "gguf:Q6_K", "gguf:Q5_K_M", "gptq", "awq",
+           "bnb-nf4", "nvfp4", "mxfp4", "gguf:Q4_K_M", "gguf:IQ4_XS", "gguf:Q3_K_M", "gguf:IQ3_M", "gguf:Q2_K",
+           "gguf:IQ2_M")
+REFERENCE_BITS = {"fp32": 32, "bf16": 16}
 
 # Memory targets people plan for (decimal GB as sold).
 TARGETS = {
@@ -80,52 +62,105 @@ def parse_params(text: str) -> float:
     return value
 
 
-def shape_from_config(config: dict) -> Shape:
-    heads = config.get("num_attention_heads") or 1
-    head_dim = config.get("head_dim") or (config.get("hidden_size", 0) // heads)
-    return Shape(config.get("num_hidden_layers", 0), config.get("num_key_value_heads") or heads, head_dim,
-                 "the model's config.json")
+@dataclass(frozen=True)
+class Model:
+    """What is planned for: a checkpoint's facts (its own config), or a typed parameter count with the nearest
+    known shape (its weights scaled to the count)."""
+    facts: ModelFacts
+    params: float
+
+    @property
+    def shape(self) -> Architecture:
+        return self.facts.shape
+
+    @classmethod
+    def typed(cls, params: float, shape: Architecture) -> Model:
+        n = shape.n_params
+        facts = ModelFacts(path=Path(shape.source), key="", architecture="LlamaForCausalLM", model_type="llama",
+                           n_params=n, hidden_size=shape.hidden, vocab_size=shape.vocab, weight_bytes=2 * n,
+                           has_chat_template=False, intermediate_size=shape.intermediate, shape=shape)
+        return cls(facts, params)
 
 
-def nearest_shape(params: float) -> Shape:
-    key = min(KNOWN_SHAPES, key=lambda p: abs(math.log(p / params)))
-    s = KNOWN_SHAPES[key]
-    return Shape(s.layers, s.kv_heads, s.head_dim, f"assumed like {s.source}")
+def weight_bytes(model: Model, fmt: str) -> float:
+    """The format's bytes for the model, from the recipe's own size estimate (what the preflight says of a job)."""
+    if fmt in REFERENCE_BITS:
+        return model.params * REFERENCE_BITS[fmt] / 8
+    recipe, options = recipes.parse_recipe_spec(fmt)
+    return recipe.estimate_output_bytes(model.facts, options) * model.params / model.facts.n_params
 
 
-def kv_cache_bytes(shape: Shape, context: int, batch: int, kv_bytes: float = 2) -> float:
-    return 2 * shape.layers * shape.kv_heads * shape.head_dim * context * batch * kv_bytes
+def kv_cache_bytes(shape: Architecture, context: int, batch: int = 1, kv_type: str = "f16",
+                   windowed: bool = True) -> int:
+    """K and V for every layer and cell. llama.cpp pads the cells to a multiple of 256; a sliding-window layer
+    keeps its window plus a batch of cells (when `windowed`: llama-server, Ollama and vLLM; llama.cpp's library
+    keeps them full by default)."""
+    cells = _pad(context * batch)
+    window = min(cells, _pad(shape.sliding_window * batch + UBATCH)) if shape.sliding_window and windowed else cells
+    per_cell = 2 * _row_bytes(kv_type, shape.kv_heads * shape.head_dim)
+    full = shape.layers - shape.sliding_layers
+    return per_cell * (full * cells + shape.sliding_layers * window)
+
+
+def runtime_bytes(shape: Architecture) -> int:
+    """The compute buffer of a forward pass over UBATCH tokens with flash attention: the batch's float32 logits
+    and about three hidden-size activations per token (llama.cpp's own figure within 7 % on SmolLM2, the 1 B and
+    8 B shapes and Gemma 2)."""
+    return 4 * UBATCH * (shape.vocab + 3 * shape.hidden)
+
+
+def _row_bytes(kv_type: str, elements: int) -> int:
+    if kv_type not in KV_TYPES:
+        raise PlanError(f"KV type {kv_type!r}: choose one of {', '.join(KV_TYPES)}")
+    ggml = KV_TYPES[kv_type]
+    return elements if ggml == "fp8" else tensor_bytes(ggml, elements)
+
+
+def _pad(cells: int) -> int:
+    return -(-cells // CELL_PAD) * CELL_PAD
 
 
 @dataclass(frozen=True)
 class PlanRow:
-    precision: str
-    bits: float
+    format: str
+    bits_per_weight: float
     weights_gb: float
     kv_cache_gb: float
+    runtime_gb: float
     total_gb: float
     memory_gb: float | None
     fits: bool | None
     gpus_needed: int | None
-    note: str
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
-def plan(params: float, shape: Shape, context: int = 8192, batch: int = 1, memory_gb: float | None = None,
-         kv_bytes: float = 2) -> list[PlanRow]:
+def plan(model: Model, context: int = 8192, batch: int = 1, memory_gb: float | None = None, kv_type: str = "f16",
+         windowed: bool = True) -> list[PlanRow]:
     if context < 1 or batch < 1:
         raise PlanError("context and batch must be at least 1")
     if memory_gb is not None and memory_gb <= 0:
         raise PlanError(f"memory must be positive (got {memory_gb} GB)")
-    kv = kv_cache_bytes(shape, context, batch, kv_bytes) / GB
+    kv = kv_cache_bytes(model.shape, context, batch, kv_type, windowed) / GB
+    runtime = runtime_bytes(model.shape) / GB
     rows = []
-    for p in PRECISIONS:
-        weights = params * p.bits / 8 / GB
-        total = weights + kv
+    for fmt in FORMATS:
+        weights = weight_bytes(model, fmt)
+        total = weights / GB + kv + runtime
         fits = None if memory_gb is None else total <= memory_gb
         gpus = None if memory_gb is None else max(1, math.ceil(total / memory_gb))
-        rows.append(PlanRow(p.name, p.bits, round(weights, 3), round(kv, 3), round(total, 3), memory_gb, fits,
-                            gpus, p.note))
-    return rows
+        rows.append(PlanRow(fmt, round(8 * weights / model.params, 2), round(weights / GB, 3), round(kv, 3),
+                            round(runtime, 3), round(total, 3), memory_gb, fits, gpus))
+    return sorted(rows, key=lambda r: -r.bits_per_weight)
+
+
+def describe(model: Model, context: int, batch: int, kv_type: str, windowed: bool) -> str:
+    """One line on what the figures assume."""
+    s = model.shape
+    sliding = (f", {s.sliding_layers} of them with a {s.sliding_window}-token window"
+               + ("" if windowed else " (kept full)") if s.sliding_window else "")
+    return (f"{model.params / 1e9:.3g} B parameters; {s.layers} layers × {s.kv_heads} KV heads × {s.head_dim}"
+            f"{sliding} ({s.source}); context {context}, batch {batch}, KV {kv_type}; runtime buffers for "
+            f"{UBATCH}-token batches with flash attention")
+

@@ -207,23 +207,24 @@ def failed_rows(jobs: list[Job]) -> list[dict]:
             for j in jobs if j.state != JobState.DONE]
 
 
-def plan_inputs(settings: Settings, params: str | None, model: str | None):
-    """(parameter count, KV-cache shape) from a checkpoint's config, or from a typed count with the
-    nearest known Llama-family shape."""
-    from studio import planner
+def plan_model(settings: Settings, params: str | None, model: str | None):
+    """What the planner plans for: a checkpoint's facts and shape from its config (a typed count, if given too,
+    scales its weights), or a typed count with the nearest known Llama-family shape."""
+    from studio import architecture, planner
     from studio.models import ModelError, read_model_facts, resolve_model
     if model:
         try:
             facts = read_model_facts(resolve_model(model, settings), settings)
         except ModelError as exc:
             raise planner.PlanError(str(exc)) from exc
-        config = json.loads((facts.path / "config.json").read_text())
-        count = planner.parse_params(params) if params else facts.n_params
-        return count, planner.shape_from_config(config)
+        if facts.shape is None:
+            raise planner.PlanError(f"{facts.path.name}'s config.json does not give the sizes the planner needs "
+                                    "(hidden_size, num_hidden_layers, num_attention_heads, vocab_size)")
+        return planner.Model(facts, planner.parse_params(params) if params else facts.n_params)
     if not params:
         raise planner.PlanError("give --params (e.g. 70B) or --model PATH")
     count = planner.parse_params(params)
-    return count, planner.nearest_shape(count)
+    return planner.Model.typed(count, architecture.nearest(count))
 
 
 class DeleteError(ValueError):

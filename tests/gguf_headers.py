@@ -6,15 +6,22 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from gguf import GGMLQuantizationType, GGUFWriter
+from gguf import GGMLQuantizationType, GGUFReader, GGUFWriter
 
-from studio.architecture import Architecture
+from studio.architecture import Architecture, Tensor
 from studio.gguf_mix import ALIGNMENT, base_type, tensor_bytes
 
 
-def write_header_only_gguf(path: Path, arch: Architecture, gguf_arch: str = "llama") -> Path:
+# Gemma 2's layers have two norms more than Llama's, and alternate sliding-window and global attention.
+GEMMA2_NORMS = ("post_attention_norm", "post_ffw_norm")
+
+
+def write_header_only_gguf(path: Path, arch: Architecture, gguf_arch: str = "llama",
+                           vocabulary_from: Path | None = None) -> Path:
+    """`vocabulary_from`: a GGUF whose tokenizer to copy (its vocabulary must be arch.vocab tokens), so that
+    llama.cpp can also make a context on the model (and say what its KV cache and buffers take)."""
     writer = GGUFWriter(path, gguf_arch)
-    writer.add_context_length(4096)
+    writer.add_context_length(131072)
     writer.add_embedding_length(arch.hidden)
     writer.add_block_count(arch.layers)
     writer.add_feed_forward_length(arch.intermediate)
@@ -27,8 +34,17 @@ def write_header_only_gguf(path: Path, arch: Architecture, gguf_arch: str = "lla
     if arch.experts > 1:
         writer.add_expert_count(arch.experts)
         writer.add_expert_used_count(2)
+    tensors = arch.tensors()
+    if gguf_arch == "gemma2":
+        writer.add_sliding_window(arch.sliding_window)
+        writer.add_key_length(arch.head_dim)
+        writer.add_value_length(arch.head_dim)
+        tensors += [Tensor(f"blk.{i}.{norm}.weight", (arch.hidden,))
+                    for i in range(arch.layers) for norm in GEMMA2_NORMS]
+    if vocabulary_from:
+        _copy_vocabulary(writer, vocabulary_from)
     data = 0
-    for t in arch.tensors():
+    for t in tensors:
         kind = base_type(t)
         nbytes = tensor_bytes(kind, t.elements)
         writer.add_tensor_info(t.name, tuple(reversed(t.ne)), np.dtype(np.float16 if kind == "F16" else np.float32),
@@ -56,3 +72,10 @@ def write_flat_imatrix(path: Path, arch: Architecture) -> Path:
             f.write(np.int32(len(name)).tobytes() + name + np.array([1, values], np.int32).tobytes())
             f.write(np.ones(values, np.float32).tobytes())
     return path
+
+
+def _copy_vocabulary(writer: GGUFWriter, source: Path) -> None:
+    for key, field in GGUFReader(source).fields.items():
+        if key.startswith("tokenizer."):
+            sub_type = field.types[1] if len(field.types) > 1 else None
+            writer.add_key_value(key, field.contents(), field.types[0], sub_type)

@@ -6,12 +6,13 @@ from __future__ import annotations
 import collections
 import re
 import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from studio import gguf_mix, recipes
+from studio import gguf_mix, planner, recipes
 from studio.architecture import KNOWN, Architecture
 from studio.config import Settings
 from studio.llamacpp import convert_command, ensure_tools
@@ -157,3 +158,51 @@ def test_a_config_without_sizes_falls_back_to_the_nominal_width(smol_facts):
     facts = replace(smol_facts, shape=None)
     recipe = recipes.get("gguf")
     assert recipe.estimate_output_bytes(facts, recipe.defaults()) >= facts.n_params * 8.5 / 8
+
+
+# What llama.cpp says when it makes a context: each KV cache (two with sliding-window layers) and its compute buffer.
+KV_SIZE = re.compile(r"llama_kv_cache: size =\s*([\d.]+) MiB")
+COMPUTE = re.compile(r"CPU compute buffer size =\s*([\d.]+) MiB")
+LLAMA_CONTEXT = """
+import sys
+from llama_cpp import Llama
+path, n_ctx, kv, windowed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "1"
+Llama(path, n_ctx=n_ctx, n_batch=512, type_k=kv, type_v=kv, flash_attn=True, swa_full=not windowed, verbose=True,
+      n_threads=1)
+"""
+GGML_TYPE_IDS = {"f16": 1, "q8_0": 8, "q4_0": 2}
+
+
+def llama_cpp_buffers(gguf: Path, n_ctx: int, kv_type: str, windowed: bool) -> tuple[float, float]:
+    """(KV cache bytes over all caches, compute buffer bytes) as llama.cpp reports them."""
+    proc = subprocess.run([sys.executable, "-c", LLAMA_CONTEXT, str(gguf), str(n_ctx), str(GGML_TYPE_IDS[kv_type]),
+                           "1" if windowed else "0"], capture_output=True, text=True, timeout=600)
+    log = proc.stdout + proc.stderr
+    caches = [float(m) for m in KV_SIZE.findall(log)]
+    assert proc.returncode == 0 and caches, log[-3000:]
+    return sum(caches) * 2**20, float(COMPUTE.search(log).group(1)) * 2**20
+
+
+@pytest.fixture(scope="module")
+def context_models(smol_f16, smol_facts, tmp_path_factory) -> dict[str, tuple[Path, Architecture]]:
+    """SmolLM2's real F16 file, and header-only files llama.cpp can make a context on (SmolLM2's vocabulary):
+    the 8 B shape (8 KV heads for 32) and Gemma 2 2 B (13 of 26 layers on a 4,096-token window)."""
+    folder = tmp_path_factory.mktemp("contexts")
+    eight = replace(KNOWN["Llama-3.1-8B"], vocab=smol_facts.shape.vocab)
+    gemma = Architecture(26, 2304, 9216, 8, 4, 256, smol_facts.shape.vocab, True, sliding_window=4096,
+                         sliding_layers=13)
+    return {"smollm2": (smol_f16, smol_facts.shape),
+            "8b": (write_header_only_gguf(folder / "8b.gguf", eight, vocabulary_from=smol_f16), eight),
+            "gemma2": (write_header_only_gguf(folder / "gemma2.gguf", gemma, "gemma2", smol_f16), gemma)}
+
+
+@pytest.mark.parametrize("model, n_ctx, kv_type, windowed", [
+    ("smollm2", 1000, "f16", True), ("smollm2", 4096, "q8_0", True), ("smollm2", 3000, "q4_0", True),
+    ("8b", 8192, "f16", True), ("8b", 20000, "q8_0", True),
+    ("gemma2", 8192, "f16", True), ("gemma2", 20000, "q8_0", True), ("gemma2", 8192, "f16", False),
+])
+def test_the_kv_cache_is_what_llama_cpp_allocates(context_models, model, n_ctx, kv_type, windowed):
+    path, shape = context_models[model]
+    kv, compute = llama_cpp_buffers(path, n_ctx, kv_type, windowed)
+    assert planner.kv_cache_bytes(shape, n_ctx, 1, kv_type, windowed) == pytest.approx(kv, rel=1e-3)
+    assert planner.runtime_bytes(shape) == pytest.approx(compute, rel=0.07)

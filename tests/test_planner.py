@@ -5,37 +5,70 @@ import json
 
 import pytest
 
-from studio import planner, recommend
+from studio import architecture, planner, recommend
 from studio.hardware import CudaDevice, Hardware
 from tests.conftest import run_cli
 
-REFERENCE_70B = {"FP32": 280, "FP16/BF16": 140, "INT8/FP8": 70, "INT4": 35}  # quantization-overview.md
+REFERENCE_70B = {"fp32": 280, "bf16": 140}  # quantization-overview.md: 70 B at 32 and 16 bits
 
 
 def test_cli_reproduces_the_reference_table_for_70b(workspace_env):
     proc = run_cli(["plan", "--params", "70B", "--context", "8192", "--batch", "1", "--memory-gb", "80", "--json"],
                    workspace_env, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    rows = {r["precision"]: r for r in json.loads(proc.stdout)}
+    rows = {r["format"]: r for r in json.loads(proc.stdout)}
     assert {k: rows[k]["weights_gb"] for k in REFERENCE_70B} == REFERENCE_70B
-    assert {k: rows[k]["bits"] for k in REFERENCE_70B} == {"FP32": 32, "FP16/BF16": 16, "INT8/FP8": 8, "INT4": 4}
     # Llama-3-70B's KV cache: 2 x 80 layers x 8 KV heads x 128 x 8192 tokens x 2 bytes.
-    assert rows["INT4"]["kv_cache_gb"] == pytest.approx(2 * 80 * 8 * 128 * 8192 * 2 / 1e9, abs=1e-3)
-    assert (rows["FP16/BF16"]["fits"], rows["FP16/BF16"]["gpus_needed"]) == (False, 2)
-    assert (rows["INT8/FP8"]["fits"], rows["INT4"]["fits"], rows["FP32"]["gpus_needed"]) == (True, True, 4)
+    assert rows["bf16"]["kv_cache_gb"] == pytest.approx(2 * 80 * 8 * 128 * 8192 * 2 / 1e9, abs=1e-3)
+    assert (rows["bf16"]["fits"], rows["bf16"]["gpus_needed"], rows["fp32"]["gpus_needed"]) == (False, 2, 4)
+    # Real widths, not nominal ones: 8-bit formats carry scales and 16-bit embeddings, and llama.cpp's Q4_K_M
+    # keeps attn_v, a third of ffn_down and the output at Q6_K. Published 70 B Q4_K_M files weigh 42.5 GB
+    # for 70.6 B parameters (the typed 70 B scales it to 42.2).
+    assert 8.1 < rows["int8-rtn"]["bits_per_weight"] < 8.4 and 4.7 < rows["gguf:Q4_K_M"]["bits_per_weight"] < 4.9
+    assert rows["gguf:Q4_K_M"]["weights_gb"] == pytest.approx(42.5 * 70 / 70.55, rel=0.01)
+    assert [r["bits_per_weight"] for r in rows.values()] == sorted((r["bits_per_weight"] for r in rows.values()),
+                                                                    reverse=True)
 
 
-def test_kv_cache_scales_with_context_and_batch():
-    shape = planner.nearest_shape(8e9)
-    one = planner.plan(8e9, shape, context=4096, batch=1)[0].kv_cache_gb
-    assert planner.plan(8e9, shape, context=8192, batch=4)[0].kv_cache_gb == pytest.approx(8 * one, rel=1e-3)
+def test_kv_cache_scales_with_context_batch_and_type():
+    model = planner.Model.typed(8e9, architecture.nearest(8e9))
+    one = planner.plan(model, context=4096, batch=1)[0].kv_cache_gb
+    assert planner.plan(model, context=8192, batch=4)[0].kv_cache_gb == pytest.approx(8 * one, rel=1e-3)
+    f16 = planner.kv_cache_bytes(model.shape, 4096)
+    assert planner.kv_cache_bytes(model.shape, 4096, kv_type="q8_0") == f16 * 34 // 64  # 34 bytes a block of 32
+    assert planner.kv_cache_bytes(model.shape, 4096, kv_type="fp8") == f16 // 2
+
+
+def test_sliding_window_layers_keep_their_window():
+    """Gemma 2 (2 B): 13 of 26 layers attend to 4,096 tokens; at 32 k they hold 4,096 + a 512-token batch."""
+    config = {"model_type": "gemma2", "hidden_size": 2304, "num_hidden_layers": 26, "num_attention_heads": 8,
+              "num_key_value_heads": 4, "head_dim": 256, "vocab_size": 256000, "sliding_window": 4096,
+              "intermediate_size": 9216, "tie_word_embeddings": True}
+    shape = architecture.Architecture.from_config(config)
+    per_cell_layer = 2 * 4 * 256 * 2
+    assert planner.kv_cache_bytes(shape, 32768) == per_cell_layer * (13 * 32768 + 13 * 4608)
+    assert planner.kv_cache_bytes(shape, 32768, windowed=False) == per_cell_layer * 26 * 32768
+    assert planner.kv_cache_bytes(shape, 2000) == per_cell_layer * 26 * 2048  # cells padded to 256
 
 
 def test_a_checkpoint_gives_its_own_shape(settings, smol):
     from studio import service
-    params, shape = service.plan_inputs(settings, None, str(smol))
-    assert params == 134_515_008
-    assert (shape.layers, shape.kv_heads, shape.head_dim) == (30, 3, 64)
+    model = service.plan_model(settings, None, str(smol))
+    assert model.params == 134_515_008
+    assert (model.shape.layers, model.shape.kv_heads, model.shape.head_dim) == (30, 3, 64)
+
+
+def test_the_planner_and_the_preflight_say_the_same_weights(settings, smol, eval_text):
+    """One figure: the planner's row for a checkpoint is the disk figure the preflight gives the job."""
+    from studio import service
+    from studio.preflight import run_preflight
+    model = service.plan_model(settings, None, str(smol))
+    rows = {r.format: r for r in planner.plan(model)}
+    specs = [f for f in planner.FORMATS if f not in planner.REFERENCE_BITS and not f.startswith(("bnb", "gptq", "awq"))]
+    plan = run_preflight(settings, str(smol), specs, eval_text, 512, 4)
+    assert len(plan.jobs) == len(specs)
+    for spec, job in zip(specs, plan.jobs):
+        assert rows[spec].weights_gb == pytest.approx(job.output_bytes / 1e9, abs=1e-3), job.label
 
 
 @pytest.mark.parametrize("args, message", [

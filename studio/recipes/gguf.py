@@ -105,7 +105,7 @@ class GGUFRecipe(Recipe):
             bits = max(NOMINAL_BPW[options["type"]], 8.5 if (model.hidden_size or 0) % QK_K else 0)
             return int(model.n_params * bits / 8 * 1.05)
         return gguf_size(model.shape, options["type"], self.mix_overrides(options),
-                         model.path / "tokenizer.json").file_bytes
+                         model.tokenizer_file).file_bytes
 
     def mix_overrides(self, options: dict) -> Overrides:
         """The options that change llama.cpp's type mix."""
