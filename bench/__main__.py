@@ -8,19 +8,23 @@ import signal
 import sys
 import time
 
-from bench import conversion, gguf_job, gguf_perplexity, hf_memory, hf_perplexity, machine, report, scaling, server
+from bench import (conversion, gguf_8b, gguf_job, gguf_perplexity, hf_memory, hf_perplexity, machine, report, scaling,
+                   server)
 from bench.fixtures import Sizes, make_workspace, remove_workspace
 from studio.config import Settings
 
-BENCHMARKS = ("gguf-perplexity", "gguf-job", "hf-perplexity", "conversion", "hf-memory", "server", "scaling")
+BENCHMARKS = ("gguf-perplexity", "gguf-job", "hf-perplexity", "conversion", "hf-memory", "server", "scaling",
+              "gguf-8b")
+LONG = ("gguf-8b",)  # half an hour and 40 GB of disk: only when named with --only
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     p.add_argument("--quick", action="store_true",
                    help="small sizes and 2 repetitions, for development; records nothing")
-    p.add_argument("--only", nargs="+", choices=BENCHMARKS, default=list(BENCHMARKS), metavar="NAME",
-                   help=f"run only these ({', '.join(BENCHMARKS)})")
+    p.add_argument("--only", nargs="+", choices=BENCHMARKS, metavar="NAME",
+                   default=[b for b in BENCHMARKS if b not in LONG],
+                   help=f"run only these ({', '.join(BENCHMARKS)}; {', '.join(LONG)} runs only when named)")
     p.add_argument("--no-record", action="store_true", help="print the table without writing BENCHMARKS.md")
     return p
 
@@ -38,6 +42,7 @@ def run(selected: list[str], sizes: Sizes, log) -> list:
             "hf-perplexity": lambda: hf_perplexity.benchmark(ws, sizes, log),
             "conversion": lambda: conversion.benchmark(ws, sizes, cache_dir, log),
             "hf-memory": lambda: hf_memory.benchmark(ws, sizes, cache_dir, log),
+            "gguf-8b": lambda: gguf_8b.benchmark(ws, sizes, cache_dir, log),
             "server": lambda: server.benchmark(ws, sizes, log),
             "scaling": lambda: [scaling.evaluation_benchmark(ws, sizes, cache_dir, log),
                                 scaling.quantize_benchmark(ws, sizes, cache_dir, log)],

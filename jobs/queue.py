@@ -156,24 +156,26 @@ def _heartbeat(settings: Settings, job_id: int) -> None:
 
 
 def _relay_log(settings: Settings, job_id: int, proc) -> None:
-    """Append the runner's output to the job log, a batch at a time."""
-    batch: list[str] = []
+    """Append the runner's output to the job log, a batch at a time. Each line keeps the time it was read: a
+    batch is stored when the next line comes, which may be minutes later (an evaluation prints nothing while it
+    runs), and the stage marks' times are what studio.timing measures stages by."""
+    batch: list[tuple[str, datetime]] = []
     last = time.monotonic()
     for line in proc.stdout:
-        batch.append(line.rstrip("\n"))
+        batch.append((line.rstrip("\n"), utcnow()))
         if time.monotonic() - last > 0.5 or len(batch) >= 200:
             _append_log(settings, job_id, batch)
             batch, last = [], time.monotonic()
     _append_log(settings, job_id, batch)
 
 
-def _append_log(settings: Settings, job_id: int, lines: list[str]) -> None:
+def _append_log(settings: Settings, job_id: int, lines: list[tuple[str, datetime]]) -> None:
     """Store log lines; a failed write loses those lines, never the pipe (a full pipe would block the job)."""
     if not lines:
         return
     try:
         with session(settings.db_url) as s:
-            s.add_all([JobLog(job_id=job_id, line=line) for line in lines])
+            s.add_all([JobLog(job_id=job_id, line=line, at=at) for line, at in lines])
             s.commit()
     except Exception as exc:
         print(f"job {job_id}: could not store {len(lines)} log line(s): {exc}", file=sys.stderr)

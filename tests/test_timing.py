@@ -10,7 +10,7 @@ from sqlmodel import select
 
 from studio import service, timing
 from studio.stages import Stage
-from studio.storage import Job, JobLog, reading
+from studio.storage import Job, JobLog, reading, session
 from tests.conftest import run_cli
 
 T0 = datetime(2026, 12, 2, 12, 0, tzinfo=timezone.utc)
@@ -66,3 +66,37 @@ def test_a_job_of_hours_gets_the_chunk_count_for_a_first_result_in_minutes():
     assert note == ("gguf:Q4_K_M: note: over all chunks it takes about 4.3 h here; max chunks 18 gives a first "
                     "result in about 10 min")
     assert _first_result_sooner(job, Protocol(512, max_chunks=40)) == []  # the user chose a count
+
+
+def test_a_stage_mark_keeps_the_time_it_was_printed_through_a_silent_stage(settings, tmp_path):
+    """An evaluation prints nothing for minutes: its stage mark must not take the time the next line comes."""
+    import subprocess
+    import sys
+    import threading
+
+    from jobs.queue import _relay_log
+    printed, go_on = tmp_path / "printed", tmp_path / "go-on"
+    child = ("import sys, time, pathlib; print('== stage: evaluate', flush=True); pathlib.Path(sys.argv[1]).touch()\n"
+             "deadline = time.monotonic() + 600\n"
+             "while not pathlib.Path(sys.argv[2]).exists() and time.monotonic() < deadline: time.sleep(0.05)\n"
+             "print('== stage: store', flush=True)")
+    with session(settings.db_url) as s:
+        job = Job(model="m", model_key="k", recipe="gguf:Q8_0", eval_text_path="", eval_text_sha="",
+                  dedupe_key="silent")
+        s.add(job)
+        s.commit()
+        job_id = job.id
+    proc = subprocess.Popen([sys.executable, "-c", child, str(printed), str(go_on)], stdout=subprocess.PIPE, text=True)
+    relay = threading.Thread(target=_relay_log, args=(settings, job_id, proc))
+    relay.start()
+    deadline = datetime.now(timezone.utc) + timedelta(seconds=600)
+    while not printed.exists() and datetime.now(timezone.utc) < deadline:
+        threading.Event().wait(0.05)
+    between = datetime.now(timezone.utc)
+    go_on.touch()
+    relay.join(timeout=600)
+    proc.wait(timeout=600)
+    with reading(settings.db_url) as s:
+        marks = s.exec(select(JobLog.at, JobLog.line).where(JobLog.job_id == job_id).order_by(JobLog.id)).all()
+    [(evaluate_at, _), (store_at, _)] = [(at.replace(tzinfo=timezone.utc), line) for at, line in marks]
+    assert evaluate_at <= between <= store_at
