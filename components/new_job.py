@@ -50,7 +50,7 @@ def _option_forms() -> tuple[list[tuple[str, str]], list]:
 
 
 def _request(settings: Settings, option_keys, model, types, hf_recipes, text_choice, upload, calibration_upload,
-             n_ctx, max_chunks, prompts, max_new, *option_values):
+             n_ctx, max_chunks, whole_text, prompts, max_new, *option_values):
     if text_choice == UPLOAD:
         if not upload:
             raise PreflightError(["choose a .txt file to upload, or pick the built-in sample"])
@@ -66,7 +66,7 @@ def _request(settings: Settings, option_keys, model, types, hf_recipes, text_cho
     return service.JobRequest(
         model=model or "", recipes=tuple(f"gguf:{t}" for t in (types or [])) + tuple(hf_recipes or ()),
         eval_text=text, overrides=overrides,
-        n_ctx=int(n_ctx or 0), max_chunks=int(max_chunks) if max_chunks else None,
+        n_ctx=int(n_ctx or 0), max_chunks=int(max_chunks) if max_chunks else None, whole_text=bool(whole_text),
         prompts=tuple(p.strip() for p in (prompts or "").splitlines() if p.strip()),
         max_new_tokens=int(max_new or 0))
 
@@ -92,7 +92,10 @@ def build(settings: Settings, enqueue: Enqueue) -> None:
                                          type="filepath", elem_id="calibration-upload")
             with gr.Row():
                 n_ctx = gr.Number(512, label="Context (tokens)", precision=0, elem_id="n-ctx")
-                max_chunks = gr.Number(None, label="Max chunks (empty = all)", precision=0, elem_id="max-chunks")
+                max_chunks = gr.Number(None, label="Max chunks (empty = automatic)", precision=0, elem_id="max-chunks",
+                                       info="all, unless that takes over 30 min here: then ~10 min's worth")
+                whole_text = gr.Checkbox(False, label="Whole text", elem_id="whole-text",
+                                         info="every chunk, however long it takes")
                 max_new = gr.Number(64, label="Max new tokens per generation", precision=0)
             prompts = gr.Textbox("\n".join(DEFAULT_PROMPTS), lines=4, label="Sample prompts (one per line)",
                                  elem_id="prompts")
@@ -101,8 +104,8 @@ def build(settings: Settings, enqueue: Enqueue) -> None:
                 submit_btn = gr.Button("Quantize", variant="primary", elem_id="quantize-btn")
         with gr.Column(scale=2):
             status = gr.HTML(elem_id="new-job-status")
-    inputs = [model, types, hf_recipes, text_choice, upload, calibration_upload, n_ctx, max_chunks, prompts, max_new,
-              *option_widgets]
+    inputs = [model, types, hf_recipes, text_choice, upload, calibration_upload, n_ctx, max_chunks, whole_text, prompts,
+              max_new, *option_widgets]
 
     def on_check(*values):
         try:

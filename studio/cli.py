@@ -27,7 +27,11 @@ def _parser() -> argparse.ArgumentParser:
                    help="override a recipe option, e.g. gguf.threads=2")
     q.add_argument("--eval-text", type=Path, default=BUILTIN_SAMPLE, help="UTF-8 text (default: built-in sample)")
     q.add_argument("--ctx", type=int, default=512)
-    q.add_argument("--max-chunks", type=int, default=None)
+    chunks = q.add_mutually_exclusive_group()
+    chunks.add_argument("--max-chunks", type=int, default=None,
+                        help="chunks of the text to evaluate (default: all, unless that would take over 30 min "
+                             "here: then as many as take about 10)")
+    chunks.add_argument("--whole-text", action="store_true", help="evaluate every chunk, however long it takes")
     q.add_argument("--prompt", action="append", help="sample prompt (repeatable)")
     q.add_argument("--max-new-tokens", type=int, default=64)
     q.add_argument("--wait", action="store_true", help="wait for the jobs and print their results")
@@ -74,7 +78,7 @@ def cmd_quantize(settings: Settings, args, queue: Queue) -> int:
     from studio.preflight import PreflightError
 
     req = service.JobRequest(model=args.model, recipes=tuple(args.recipe), eval_text=args.eval_text,
-                             n_ctx=args.ctx, max_chunks=args.max_chunks,
+                             n_ctx=args.ctx, max_chunks=args.max_chunks, whole_text=args.whole_text,
                              prompts=tuple(args.prompt) if args.prompt else DEFAULT_PROMPTS,
                              max_new_tokens=args.max_new_tokens, overrides=_parse_overrides(args.option))
     notes: list[str] = []

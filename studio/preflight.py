@@ -71,7 +71,8 @@ MAX_FIELD_CHARS = 4096
 
 def run_preflight(settings: Settings, model_name: str, recipe_specs: list[str], text_path: Path,
                   n_ctx: int, max_chunks: int | None, overrides: dict[str, str] | None = None,
-                  max_new_tokens: int = 64, prompts: list[str] | tuple[str, ...] = ()) -> Plan:
+                  max_new_tokens: int = 64, prompts: list[str] | tuple[str, ...] = (),
+                  whole_text: bool = False) -> Plan:
     overrides = overrides or {}
     if oversized := _oversized_fields(model_name, recipe_specs, overrides, text_path):
         raise PreflightError(oversized)
@@ -97,10 +98,10 @@ def run_preflight(settings: Settings, model_name: str, recipe_specs: list[str], 
                                           max_new_tokens)
     if model is None or reasons:
         raise PreflightError(reasons)
-    for job in planned:
-        tokens = _evaluated_tokens(settings, model, job.recipe.family, sha, text_path, protocol)
-        job.expected = timing.expected(settings.db_url, job.label, model.n_params, tokens)
-        notes += _first_result_sooner(job, protocol)
+    _expect(settings, model, planned, sha, text_path, protocol)
+    if max_chunks is None and not whole_text and (sooner := _first_result_sooner(planned, protocol, notes)):
+        protocol = sooner
+        _expect(settings, model, planned, sha, text_path, protocol)
     needed = sum(j.output_bytes for j in planned) + _intermediate_bytes(settings, model, planned)
     free = shutil.disk_usage(settings.workspace).free
     if needed > free:
@@ -202,15 +203,27 @@ LONG_JOB_SECONDS = 30 * 60
 FIRST_RESULT_SECONDS = 10 * 60
 
 
-def _first_result_sooner(job: PlannedJob, protocol: Protocol) -> list[str]:
-    """Over all chunks a big model takes hours on a CPU: say how many chunks give a first result in minutes."""
-    if job.expected is None or protocol.max_chunks is not None or job.expected.seconds <= LONG_JOB_SECONDS:
-        return []
-    chunks = job.expected.tokens_within(FIRST_RESULT_SECONDS) // protocol.n_ctx
-    if chunks < 2:
-        return []
-    return [f"{job.label}: note: over all chunks it takes about {timing.spoken(job.expected.seconds)} here; "
-            f"max chunks {chunks} gives a first result in about {timing.spoken(FIRST_RESULT_SECONDS)}"]
+def _expect(settings: Settings, model: ModelFacts, planned: list[PlannedJob], sha: str, text_path: Path,
+            protocol: Protocol) -> None:
+    for job in planned:
+        tokens = _evaluated_tokens(settings, model, job.recipe.family, sha, text_path, protocol)
+        job.expected = timing.expected(settings.db_url, job.label, model.n_params, tokens)
+
+
+def _first_result_sooner(planned: list[PlannedJob], protocol: Protocol, notes: list[str]) -> Protocol | None:
+    """The automatic protocol: over all chunks a big model takes hours on a CPU, so when a job of the plan is
+    expected to take over LONG_JOB_SECONDS, evaluate the chunks that bring every job's result within about
+    FIRST_RESULT_SECONDS (at least 2), and say so; the whole text stays one option away."""
+    long = [j for j in planned if j.expected and j.expected.seconds > LONG_JOB_SECONDS]
+    if not long:
+        return None
+    chunks = max(min(j.expected.tokens_within(FIRST_RESULT_SECONDS) // protocol.n_ctx for j in long), 2)
+    slowest = max(long, key=lambda j: j.expected.seconds)
+    notes.append(f"note: evaluating {chunks} chunks, for a first result in about "
+                 f"{timing.spoken(FIRST_RESULT_SECONDS)}: over the whole text {slowest.label} would take about "
+                 f"{timing.spoken(slowest.expected.seconds)} here ({slowest.expected.basis}); ask for the whole "
+                 "text (--whole-text) or a chunk count to choose")
+    return Protocol(protocol.n_ctx, chunks)
 
 
 # English text in the tokenizers of Llama-family models: about 4 bytes a token (used only until the text has

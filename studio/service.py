@@ -42,7 +42,8 @@ class JobRequest:
     recipes: tuple[str, ...]
     eval_text: Path = BUILTIN_SAMPLE
     n_ctx: int = 512
-    max_chunks: int | None = None
+    max_chunks: int | None = None  # None: automatic (all, unless that takes long here; see studio.preflight)
+    whole_text: bool = False  # every chunk, however long it takes
     prompts: tuple[str, ...] = DEFAULT_PROMPTS
     max_new_tokens: int = 64
     overrides: tuple[tuple[str, str], ...] = ()
@@ -50,7 +51,8 @@ class JobRequest:
 
 def preflight(settings: Settings, req: JobRequest) -> Plan:
     return run_preflight(settings, req.model, list(req.recipes), Path(req.eval_text).expanduser().resolve(),
-                         req.n_ctx, req.max_chunks, dict(req.overrides), req.max_new_tokens, req.prompts)
+                         req.n_ctx, req.max_chunks, dict(req.overrides), req.max_new_tokens, req.prompts,
+                         req.whole_text)
 
 
 def submit(settings: Settings, req: JobRequest, enqueue: Enqueue, notes: list[str] | None = None) -> list[int]:

@@ -59,13 +59,37 @@ def test_the_preflight_says_how_long_from_the_last_such_job_here(workspace_env, 
 def test_a_job_of_hours_gets_the_chunk_count_for_a_first_result_in_minutes():
     from studio.evaluation.protocol import Protocol
     from studio.preflight import PlannedJob, _first_result_sooner
-    slow = timing.Expected(fixed_seconds=120, seconds_per_token=0.05, evaluated_tokens=512 * 600, basis="")
-    job = PlannedJob(None, {}, "gguf:Q4_K_M", 0, "evaluate", 0, slow)
-    [note] = _first_result_sooner(job, Protocol(512))
+    slow = timing.Expected(fixed_seconds=120, seconds_per_token=0.05, evaluated_tokens=512 * 600, basis="job #7")
+    quick = timing.Expected(fixed_seconds=10, seconds_per_token=0.001, evaluated_tokens=512 * 600, basis="job #8")
+    jobs = [PlannedJob(None, {}, "gguf:Q4_K_M", 0, "evaluate", 0, slow),
+            PlannedJob(None, {}, "gguf:Q8_0", 0, "evaluate", 0, quick)]
+    notes = []
     # (600 s - 120 s) / 0.05 s per token = 9,600 tokens: 18 chunks of 512
-    assert note == ("gguf:Q4_K_M: note: over all chunks it takes about 4.3 h here; max chunks 18 gives a first "
-                    "result in about 10 min")
-    assert _first_result_sooner(job, Protocol(512, max_chunks=40)) == []  # the user chose a count
+    assert _first_result_sooner(jobs, Protocol(512), notes) == Protocol(512, 18)
+    assert notes == ["note: evaluating 18 chunks, for a first result in about 10 min: over the whole text "
+                     "gguf:Q4_K_M would take about 4.3 h here (job #7); ask for the whole text (--whole-text) or a "
+                     "chunk count to choose"]
+    assert _first_result_sooner(jobs[1:], Protocol(512), []) is None  # 5 min 17 s: all chunks
+
+
+def test_the_automatic_protocol_is_the_one_submitted(workspace_env, settings, tiny, eval_text, monkeypatch):
+    """A job measured here to take long over the whole text gets the automatic chunk count; --max-chunks and
+    --whole-text keep the user's choice."""
+    from studio import preflight
+    proc = run_cli(["quantize", "--model", str(tiny), "--recipe", "gguf:Q8_0", "--eval-text", str(eval_text),
+                    "--ctx", "128", "--max-chunks", "2", "--max-new-tokens", "4", "--wait", "--json"], workspace_env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    [job] = _plan(settings, tiny, eval_text, None).jobs
+    # Pretend this machine is so slow that the whole text takes over the limit; 4 chunks fit the first result.
+    monkeypatch.setattr(preflight, "LONG_JOB_SECONDS", job.expected.seconds / 2)
+    monkeypatch.setattr(preflight, "FIRST_RESULT_SECONDS", job.expected.fixed_seconds
+                        + job.expected.seconds_per_token * 128 * 4.5)
+    automatic = _plan(settings, tiny, eval_text, None)
+    assert automatic.protocol.max_chunks == 4 and "evaluating 4 chunks" in "\n".join(automatic.notes)
+    assert _plan(settings, tiny, eval_text, 3).protocol.max_chunks == 3
+    whole = service.preflight(settings, service.JobRequest(str(tiny), ("gguf:Q8_0",), eval_text, 128, None,
+                                                           whole_text=True))
+    assert whole.protocol.max_chunks is None and not whole.notes
 
 
 def test_a_stage_mark_keeps_the_time_it_was_printed_through_a_silent_stage(settings, tmp_path):
