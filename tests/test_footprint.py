@@ -121,7 +121,7 @@ def test_the_gguf_files_the_studio_wrote_weigh_what_was_said(smol_run, smol_fact
     rows = [*smol_run["rows"], *smol_run["imatrix_rows"]]
     assert len(rows) == 5
     for row in rows:
-        options = recipe.resolve_options(None, {"type": row["recipe"].split(":")[1], "imatrix":
+        options = recipe.resolve_options(None, {"type": row["recipe"].split(":")[1].split("+")[0], "imatrix":
                                                 "on" if row in smol_run["imatrix_rows"] else "off"})
         assert recipe.estimate_output_bytes(smol_facts, options) == pytest.approx(row["size_bytes"], rel=0.01), row
 
