@@ -34,7 +34,8 @@ class PlannedJob:
     output_bytes: int
     memory_stage: str
     memory_bytes: int
-    expected: timing.Expected | None = None  # from the jobs this machine ran: None until one of its kind has
+    # From the jobs this machine ran, else the recipe's prior; None for a recipe with neither (bnb, GPTQModel).
+    expected: timing.Expected | None = None
 
     def time_line(self) -> str:
         if self.expected is None:
@@ -98,10 +99,10 @@ def run_preflight(settings: Settings, model_name: str, recipe_specs: list[str], 
                                           max_new_tokens)
     if model is None or reasons:
         raise PreflightError(reasons)
-    _expect(settings, model, planned, sha, text_path, protocol)
+    _expect(settings, model, planned, sha, text_path, protocol, hw)
     if max_chunks is None and not whole_text and (sooner := _first_result_sooner(planned, protocol, notes)):
         protocol = sooner
-        _expect(settings, model, planned, sha, text_path, protocol)
+        _expect(settings, model, planned, sha, text_path, protocol, hw)
     needed = sum(j.output_bytes for j in planned) + _intermediate_bytes(settings, model, planned)
     free = shutil.disk_usage(settings.workspace).free
     if needed > free:
@@ -204,10 +205,14 @@ FIRST_RESULT_SECONDS = 10 * 60
 
 
 def _expect(settings: Settings, model: ModelFacts, planned: list[PlannedJob], sha: str, text_path: Path,
-            protocol: Protocol) -> None:
+            protocol: Protocol, hw: hardware.Hardware) -> None:
+    """Each job's expected time: scaled from the last such job here, else from its recipe's prior (CPU only)."""
     for job in planned:
         tokens = _evaluated_tokens(settings, model, job.recipe.family, sha, text_path, protocol)
         job.expected = timing.expected(settings.db_url, job.label, model.n_params, tokens)
+        prior = job.recipe.time_prior(job.options)
+        if job.expected is None and prior is not None and not _runs_on_gpu(job.recipe, hw):
+            job.expected = timing.from_prior(prior, model.n_params, tokens, timing.machine_gflops(settings.cache_dir))
 
 
 def _first_result_sooner(planned: list[PlannedJob], protocol: Protocol, notes: list[str]) -> Protocol | None:

@@ -4,13 +4,20 @@ Every job's log marks the start of each stage (`== stage: <name>`, stored with t
 finished job says how long each of its stages took for its model and protocol. A new job's expectation is the
 most recent finished job of the same recipe (label and all) on this machine, each stage scaled by the work it
 does: the parameter count for the stages that read or write weights, parameters × evaluated tokens for the
-stages that evaluate. Nothing is guessed where nothing was measured: without such a job the preflight says so.
+stages that evaluate.
+
+Before a recipe has run here, its `Prior` (figures measured on this project's 2-core machines) is scaled by how
+fast this machine multiplies matrices against the machine they were measured on: a coarse figure, said to be
+one, good enough to tell minutes from hours and to choose the automatic protocol for a big model's first job.
 """
 from __future__ import annotations
 
+import json
 import socket
+import time
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from sqlmodel import select
 
@@ -91,6 +98,62 @@ def expected(db_url: str, label: str, n_params: int, evaluated_tokens: int) -> E
     return Expected(*measured.scaled(n_params), evaluated_tokens,
                     f"scaled from job #{measured.job_id} on this machine ({measured.n_params / 1e6:.0f} M parameters, "
                     f"{measured.evaluated_tokens} tokens evaluated)")
+
+
+@dataclass(frozen=True)
+class Prior:
+    """A recipe's time on the machine its figures were measured on (REFERENCE_GFLOPS): a fixed part per job
+    (processes, imports, loading), seconds per billion parameters for the stages that read or write weights,
+    and seconds per billion parameters per evaluated token for the evaluating ones."""
+    per_job: float
+    per_gparam: float
+    per_gparam_token: float
+
+    def plus(self, other: Prior) -> Prior:
+        """Both: a stage that one option adds to a recipe's job."""
+        return Prior(self.per_job + other.per_job, self.per_gparam + other.per_gparam,
+                     self.per_gparam_token + other.per_gparam_token)
+
+
+# The probe's figure on the machine the priors were measured on (a 2-core AMD EPYC of this project, quiet).
+REFERENCE_GFLOPS = 120.0
+PROBE_SECONDS = 0.3
+PROBE_MAX_AGE = 24 * 3600
+
+
+def from_prior(prior: Prior, n_params: int, evaluated_tokens: int, gflops: float) -> Expected:
+    slower = REFERENCE_GFLOPS / gflops
+    g = n_params / 1e9
+    return Expected((prior.per_job + prior.per_gparam * g) * slower, prior.per_gparam_token * g * slower,
+                    evaluated_tokens, f"estimated: not run here yet; figures measured on a {REFERENCE_GFLOPS:.0f} "
+                                      f"GFLOP/s machine, this one multiplies matrices at {gflops:.0f} GFLOP/s")
+
+
+def machine_gflops(cache_dir: Path) -> float:
+    """This machine's float32 matrix-multiply speed (numpy, all cores; 0.3 s), kept for a day per host."""
+    path = cache_dir / f"probe-{socket.gethostname()}.json"
+    try:
+        kept = json.loads(path.read_text())
+        if time.time() - kept["at"] < PROBE_MAX_AGE:
+            return float(kept["gflops"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    gflops = _probe()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"at": time.time(), "gflops": gflops}))
+    return gflops
+
+
+def _probe() -> float:
+    import numpy as np
+    a = np.ones((512, 1024), np.float32)
+    b = np.ones((1024, 4096), np.float32)
+    a @ b
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < PROBE_SECONDS:
+        a @ b
+        n += 1
+    return 2 * 512 * 1024 * 4096 * n / (time.perf_counter() - t0) / 1e9
 
 
 def spoken(seconds: float) -> str:

@@ -35,7 +35,7 @@ def _plan(settings, tiny, eval_text, max_chunks):
 
 def test_the_preflight_says_how_long_from_the_last_such_job_here(workspace_env, settings, tiny, eval_text):
     [job] = _plan(settings, tiny, eval_text, 2).jobs
-    assert job.expected is None and "time not measured on this machine yet" in job.time_line()
+    assert job.expected.basis.startswith("estimated: not run here yet")  # from the recipe's prior
     proc = run_cli(["quantize", "--model", str(tiny), "--recipe", "gguf:Q8_0", "--eval-text", str(eval_text),
                     "--ctx", "128", "--max-chunks", "2", "--max-new-tokens", "4", "--wait", "--json"], workspace_env)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -124,3 +124,28 @@ def test_a_stage_mark_keeps_the_time_it_was_printed_through_a_silent_stage(setti
         marks = s.exec(select(JobLog.at, JobLog.line).where(JobLog.job_id == job_id).order_by(JobLog.id)).all()
     [(evaluate_at, _), (store_at, _)] = [(at.replace(tzinfo=timezone.utc), line) for at, line in marks]
     assert evaluate_at <= between <= store_at
+
+
+def test_a_first_job_is_estimated_from_the_recipes_prior_and_this_machines_speed(settings, tmp_path, monkeypatch):
+    """No history: the recipe's figures, scaled by the probe (kept a day per host). An 8 B GGUF job over
+    WikiText-2 (~290 k tokens) takes hours that way, so the automatic protocol cuts it to a first result in
+    about 10 minutes."""
+    from studio import recipes
+    from studio.evaluation.protocol import Protocol
+    from studio.preflight import FIRST_RESULT_SECONDS, PlannedJob, _first_result_sooner
+    calls = []
+    monkeypatch.setattr(timing, "_probe", lambda: calls.append(1) or 60.0)
+    assert timing.machine_gflops(tmp_path) == timing.machine_gflops(tmp_path) == 60.0 and len(calls) == 1
+    gguf = recipes.get("gguf")
+    prior = gguf.time_prior(gguf.defaults())
+    at_reference = timing.from_prior(prior, 8_000_000_000, 290_000, timing.REFERENCE_GFLOPS)
+    half_speed = timing.from_prior(prior, 8_000_000_000, 290_000, timing.REFERENCE_GFLOPS / 2)
+    assert half_speed.seconds == pytest.approx(2 * at_reference.seconds)
+    assert at_reference.seconds > 3600 and "not run here yet" in at_reference.basis
+    notes = []
+    protocol = _first_result_sooner([PlannedJob(gguf, {}, "gguf:Q4_K_M", 0, "evaluate", 0, at_reference)],
+                                    Protocol(512), notes)
+    chunks = protocol.max_chunks
+    assert chunks >= 2 and at_reference.fixed_seconds + at_reference.seconds_per_token * 512 * chunks \
+        <= max(FIRST_RESULT_SECONDS, at_reference.fixed_seconds + at_reference.seconds_per_token * 1024)
+    assert "estimated" in notes[0]

@@ -8,13 +8,16 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from studio.families import Family
 from studio.families.base import Loader
 from studio.memory import Budget
 from studio.models import ModelFacts
 from studio.stages import Stage, StageContext
+
+if TYPE_CHECKING:
+    from studio.timing import Prior
 
 
 class OptionError(ValueError):
@@ -159,6 +162,11 @@ class Recipe(ABC):
     @abstractmethod
     def estimate_output_bytes(self, model: ModelFacts, options: dict) -> int:
         """Disk the job will need, for the preflight's space check."""
+
+    def time_prior(self, options: dict) -> Prior | None:
+        """The recipe's time measured on this project's machines (studio.timing), for a machine that has not run
+        it yet; None where it was not measured (the preflight then says the time is not known)."""
+        return None
 
     def prepare(self, ctx: StageContext) -> None:
         """Work before the quantize stage, in the recipe's own sub-stages (`ctx.enter_stage`)."""

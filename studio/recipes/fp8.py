@@ -48,6 +48,7 @@ class FP8Recipe(PackedRecipe):
     requirements = Requirements(cpu_ok=True, note="native W8A8 needs CUDA compute capability ≥ 8.9 (Ada, Hopper, "
                                 "Blackwell); elsewhere emulated")
     nominal_bits = 8.0
+    quantize_seconds_per_gparam = 15.0
 
     def linear_parts(self, rows: int, cols: int, options: dict) -> list[int]:
         """One byte a weight and float32 scales: one, one per 128x128 tile, or one per output channel."""

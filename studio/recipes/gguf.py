@@ -23,6 +23,7 @@ from studio.models import CAUSAL_LM_SUFFIXES, ModelFacts
 from studio.recipes.base import Option, Recipe, Requirements, Variant
 from studio.recipes.calibration import calibration_path
 from studio.stages import Stage, StageContext
+from studio.timing import Prior
 
 # type -> nominal bits per weight for a 7B model, per llama.cpp's quantize table
 NOMINAL_BPW: dict[str, float] = {
@@ -31,6 +32,9 @@ NOMINAL_BPW: dict[str, float] = {
     "IQ1_S": 1.56, "IQ1_M": 1.75, "IQ2_XXS": 2.06, "IQ2_XS": 2.31, "IQ2_S": 2.50, "IQ2_M": 2.70, "IQ3_XXS": 3.06,
     "IQ3_S": 3.44, "IQ3_M": 3.66, "IQ4_XS": 4.25, "IQ4_NL": 4.50,
 }
+# Seconds on this project's 2-core machines (studio.timing.Prior; BENCHMARKS.md, "Time said up front").
+GGUF_PRIOR = Prior(per_job=15.0, per_gparam=80.0, per_gparam_token=0.105)
+CHECKPOINT_PRIOR = Prior(per_job=10.0, per_gparam=0.0, per_gparam_token=0.146)
 # type -> llama.cpp's file type (llama_ftype), from gguf-py, which ships with the same llama.cpp
 GGUF_TYPES: dict[str, LlamaFileType] = {name: LlamaFileType[f"MOSTLY_{name}"] for name in NOMINAL_BPW}
 # Types llama.cpp refuses to make without an importance matrix, and the low-bit ones that gain most from it.
@@ -106,6 +110,11 @@ class GGUFRecipe(Recipe):
             return int(model.n_params * bits / 8 * 1.05)
         return gguf_size(model.shape, options["type"], self.mix_overrides(options),
                          model.tokenizer_file).file_bytes
+
+    def time_prior(self, options: dict) -> Prior:
+        """Convert, quantize (a k-quant; i-quants search longer) and the evaluation with the F16 in lockstep plus the
+        base row, measured on the 8 B shape (bench gguf-8b); the pass against the checkpoint on SmolLM2."""
+        return GGUF_PRIOR.plus(CHECKPOINT_PRIOR) if options["checkpoint_kld"] else GGUF_PRIOR
 
     def mix_overrides(self, options: dict) -> Overrides:
         """The options that change llama.cpp's type mix."""

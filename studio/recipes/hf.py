@@ -16,6 +16,7 @@ from studio.families.hf import FAMILY
 from studio.models import CAUSAL_LM_SUFFIXES, ModelFacts
 from studio.recipes.base import Option, Recipe
 from studio.stages import Stage, StageContext
+from studio.timing import Prior
 
 # Files that travel with every HF artifact so it loads on its own (weights are the recipe's).
 SIDE_FILES = ("config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
@@ -25,6 +26,9 @@ KEEP_OPTION = Option("keep", "str", "", "extra modules to keep in high precision
                      "always stay")
 
 
+# Three processes' imports of torch and transformers, loading both models (25 s per billion parameters), and
+# the forward passes: the quantized model and the checkpoint in lockstep, then the checkpoint alone for its row.
+PACKED_EVALUATION_PRIOR = Prior(per_job=20.0, per_gparam=25.0, per_gparam_token=0.019)
 # A safetensors header entry: the tensor's name, dtype, shape and offsets in JSON (~70 bytes beside the name).
 HEADER_ENTRY = 70
 
@@ -137,9 +141,15 @@ class PackedRecipe(HFRecipe):
     """A format the studio implements itself, written to its packed checkpoint (studio.recipes.packed): quantized
     a tensor at a time, and evaluated layer by layer when the model does not fit as float32."""
     streams_evaluation = True
+    quantize_seconds_per_gparam: float  # measured on the 1 B shape on this project's 2-core machines
 
     def quantize_bytes(self, model: ModelFacts, options: dict) -> int:
         return memory.packed_quantize_bytes(model)
+
+    def time_prior(self, options: dict) -> Prior:
+        """Quantizing (the format's own rate) and the evaluation in torch with the checkpoint and its base row,
+        measured on the 1 B shape (BENCHMARKS.md, "Real-size models: the studio's own HF formats")."""
+        return PACKED_EVALUATION_PRIOR.plus(Prior(0.0, self.quantize_seconds_per_gparam, 0.0))
 
 
 

@@ -29,6 +29,7 @@ class Int8RTNRecipe(PackedRecipe):
     )
     requirements = Requirements(cpu_ok=True, note="own implementation; any device")
     nominal_bits = 8.5
+    quantize_seconds_per_gparam = 16.0
 
     def _group(self, options: dict) -> int | None:
         return options["group_size"] if options["granularity"] == "per-group" else None
