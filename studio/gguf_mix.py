@@ -228,11 +228,6 @@ def _layer(name: str) -> int:
 class GGUFSize:
     tensor_bytes: int  # the tensors' data, as llama-quantize reports it
     file_bytes: int  # with the metadata, the tensor infos and the alignment padding
-    parameters: int
-
-    @property
-    def bits_per_weight(self) -> float:
-        return 8 * self.file_bytes / self.parameters
 
 
 def gguf_size(arch: Architecture, file_type: str, overrides: Overrides = Overrides(),
@@ -245,7 +240,7 @@ def gguf_size(arch: Architecture, file_type: str, overrides: Overrides = Overrid
     padded = sum(-(-d // ALIGNMENT) * ALIGNMENT for d in data)
     infos = sum(8 + len(t.name) + 4 + 8 * len(t.ne) + 4 + 8 for t in tensors)
     file_bytes = METADATA_FIXED + tokenizer_metadata_bytes(arch.vocab, tokenizer) + infos + padded
-    return GGUFSize(sum(data), file_bytes, sum(t.elements for t in tensors))
+    return GGUFSize(sum(data), file_bytes)
 
 
 def tokenizer_metadata_bytes(vocab: int, tokenizer: Path | None) -> int:
