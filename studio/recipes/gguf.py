@@ -32,9 +32,11 @@ NOMINAL_BPW: dict[str, float] = {
     "IQ1_S": 1.56, "IQ1_M": 1.75, "IQ2_XXS": 2.06, "IQ2_XS": 2.31, "IQ2_S": 2.50, "IQ2_M": 2.70, "IQ3_XXS": 3.06,
     "IQ3_S": 3.44, "IQ3_M": 3.66, "IQ4_XS": 4.25, "IQ4_NL": 4.50,
 }
-# Seconds on this project's 2-core machines (studio.timing.Prior; BENCHMARKS.md, "Time said up front").
-GGUF_PRIOR = Prior(per_job=15.0, per_gparam=80.0, per_gparam_token=0.105)
-CHECKPOINT_PRIOR = Prior(per_job=10.0, per_gparam=0.0, per_gparam_token=0.146)
+# Seconds on this project's 2-core machines (studio.timing.Prior), from the 8 B shape's stages (bench gguf-8b,
+# 2026-12-03): convert 74 s and quantize 233 s for 7.38 B parameters, the Q4_K_M and its F16 in lockstep 164 s and
+# the base row 100 s for 1,024 tokens; the pass against the streamed checkpoint ~370 s (the slow test's job).
+GGUF_PRIOR = Prior(per_job=10.0, per_gparam=42.0, per_gparam_token=0.035)
+CHECKPOINT_PRIOR = Prior(per_job=10.0, per_gparam=0.0, per_gparam_token=0.049)
 # type -> llama.cpp's file type (llama_ftype), from gguf-py, which ships with the same llama.cpp
 GGUF_TYPES: dict[str, LlamaFileType] = {name: LlamaFileType[f"MOSTLY_{name}"] for name in NOMINAL_BPW}
 # Types llama.cpp refuses to make without an importance matrix, and the low-bit ones that gain most from it.
@@ -112,8 +114,8 @@ class GGUFRecipe(Recipe):
                          model.tokenizer_file).file_bytes
 
     def time_prior(self, options: dict) -> Prior:
-        """Convert, quantize (a k-quant; i-quants search longer) and the evaluation with the F16 in lockstep plus the
-        base row, measured on the 8 B shape (bench gguf-8b); the pass against the checkpoint on SmolLM2."""
+        """Convert, quantize (a k-quant; i-quants search longer), the evaluation with the F16 in lockstep and the
+        base row, and the pass against the checkpoint when it is on: measured on the 8 B shape."""
         return GGUF_PRIOR.plus(CHECKPOINT_PRIOR) if options["checkpoint_kld"] else GGUF_PRIOR
 
     def mix_overrides(self, options: dict) -> Overrides:

@@ -152,7 +152,6 @@ class PackedRecipe(HFRecipe):
         return PACKED_EVALUATION_PRIOR.plus(Prior(0.0, self.quantize_seconds_per_gparam, 0.0))
 
 
-
 class QuantizeOnLoadRecipe(HFRecipe):
     """Formats transformers quantizes while loading the checkpoint (a `quantization_config`) and saves
     with save_pretrained; the artifact loads back with plain `from_pretrained`."""
