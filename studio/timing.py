@@ -13,6 +13,7 @@ one, good enough to tell minutes from hours and to choose the automatic protocol
 from __future__ import annotations
 
 import json
+import os
 import socket
 import time
 from dataclasses import dataclass
@@ -115,8 +116,8 @@ class Prior:
                      self.per_gparam_token + other.per_gparam_token)
 
 
-# The probe's figure on the machine the priors were measured on (a 2-core AMD EPYC of this project, quiet).
-REFERENCE_GFLOPS = 120.0
+# The probe's figure on the machine the priors were measured on (a 2-core Xeon of this project: 178 GFLOP/s a core).
+REFERENCE_GFLOPS = 356.0
 PROBE_SECONDS = 0.3
 PROBE_MAX_AGE = 24 * 3600
 
@@ -130,7 +131,9 @@ def from_prior(prior: Prior, n_params: int, evaluated_tokens: int, gflops: float
 
 
 def machine_gflops(cache_dir: Path) -> float:
-    """This machine's float32 matrix-multiply speed (numpy, all cores; 0.3 s), kept for a day per host."""
+    """This machine's float32 matrix-multiply speed: one core's (numpy, 0.3 s) times the cores, kept a day per host.
+    One core, because a multi-threaded BLAS on a shared machine measures the neighbours more than the machine: two
+    threads gave 70 to 385 GFLOP/s here as the load went from 3 to 0, one thread 170 to 182."""
     path = cache_dir / f"probe-{socket.gethostname()}.json"
     try:
         kept = json.loads(path.read_text())
@@ -146,14 +149,17 @@ def machine_gflops(cache_dir: Path) -> float:
 
 def _probe() -> float:
     import numpy as np
+    from threadpoolctl import threadpool_limits
     a = np.ones((512, 1024), np.float32)
     b = np.ones((1024, 4096), np.float32)
-    a @ b
-    n, t0 = 0, time.perf_counter()
-    while time.perf_counter() - t0 < PROBE_SECONDS:
+    with threadpool_limits(1):
         a @ b
-        n += 1
-    return 2 * 512 * 1024 * 4096 * n / (time.perf_counter() - t0) / 1e9
+        n, t0 = 0, time.perf_counter()
+        while time.perf_counter() - t0 < PROBE_SECONDS:
+            a @ b
+            n += 1
+        one_core = 2 * 512 * 1024 * 4096 * n / (time.perf_counter() - t0) / 1e9
+    return one_core * (os.cpu_count() or 1)
 
 
 def spoken(seconds: float) -> str:
