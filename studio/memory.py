@@ -124,17 +124,21 @@ def largest_linear_elements(model: ModelFacts) -> int:
     return hidden * (model.intermediate_size or 4 * hidden)
 
 
-def hf_evaluation_bytes(model: ModelFacts, budget: Budget, streamable: bool) -> int:
+def hf_evaluation_bytes(model: ModelFacts, budget: Budget, streamable: bool, held_quantized: int | None = None) -> int:
     """The quantized model and the checkpoint run in lockstep. On a GPU both are held in 16 bits. On the CPU each
     is held as float32 when that fits (the rule of torch_backend.holds_resident, asked first for the model, then
     for the checkpoint with what is left) and otherwise streamed; streamed models read one tensor at a time
-    between them. A model that cannot be streamed (a format transformers loads) is held whatever it takes."""
+    between them. A model that cannot be streamed (a format transformers loads) is held whatever it takes: as
+    `held_quantized` bytes when its weights stay quantized in memory (bitsandbytes), else as float32."""
     from studio.evaluation.torch_backend import holds_resident
     if budget.on_gpu:
         return HF_EVALUATION_FLOOR + 2 * int(RESIDENT_LOAD_SLACK * 2 * model.n_params)
     float32 = 4 * model.n_params
     held = int(RESIDENT_LOAD_SLACK * float32)
-    quantized = held if not streamable or holds_resident(float32, budget.ram_available) else 0
+    if streamable:
+        quantized = held if holds_resident(float32, budget.ram_available) else 0
+    else:
+        quantized = held if held_quantized is None else held_quantized
     base = held if holds_resident(float32, budget.ram_available - quantized) else 0
     streamed = STREAM_BYTES_PER_ELEMENT * largest_tensor_elements(model) if not (quantized and base) else 0
     vocab = model.vocab_size or 32_000

@@ -1,5 +1,5 @@
 """Real-size checkpoints through the studio (slow: `make test-slow`) on a 24 GB, 2-core machine: the 8 B
-Llama shape accepted by the preflight for GGUF and the studio's own HF formats, quantized to GGUF Q4_K_M
+Llama shape accepted by the preflight for GGUF, the studio's own HF formats and bitsandbytes, quantized to GGUF Q4_K_M
 (conversion, quantization and evaluation streaming or mapping, the checkpoint pass streamed weight by
 weight) and to int8-rtn (written a tensor at a time, evaluated layer by layer); the 1 B shape through every
 format the studio implements itself."""
@@ -59,7 +59,7 @@ def _quantize(model, recipes: list[str], studio_cache, eval_text, tmp_path) -> t
 def test_the_preflight_accepts_the_8b_shape_for_gguf_and_the_studios_own_formats(eight_b, tmp_path, monkeypatch):
     monkeypatch.setenv("STUDIO_MODEL_DIRS", str(eight_b.parent))
     settings = Settings.from_env(tmp_path / "ws")
-    for recipe in ("gguf:Q4_K_M", *OWN_HF_FORMATS):  # each as its own job: their disk need is not summed
+    for recipe in ("gguf:Q4_K_M", *OWN_HF_FORMATS, "bnb-nf4", "bnb-int8"):  # each its own job: disk not summed
         [job] = preflight(settings, JobRequest(str(eight_b), (recipe,))).jobs
         print(f"{job.label}: memory about {job.memory_bytes / 2**30:.1f} GiB at its {job.memory_stage} stage, "
               f"output about {job.output_bytes / 2**30:.1f} GiB")

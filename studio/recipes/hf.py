@@ -125,7 +125,12 @@ class HFRecipe(Recipe):
 
     def memory_by_stage(self, model: ModelFacts, options: dict, budget: memory.Budget) -> dict[Stage, int]:
         return {Stage.QUANTIZE: self.quantize_bytes(model, options),
-                Stage.EVALUATE: memory.hf_evaluation_bytes(model, budget, self.streams_evaluation)}
+                Stage.EVALUATE: memory.hf_evaluation_bytes(model, budget, self.streams_evaluation,
+                                                           self.held_quantized_bytes(model, options))}
+
+    def held_quantized_bytes(self, model: ModelFacts, options: dict) -> int | None:
+        """The quantized model's memory when its weights stay quantized there; None: expanded to float32."""
+        return None
 
     def quantize_bytes(self, model: ModelFacts, options: dict) -> int:
         """Peak RAM of quantizing: the model in float32 plus a copy being written, plus slack."""
@@ -155,6 +160,7 @@ class PackedRecipe(HFRecipe):
 class QuantizeOnLoadRecipe(HFRecipe):
     """Formats transformers quantizes while loading the checkpoint (a `quantization_config`) and saves
     with save_pretrained; the artifact loads back with plain `from_pretrained`."""
+    quantize_floor: int  # anonymous bytes of the quantizing process beside the quantized linears (measured)
 
     @abstractmethod
     def config(self, options: dict, model_path: Path):
@@ -163,6 +169,19 @@ class QuantizeOnLoadRecipe(HFRecipe):
     def kept_width(self, model: ModelFacts) -> int:
         """transformers keeps what it does not quantize in the checkpoint's own dtype."""
         return max(round(model.weight_bytes / max(model.n_params, 1)), 1)
+
+    def quantize_bytes(self, model: ModelFacts, options: dict) -> int:
+        """bitsandbytes quantizes each linear as transformers loads it, and the checkpoint's 16-bit tensors stay
+        mapped from its shards: what is anonymous is the quantized linears, on the process's floor (torch,
+        transformers, bitsandbytes; `quantize_floor`). Without a shape from the config: float32 twice."""
+        if model.shape is None:
+            return super().quantize_bytes(model, options)
+        kept = self.kept_width(model) * (model.shape.n_params - sum(r * c for _, r, c in model.shape.linears()))
+        return self.quantize_floor + self.estimate_output_bytes(model, options) - kept
+
+    def held_quantized_bytes(self, model: ModelFacts, options: dict) -> int:
+        """bitsandbytes keeps the weights quantized in memory: about the artifact's size."""
+        return self.estimate_output_bytes(model, options)
 
     def quantize(self, ctx: StageContext) -> Path:
         out = self.new_artifact_dir(ctx)
