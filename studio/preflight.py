@@ -153,7 +153,10 @@ def _plan_recipe(settings: Settings, spec: str, overrides: dict[str, str], model
     if model is None:
         return None
     options, problems = _option_problems(settings, recipe, model, options)
-    reasons += [f"{spec}: {r}" for r in problems + _memory_problems(recipe, model, options, hw)]
+    if problems:  # the sizes are counted from valid options only (a bad tensor type has no size)
+        reasons += [f"{spec}: {r}" for r in problems]
+        return None
+    reasons += [f"{spec}: {r}" for r in _memory_problems(recipe, model, options, hw)]
     notes += [f"{spec}: note: {n}" for n in recipe.advice(options, hw)]
     return PlannedJob(recipe, options, recipe.label(options), recipe.estimate_output_bytes(model, options),
                       *heaviest_stage(recipe, model, options, hw))
