@@ -115,8 +115,8 @@ class Architecture:
 
 def _sliding(c: dict, layers: int) -> tuple[int | None, int]:
     """(window, layers using it) from the ways configs say it: transformers 5's `layer_types`, Gemma 3's
-    `sliding_window_pattern` (every Nth layer is global), Gemma 2 (alternating) and Mistral/Qwen2's
-    `use_sliding_window`."""
+    `sliding_window_pattern` (every Nth layer is global) and Gemma 2 (alternating). A bare `sliding_window`
+    (Mistral 7B v0.1, Qwen2 with use_sliding_window off) counts as full attention: llama.cpp ignores it."""
     window = c.get("sliding_window")
     if not window:
         return None, 0
@@ -128,10 +128,6 @@ def _sliding(c: dict, layers: int) -> tuple[int | None, int]:
         return window, layers - layers // period
     if c.get("model_type") == "gemma2":
         return window, (layers + 1) // 2
-    if c.get("use_sliding_window") is False:
-        return None, 0
-    if c.get("model_type") in ("mistral", "mixtral") and window < c.get("max_position_embeddings", 0):
-        return window, layers
     return None, 0
 
 
