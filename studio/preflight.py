@@ -227,8 +227,9 @@ def _first_result_sooner(planned: list[PlannedJob], protocol: Protocol, notes: l
         return None
     chunks = max(min(j.expected.tokens_within(FIRST_RESULT_SECONDS) // protocol.n_ctx for j in long), 2)
     slowest = max(long, key=lambda j: j.expected.seconds)
+    first = slowest.expected.fixed_seconds + slowest.expected.seconds_per_token * protocol.n_ctx * chunks
     notes.append(f"note: evaluating {chunks} chunks, for a first result in about "
-                 f"{timing.spoken(FIRST_RESULT_SECONDS)}: over the whole text {slowest.label} would take about "
+                 f"{timing.spoken(first)}: over the whole text {slowest.label} would take about "
                  f"{timing.spoken(slowest.expected.seconds)} here ({slowest.expected.basis}); ask for the whole "
                  "text (--whole-text) or a chunk count to choose")
     return Protocol(protocol.n_ctx, chunks)
