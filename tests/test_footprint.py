@@ -16,6 +16,7 @@ from studio import gguf_mix, planner, recipes
 from studio.architecture import KNOWN, Architecture
 from studio.config import Settings
 from studio.llamacpp import convert_command, ensure_tools
+from studio.recipes.gguf import NEEDS_IMATRIX
 from studio.models import read_model_facts
 from studio.stages import StageContext
 from tests.conftest import HF_RECIPES_TINY
@@ -206,3 +207,32 @@ def test_the_kv_cache_is_what_llama_cpp_allocates(context_models, model, n_ctx, 
     kv, compute = llama_cpp_buffers(path, n_ctx, kv_type, windowed)
     assert planner.kv_cache_bytes(shape, n_ctx, 1, kv_type, windowed) == pytest.approx(kv, rel=1e-3)
     assert planner.runtime_bytes(shape) == pytest.approx(compute, rel=0.07)
+
+
+@pytest.mark.slow
+def test_every_gguf_type_of_smollm2_written_for_real_weighs_what_was_said(tools, smol_f16, smol_facts, tmp_path):
+    """Every file type quantized for real by llama-quantize (an importance matrix of ones where the type needs
+    one), against the recipe's estimate: the file itself, metadata and all."""
+    recipe = recipes.get("gguf")
+    matrix = write_flat_imatrix(tmp_path / "flat.imatrix", smol_facts.shape)
+    for file_type in FILE_TYPES:
+        out = tmp_path / f"{file_type}.gguf"
+        with_matrix = file_type in NEEDS_IMATRIX
+        extra = ["--imatrix", str(matrix)] if with_matrix else []
+        subprocess.run([str(tools / "llama-quantize"), *extra, str(smol_f16), str(out), file_type], check=True,
+                       capture_output=True, timeout=1800)
+        options = recipe.resolve_options(None, {"type": file_type, "imatrix": "on" if with_matrix else "off"})
+        estimate = recipe.estimate_output_bytes(smol_facts, options)
+        assert estimate == pytest.approx(out.stat().st_size, rel=0.01), file_type
+        out.unlink()
+
+
+@pytest.mark.slow
+def test_the_bitsandbytes_and_gptq_artifacts_of_smollm2_weigh_what_was_said(smol_hf_run, smol_facts):
+    """The slow run's SmolLM2 rows of the recipes that are not the studio's own code (GPTQ with its options)."""
+    submitted = {"bnb-nf4": {}, "bnb-int8": {}, "gptq": {"bits": 4, "group_size": 64}}
+    rows = {r["recipe"]: r for r in smol_hf_run["rows"]}
+    for name, overrides in submitted.items():
+        recipe = recipes.get(name)
+        estimate = recipe.estimate_output_bytes(smol_facts, recipe.resolve_options(None, overrides))
+        assert estimate == pytest.approx(rows[name]["size_bytes"], rel=0.01), name

@@ -39,8 +39,10 @@ GGUF_PRIOR = Prior(per_job=10.0, per_gparam=42.0, per_gparam_token=0.035)
 CHECKPOINT_PRIOR = Prior(per_job=10.0, per_gparam=0.0, per_gparam_token=0.049)
 # type -> llama.cpp's file type (llama_ftype), from gguf-py, which ships with the same llama.cpp
 GGUF_TYPES: dict[str, LlamaFileType] = {name: LlamaFileType[f"MOSTLY_{name}"] for name in NOMINAL_BPW}
-# Types llama.cpp refuses to make without an importance matrix, and the low-bit ones that gain most from it.
-NEEDS_IMATRIX = ("IQ1_S", "IQ1_M", "IQ2_XXS", "IQ2_XS", "IQ2_S")
+# Types llama.cpp refuses to make without an importance matrix (their mixes keep tensors at IQ1/IQ2 or IQ3_XXS,
+# which it will not write without one: IQ2_M and IQ3_XXS too, found quantizing every type for real), and the
+# low-bit ones that gain most from it.
+NEEDS_IMATRIX = ("IQ1_S", "IQ1_M", "IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ2_M", "IQ3_XXS")
 LOW_BIT = ("Q2_K", "Q3_K_S", "Q3_K_M", "Q3_K_L", *(t for t in GGUF_TYPES if t.startswith("IQ")))
 TENSOR_TYPES = ("F32", "F16", "BF16", "Q8_0", "Q6_K", "Q5_K", "Q4_K", "Q5_0", "Q4_0")
 OVERRIDE = re.compile(r"^[A-Za-z0-9_.*\[\]\\^$|+-]+=(" + "|".join(TENSOR_TYPES) + r")$", re.IGNORECASE)
