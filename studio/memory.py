@@ -90,9 +90,16 @@ def repacked_bytes(model: ModelFacts, gguf_type: str) -> int:
 
 
 def llama_context_bytes(model: ModelFacts) -> int:
-    """A llama.cpp context at the evaluation's batch: its compute buffer, which holds the batch's logits
-    (the KV cache at n_ctx 512 is a few MiB beside it)."""
-    return 4 * BATCH * (model.vocab_size or 32_000)
+    """A llama.cpp context at the evaluation's batch: its compute buffer (the KV cache at n_ctx 512 is a few MiB
+    beside it)."""
+    return llama_compute_buffer_bytes(model.vocab_size or 32_000, model.hidden_size or 4096)
+
+
+def llama_compute_buffer_bytes(vocab: int, hidden: int) -> int:
+    """llama.cpp's compute buffer for a BATCH-token forward pass with flash attention: the batch's float32 logits
+    and about three hidden-size activations per token (its own figure within 7 % on SmolLM2, the 1 B and 8 B
+    shapes and Gemma 2: tests/test_footprint.py)."""
+    return 4 * BATCH * (vocab + 3 * hidden)
 
 
 def _scoring_bytes(model: ModelFacts) -> int:

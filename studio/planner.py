@@ -15,7 +15,7 @@ import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from studio import recipes
+from studio import memory, recipes
 from studio.architecture import Architecture
 from studio.gguf_mix import tensor_bytes
 from studio.models import ModelFacts
@@ -103,10 +103,8 @@ def kv_cache_bytes(shape: Architecture, context: int, batch: int = 1, kv_type: s
 
 
 def runtime_bytes(shape: Architecture) -> int:
-    """The compute buffer of a forward pass over UBATCH tokens with flash attention: the batch's float32 logits
-    and about three hidden-size activations per token (llama.cpp's own figure within 7 % on SmolLM2, the 1 B and
-    8 B shapes and Gemma 2)."""
-    return 4 * UBATCH * (shape.vocab + 3 * shape.hidden)
+    """llama.cpp's compute buffer (studio.memory's figure, the one the preflight's memory model counts)."""
+    return memory.llama_compute_buffer_bytes(shape.vocab, shape.hidden)
 
 
 def _row_bytes(kv_type: str, elements: int) -> int:
