@@ -15,18 +15,21 @@ def build_app(settings: Settings, enqueue: Enqueue) -> gr.Blocks:
                 "<p>Shrink a language model, and see what you lost.</p></div>")
         with gr.Tabs() as tabs:
             with gr.Tab("New job", id="new"):
-                preset_targets = new_job.build(settings, enqueue)
-            with gr.Tab("Jobs", id="jobs"):
-                jobs_tab.build(settings)
+                gguf_types, hf_recipes, open_jobs, submitted = new_job.build(settings, enqueue)
+            with gr.Tab("Jobs", id="jobs") as jobs_ui:
+                selected_job, load_jobs, j_in, j_out = jobs_tab.build(settings)
             with gr.Tab("Compare", id="compare") as compare_tab:
                 load_compare, c_in, c_out = compare.build(settings)
-                load_ollama, o_out = ollama_panel.build(settings, enqueue)
+                load_ollama, o_in, o_out = ollama_panel.build(settings, enqueue)
             with gr.Tab("Planner", id="planner") as plan_tab:
-                load_plan, p_in, p_out = planner_tab.build(settings, preset_targets, tabs)
+                load_plan, p_in, p_out = planner_tab.build(settings, (gguf_types, hf_recipes), tabs)
             with gr.Tab("Hardware", id="hardware") as hw_tab:
                 load_hw, h_in, h_out = hardware_tab.build(settings)
+        open_jobs.click(lambda ids: (gr.Tabs(selected="jobs"), str(ids[0]) if ids else ""), submitted,
+                        [tabs, selected_job])
+        jobs_ui.select(load_jobs, j_in, j_out)
         compare_tab.select(load_compare, c_in, c_out)
-        compare_tab.select(load_ollama, None, o_out)
+        compare_tab.select(load_ollama, o_in, o_out)
         plan_tab.select(load_plan, p_in, p_out)
         hw_tab.select(load_hw, h_in, h_out)
     return app

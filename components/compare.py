@@ -3,6 +3,8 @@ filterable table with CSV export and delete, generations side by side with the d
 base highlighted, and a reference card of published numbers (never mixed with measured rows)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Callable
 
 import gradio as gr
 
@@ -14,9 +16,6 @@ from studio.config import Settings
 from studio.pareto import frontier
 from studio.textdiff import word_diff
 
-COLUMNS = ("Recipe", "Compared to", "Size (MiB)", "Bits/weight", "PPL", "Δ PPL", "Δ %", "Mean KLD", "KLD p99",
-           "Same top %", "RMS Δp %", "KLD vs checkpoint", "Prefill tok/s", "Decode tok/s", "Peak RAM (MiB)",
-           "Quantize (s)", "Load (s)", "Protocol", "Tensor types")
 X_AXES = {"Bits per weight": "bpw", "Size (MiB)": "size_mib"}
 Y_AXES = {"Δ PPL %": "ppl_delta_pct", "Mean KLD": "kld_mean", "KLD vs checkpoint": "kld_vs_checkpoint"}
 SORTS = {"Size": ("size_bytes", False), "Bits/weight": ("bpw", False), "PPL": ("ppl", False),
@@ -68,17 +67,15 @@ def visible_rows(rows: list[dict], family: str, query: str, sort: str) -> list[d
     return [r for r in kept if r["is_base"]] + quantized
 
 
-def _divergence_cells(r: dict) -> str:
-    if r["is_base"]:
-        return "<td></td>" * 4
-    if r["kld_p99"] is None:
-        return "<td>—</td>" * 4
-    return (f'<td class="qs-kld">{r["kld_mean"]:.4f}</td><td>{r["kld_p99"]:.4f}</td>'
-            f'<td>{r["same_top_pct"]:.1f}</td><td>{r["rms_dp_pct"]:.2f}</td>')
-
-
 def _seconds(value: float | None) -> str:
     return "—" if value is None else f"{value:.1f}"
+
+
+def _kld(r: dict, key: str, digits: int = 4) -> str:
+    if r["is_base"]:
+        return "<td></td>"
+    value = r.get(key)
+    return "<td>—</td>" if value is None else f"<td>{value:.{digits}f}</td>"
 
 
 def _checkpoint_cell(r: dict) -> str:
@@ -103,29 +100,101 @@ def _recipe_cell(r: dict) -> str:
     if r.get("emulated"):
         flags += (' <span class="qs-flag" title="the format is stored exactly; its arithmetic is imitated in higher '
                   'precision on this device">emulated</span>')
-    return f"<td>{esc(r['recipe'])}{flags}</td>"
+    return f'<td class="qs-pin">{esc(r["recipe"])}{flags}</td>'
 
 
-def table_html(rows: list[dict]) -> str:
+def _census_cell(r: dict) -> str:
+    types = sorted(r["tensor_types"].items(), key=lambda kv: -kv[1])
+    if not types:
+        return "<td>—</td>"
+    summary = ", ".join(f"{k}×{v}" for k, v in types[:2]) + (" …" if len(types) > 2 else "")
+    every = "<br>".join(f"{esc(k)} × {v}" for k, v in types)
+    return f'<td class="qs-census"><details><summary>{esc(summary)}</summary>{every}</details></td>'
+
+
+def _delta_cell(r: dict, key: str, fmt: str, css: str = "") -> str:
+    return "<td></td>" if r["is_base"] else f'<td class="{css}">{format(r[key], fmt)}</td>'
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    tip: str  # what it is, which way is better, how it was measured (the header's hover text)
+    cell: Callable[[dict], str]
+    shown: bool = True  # in the default choice
+
+
+_PROTOCOL = "on the comparison's text and protocol (ctx × chunks, the same token ids for every row of a family)"
+COLUMNS = (
+    Column("Recipe", "the quantization recipe and its options; pinned while the table scrolls", _recipe_cell),
+    Column("Compared to", "the base row this row's Δ and KLD are measured against (its family's unquantized model)",
+           lambda r: f"<td>{'—' if r['is_base'] else esc(r['base'] or '—')}</td>"),
+    Column("Size (MiB)", "the artifact's weight files on disk. Smaller is better",
+           lambda r: f"<td>{mib(r['size_bytes'])}</td>"),
+    Column("Bits/weight", "weight bytes × 8 / parameters, read back from the artifact. Smaller is better",
+           lambda r: f"<td>{r['bpw']:.2f}</td>"),
+    Column("PPL", f"perplexity: exp(mean negative log-likelihood of the next token) {_PROTOCOL}. Lower is better; "
+           "compare within a family", lambda r: f'<td class="qs-ppl">{r["ppl"]:.4f}</td>'),
+    Column("Δ PPL", "PPL minus the base's PPL. Closer to 0 is better", lambda r: _delta_cell(r, "ppl_delta", "+.4f"),
+           shown=False),
+    Column("Δ %", "PPL change against the base, in %. Closer to 0 is better; above +5 % shows red",
+           lambda r: _delta_cell(r, "ppl_delta_pct", "+.2f")),
+    Column("Mean KLD", "mean KL divergence KL(base ‖ this) of the next-token distributions, in nats, over every "
+           f"scored token {_PROTOCOL}. 0 = identical; lower is better. The most direct measure of what was lost",
+           lambda r: _kld(r, "kld_mean")),
+    Column("KLD p99", "99th percentile of the per-token KLD: the worst 1 % of tokens. Lower is better",
+           lambda r: _kld(r, "kld_p99")),
+    Column("Same top %", "share of tokens where this model's most likely next token is the base's. Higher is "
+           "better (100 = same greedy choices)", lambda r: _kld(r, "same_top_pct", 1)),
+    Column("RMS Δp %", "root mean square change of the probability given to the correct next token, in "
+           "percentage points. Lower is better", lambda r: _kld(r, "rms_dp_pct", 2), shown=False),
+    Column("KLD vs checkpoint", "KLD against the original Hugging Face checkpoint run by torch, on its own "
+           "token ids: one scale for GGUF and HF rows alike. Lower is better", _checkpoint_cell),
+    Column("Prefill tok/s", "prompt processing speed: context tokens / the median perplexity chunk's forward "
+           "time on this machine. Higher is better", lambda r: f"<td>{r['prefill_tok_s']:.0f}</td>"),
+    Column("Decode tok/s", "generation speed: greedy tokens per second over the sample prompts (prefill "
+           "excluded). Higher is better", _decode_cell),
+    Column("Peak RAM (MiB)", "the evaluation process's peak resident memory with this model loaded (the base "
+           "it is compared with not counted). Lower is better", lambda r: f"<td>{mib(r['peak_rss_bytes'])}</td>"),
+    Column("Quantize (s)", "wall time of the quantize stage", lambda r: f"<td>{_seconds(r['quant_seconds'])}</td>",
+           shown=False),
+    Column("Load (s)", "time to load the artifact for evaluation", lambda r: f"<td>{_seconds(r['load_seconds'])}</td>",
+           shown=False),
+    Column("Protocol", "context length × chunks evaluated, and the tokens scored",
+           lambda r: f"<td>{r['n_ctx']} × {r['n_chunks']} ({r['n_tokens_scored']} tokens)</td>", shown=False),
+    Column("Tensor types", "how many tensors of each storage type the artifact holds (click to see all)",
+           _census_cell),
+)
+CHOOSABLE = [c.name for c in COLUMNS if c.name != "Recipe"]
+DEFAULT_COLUMNS = [c.name for c in COLUMNS if c.shown and c.name != "Recipe"]
+
+
+def table_html(rows: list[dict], shown: list[str] | None = None) -> str:
+    """The rows in the chosen columns (the recipe always first, pinned), in a frame that scrolls sideways."""
+    chosen = set(DEFAULT_COLUMNS if shown is None else shown) | {"Recipe"}
+    columns = [c for c in COLUMNS if c.name in chosen]
     body = []
     for r in rows:
-        delta = "" if r["is_base"] else f"{r['ppl_delta']:+.4f}"
-        pct = "" if r["is_base"] else f"{r['ppl_delta_pct']:+.2f}"
         cls = "qs-base" if r["is_base"] else ("qs-worse" if (r["ppl_delta_pct"] or 0) > 5 else "qs-ok")
-        census = ", ".join(f"{k}×{v}" for k, v in sorted(r["tensor_types"].items(), key=lambda kv: -kv[1]))
-        body.append(
-            f'<tr class="{cls}" data-recipe="{esc(r["recipe"])}" data-id="{r["id"]}">{_recipe_cell(r)}'
-            f"<td>{'—' if r['is_base'] else esc(r['base'] or '—')}</td><td>{mib(r['size_bytes'])}</td>"
-            f"<td>{r['bpw']:.2f}</td><td class=\"qs-ppl\">{r['ppl']:.4f}</td><td>{delta}</td><td>{pct}</td>"
-            f"{_divergence_cells(r)}{_checkpoint_cell(r)}<td>{r['prefill_tok_s']:.0f}</td>{_decode_cell(r)}"
-            f"<td>{mib(r['peak_rss_bytes'])}</td><td>{_seconds(r['quant_seconds'])}</td>"
-            f"<td>{_seconds(r['load_seconds'])}</td><td>ctx {r['n_ctx']}, {r['n_chunks']} chunks, "
-            f"{r['n_tokens_scored']} tokens</td><td class=\"qs-census\">{esc(census)}</td></tr>")
-    head = "".join(f"<th>{c}</th>" for c in COLUMNS)
+        body.append(f'<tr class="{cls}" data-recipe="{esc(r["recipe"])}" data-id="{r["id"]}">'
+                    + "".join(c.cell(r) for c in columns) + "</tr>")
+    head = "".join(f'<th title="{esc(c.tip)}"{" class=qs-pin" if c.name == "Recipe" else ""}>{c.name}</th>'
+                   for c in columns)
     snippets = "".join(f'<details class="qs-snippet"><summary>Load {esc(r["recipe"])}</summary>'
                        f'<pre>{esc(r["load_snippet"])}</pre></details>' for r in rows if not r["is_base"])
-    return (f'<table class="qs-table" id="compare-table"><thead><tr>{head}</tr></thead>'
-            f'<tbody>{"".join(body)}</tbody></table><div id="load-snippets">{snippets}</div>')
+    return (f'<div class="qs-scroll"><table class="qs-table" id="compare-table"><thead><tr>{head}</tr></thead>'
+            f'<tbody>{"".join(body)}</tbody></table></div><div id="load-snippets">{snippets}</div>')
+
+
+HOW_TO_READ = """<div class="qs-howto" id="how-to-read"><h4>How to read this</h4><ul>
+<li><b>Left plot</b>: quality lost (y, lower is better) against size (x, smaller is better). The dashed line joins
+the Pareto frontier: no other result is both smaller and better. A result far above it is a poor trade.</li>
+<li><b>Right plot</b>: decode speed (higher is better) against size, on this machine.</li>
+<li><b>Mean KLD</b> measures how far the next-token distributions moved from the base (0 = identical); below
+~0.01 is hard to tell apart in use, above ~0.1 is noticeable. <b>Δ PPL %</b> says the same more coarsely.</li>
+<li>Compare perplexities within a family (llama.cpp and torch tokenize alike texts slightly differently);
+<b>KLD vs checkpoint</b> puts both families on one scale. Hover a column's header for its definition.</li>
+</ul></div>"""
 
 
 def plots_html(rows: list[dict], x_name: str, y_name: str) -> str:
@@ -140,7 +209,7 @@ def plots_html(rows: list[dict], x_name: str, y_name: str) -> str:
     speed_front = frontier([(p["x"], -p["y"]) for p in speed])
     return ('<div class="qs-plots">'
             + scatter_svg(quality, x_name, y_name, quality_front, "pareto-plot")
-            + scatter_svg(speed, x_name, "Decode tok/s", speed_front, "speed-plot") + "</div>")
+            + scatter_svg(speed, x_name, "Decode tok/s", speed_front, "speed-plot") + HOW_TO_READ + "</div>")
 
 
 def _diff_html(base: str | None, text: str) -> str:
@@ -179,6 +248,15 @@ def generations_html(settings: Settings, rows: list[dict], all_rows: list[dict])
     return f'<div id="generations">{legend}{skipped}{"".join(blocks)}</div>'
 
 
+MAX_PICKS = 4
+
+
+def delete_choices(rows: list[dict]) -> list[tuple[str, int]]:
+    """What the Delete panel offers: every result, and a base only once nothing is compared to it."""
+    compared = {r["base_key"] for r in rows if not r["is_base"]}
+    return [(f"#{r['id']} {r['recipe']}", r["id"]) for r in rows if not (r["is_base"] and r["base_key"] in compared)]
+
+
 def build(settings: Settings):
     with gr.Row():
         group = gr.Dropdown(label="Model · text · protocol", elem_id="compare-group", scale=4)
@@ -192,40 +270,57 @@ def build(settings: Settings):
                              label="Family", elem_id="filter-family")
         query = gr.Textbox("", label="Filter recipes", placeholder="e.g. Q4 or bnb", elem_id="filter-query")
         sort = gr.Dropdown(list(SORTS), value="Size", label="Sort by", elem_id="sort-by")
+    with gr.Accordion("Columns", open=False, elem_id="column-panel"):
+        columns = gr.CheckboxGroup(CHOOSABLE, value=DEFAULT_COLUMNS, label="Shown (hover a header for what it "
+                                   "measures)", elem_id="column-chooser")
     table = gr.HTML(elem_id="compare-html")
     with gr.Row():
         csv_btn = gr.Button("Export CSV", elem_id="export-csv")
         csv_file = gr.File(label="CSV", elem_id="csv-file", interactive=False)
     with gr.Accordion("Delete a result", open=False, elem_id="delete-panel"):
         with gr.Row():
-            victim = gr.Dropdown(label="Result", elem_id="delete-pick")
+            victim = gr.Dropdown(label="Result (a base only once no result is compared to it)",
+                                 elem_id="delete-pick")
             confirm = gr.Checkbox(False, label="Yes, delete the row and its files in outputs/",
                                   elem_id="delete-confirm")
             delete_btn = gr.Button("Delete", variant="stop", elem_id="delete-btn")
         delete_status = gr.HTML(elem_id="delete-status")
-    picks = gr.CheckboxGroup(label="Generations: pick 2–4 results", elem_id="gen-picks")
+    picks = gr.CheckboxGroup(label=f"Generations: pick 2–{MAX_PICKS} results", elem_id="gen-picks")
     gens = gr.HTML(elem_id="gen-html")
     gr.HTML(REFERENCE_CARD)
 
-    view = [group, x_axis, y_axis, family, query, sort]
+    view = [group, x_axis, y_axis, family, query, sort, columns]
     outputs = [group, plots, table, victim, picks, gens]
 
-    def load(current, x_name, y_name, fam, q, sort_by):
+    def load(current, x_name, y_name, fam, q, sort_by, shown, keep_victim=None):
         groups = _groups(settings)
         choices = [(group_label(rows), key) for key, rows in groups.items()]
         key = current if current in groups else (choices[-1][1] if choices else None)
         rows = visible_rows(groups.get(key, []), fam, q, sort_by)
         pick_choices = [(r["recipe"], r["id"]) for r in rows]
-        default = [r["id"] for r in rows][:4]
-        shown = [r for r in rows if r["id"] in default]
+        default = [r["id"] for r in rows][:MAX_PICKS]
+        shown_rows = [r for r in rows if r["id"] in default]
+        victims = delete_choices(groups.get(key, []))
+        victim_value = keep_victim if keep_victim in {v for _, v in victims} else None
         return (gr.update(choices=choices, value=key), plots_html(rows, x_name, y_name),
-                table_html(rows) if rows else '<p class="qs-empty">No results yet.</p>',
-                gr.update(choices=pick_choices, value=None), gr.update(choices=pick_choices, value=default),
-                generations_html(settings, shown, groups.get(key, [])))
+                table_html(rows, shown) if rows else '<p class="qs-empty">No results yet.</p>',
+                gr.update(choices=victims, value=victim_value), gr.update(choices=pick_choices, value=default),
+                generations_html(settings, shown_rows, groups.get(key, [])))
 
     def on_pick(key, picked):
         all_rows = _groups(settings).get(key, [])
-        return generations_html(settings, [r for r in all_rows if r["id"] in (picked or [])], all_rows)
+        picked = list(picked or [])
+        note = ""
+        if len(picked) > MAX_PICKS:
+            picked = picked[:MAX_PICKS]
+            note = (f'<p class="qs-caveat" id="pick-limit">At most {MAX_PICKS} results side by side: '
+                    "untick one to pick another.</p>")
+        chosen = [r for r in all_rows if r["id"] in picked]
+        return gr.update(value=picked), note + generations_html(settings, chosen, all_rows)
+
+    def on_columns(key, fam, q, sort_by, shown):
+        rows = visible_rows(_groups(settings).get(key, []), fam, q, sort_by)
+        return table_html(rows, shown) if rows else '<p class="qs-empty">No results yet.</p>'
 
     def on_csv(key, fam, q, sort_by):
         rows = visible_rows(_groups(settings).get(key, []), fam, q, sort_by)
@@ -233,21 +328,23 @@ def build(settings: Settings):
 
     def on_delete(result_id, sure, *current):
         if result_id is None:
-            return messages("error", ["pick a result to delete"]), *load(*current)
-        if not sure:
-            return messages("error", ["tick the confirmation box first: the row and its files will be deleted"]), \
-                *load(*current)
+            return messages("error", ["pick a result to delete"]), gr.update(), *load(*current)
+        if not sure:  # the choice stays: only the box is missing
+            return (messages("error", ["tick the confirmation box first: the row and its files will be deleted"]),
+                    gr.update(), *load(*current, keep_victim=result_id))
         try:
             removed = service.delete_result(settings, int(result_id))
         except service.DeleteError as exc:
-            return messages("error", [str(exc)]), *load(*current)
-        return messages("ok", [f"deleted result #{result_id}"] + [f"removed {p}" for p in removed]), *load(*current)
+            return messages("error", [str(exc)]), gr.update(), *load(*current, keep_victim=result_id)
+        return (messages("ok", [f"deleted result #{result_id}"] + [f"removed {p}" for p in removed]),
+                gr.update(value=False), *load(*current))
 
     refresh_btn.click(load, view, outputs)
     for control in (group, x_axis, y_axis, family, sort):
         control.input(load, view, outputs)
     query.submit(load, view, outputs)
-    picks.input(on_pick, [group, picks], [gens])
+    columns.input(on_columns, [group, family, query, sort, columns], [table], show_progress="hidden")
+    picks.input(on_pick, [group, picks], [picks, gens])
     csv_btn.click(on_csv, [group, family, query, sort], csv_file)
-    delete_btn.click(on_delete, [victim, confirm, *view], [delete_status, *outputs])
+    delete_btn.click(on_delete, [victim, confirm, *view], [delete_status, confirm, *outputs])
     return load, view, outputs

@@ -1,5 +1,6 @@
-"""New job tab: model, recipes (GGUF types and the HF-format recipes, each with a form generated
-from its options schema), evaluation text, prompts; Preflight and Quantize."""
+"""New job tab: a short form — model (picked from the allowed folders or typed), recipes, evaluation text —
+with Preflight and Quantize and their outcome right below them; everything else (protocol, prompts,
+calibration, each chosen recipe's options, generated from its schema) folded under Advanced."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -31,9 +32,10 @@ def _option_widget(recipe_name: str, opt):
     return gr.Textbox(str(opt.default), label=label, info=opt.help, elem_id=elem_id)
 
 
-def _option_forms() -> tuple[list[tuple[str, str]], list]:
-    """One accordion per recipe with a widget per option; returns ((recipe, option) keys, widgets)."""
-    keys, widgets = [], []
+def _option_forms(chosen: set[str]) -> tuple[list[tuple[str, str]], list, dict[str, gr.Accordion]]:
+    """One accordion per recipe with a widget per option, shown while the recipe is chosen; returns the
+    ((recipe, option) keys, widgets, accordions by recipe name)."""
+    keys, widgets, forms = [], [], {}
     for name, entry in sorted(recipes.entries().items()):
         recipe = entry.recipe
         if recipe is None:
@@ -42,11 +44,32 @@ def _option_forms() -> tuple[list[tuple[str, str]], list]:
         shown = [o for o in recipe.options if o.name != variant]
         if not shown:
             continue
-        with gr.Accordion(f"{recipe.title} options", open=False, elem_id=f"options-{name}"):
+        with gr.Accordion(f"{recipe.title} options", open=False, visible=name in chosen,
+                          elem_id=f"options-{name}") as forms[name]:
             for opt in shown:
                 keys.append((name, opt.name))
                 widgets.append(_option_widget(name, opt))
-    return keys, widgets
+    return keys, widgets, forms
+
+
+def chosen_recipes(types, hf_recipes) -> set[str]:
+    """Registry names of the recipes the form has chosen: every GGUF type is the one recipe `gguf`."""
+    return ({"gguf"} if types else set()) | set(hf_recipes or ())
+
+
+def whole_number(value, what: str) -> int | None:
+    """A number field's value (a number, or the text of a field that may stay empty), None when left empty;
+    anything but a whole number is refused rather than rounded."""
+    text = str(value).strip() if value is not None else ""
+    if not text:
+        return None
+    try:
+        number = float(text)
+    except ValueError:
+        raise PreflightError([f"{what} must be a whole number (got {text!r})"]) from None
+    if not number.is_integer():
+        raise PreflightError([f"{what} must be a whole number (got {text})"])
+    return int(number)
 
 
 def _request(settings: Settings, option_keys, model, types, hf_recipes, text_choice, upload, calibration_upload,
@@ -57,53 +80,69 @@ def _request(settings: Settings, option_keys, model, types, hf_recipes, text_cho
         text = service.save_upload(settings, Path(upload))
     else:
         text = BUILTIN_SAMPLE
-    values = dict(zip(option_keys, option_values))
+    chosen = chosen_recipes(types, hf_recipes)
+    values = {key: value for key, value in zip(option_keys, option_values) if key[0] in chosen}
     if calibration_upload:  # the uploaded file replaces 'builtin' wherever a recipe takes a calibration text
         calibration = str(service.save_upload(settings, Path(calibration_upload)))
         values.update({key: calibration for key, value in values.items()
                        if key[1] in CALIBRATION_TEXT_OPTIONS and value == "builtin"})
     overrides = tuple((f"{name}.{key}", value) for (name, key), value in values.items() if value is not None)
     return service.JobRequest(
-        model=model or "", recipes=tuple(f"gguf:{t}" for t in (types or [])) + tuple(hf_recipes or ()),
+        model=(model or "").strip(), recipes=tuple(f"gguf:{t}" for t in (types or [])) + tuple(hf_recipes or ()),
         eval_text=text, overrides=overrides,
-        n_ctx=int(n_ctx or 0), max_chunks=int(max_chunks) if max_chunks else None, whole_text=bool(whole_text),
+        n_ctx=whole_number(n_ctx, "the context") or 0, max_chunks=whole_number(max_chunks, "max chunks"),
+        whole_text=bool(whole_text),
         prompts=tuple(p.strip() for p in (prompts or "").splitlines() if p.strip()),
-        max_new_tokens=int(max_new or 0))
+        max_new_tokens=whole_number(max_new, "max new tokens") or 0)
 
 
-def build(settings: Settings, enqueue: Enqueue) -> None:
+def _outcome(kind: str, lines: list[str]) -> str:
+    """The message under the buttons; a toast repeats its first line where the eye may be elsewhere."""
+    (gr.Warning if kind == "error" else gr.Info)(lines[0] if lines else "")
+    return messages(kind, lines)
+
+
+def build(settings: Settings, enqueue: Enqueue):
+    """The form; returns (GGUF types, HF recipes, the open-in-Jobs button, the submitted job ids) for the
+    Planner's presets and the jump to the Jobs tab (wired in app.py)."""
     gguf = recipes.get("gguf")
+    model = gr.Dropdown(service.model_choices(settings), value=None, allow_custom_value=True, label="Model",
+                        elem_id="model-input", filterable=True,
+                        info="a checkpoint folder under the allowed model folders (listed), any path to one, "
+                             "or a hub id such as HuggingFaceTB/SmolLM2-135M-Instruct (downloaded when online)")
+    with gr.Row(equal_height=False):
+        types = gr.CheckboxGroup(list(gguf.option("type").choices), value=["Q4_K_M"], label="GGUF types",
+                                 elem_id="gguf-types", info="llama.cpp quantization types; one job each", scale=3)
+        hf_names = [n for n, e in sorted(recipes.entries().items()) if e.recipe and e.recipe.family != gguf.family]
+        hf_recipes = gr.CheckboxGroup(hf_names, value=[], label="Hugging Face-format recipes", elem_id="hf-recipes",
+                                      info="evaluated with torch against the checkpoint itself; one job each",
+                                      scale=2)
+    with gr.Row(equal_height=False):
+        text_choice = gr.Radio([BUILTIN, UPLOAD], value=BUILTIN, label="Evaluation text", elem_id="text-choice")
+        upload = gr.File(label="Text file (.txt, UTF-8)", file_types=[".txt"], type="filepath", visible=False,
+                         elem_id="text-upload")
     with gr.Row():
-        with gr.Column(scale=3):
-            model = gr.Textbox(label="Model", elem_id="model-input",
-                               placeholder="/path/to/checkpoint  or  HuggingFaceTB/SmolLM2-135M-Instruct",
-                               info="a local Hugging Face checkpoint folder, or a hub id (downloaded when online)")
-            types = gr.CheckboxGroup(list(gguf.option("type").choices), value=["Q4_K_M"], label="GGUF types",
-                                     elem_id="gguf-types", info="llama.cpp quantization types; one job each")
-            hf_names = [n for n, e in sorted(recipes.entries().items()) if e.recipe and e.recipe.family != gguf.family]
-            hf_recipes = gr.CheckboxGroup(hf_names, value=[], label="Hugging Face-format recipes", elem_id="hf-recipes",
-                                          info="evaluated with torch against the checkpoint itself; one job each")
-            option_keys, option_widgets = _option_forms()
-            with gr.Row():
-                text_choice = gr.Radio([BUILTIN, UPLOAD], value=BUILTIN, label="Evaluation text", elem_id="text-choice")
-                upload = gr.File(label="Text file (.txt, UTF-8)", file_types=[".txt"], type="filepath")
-            calibration_upload = gr.File(label="Calibration text (.txt, UTF-8) for the importance matrix, GPTQ and "
-                                         "AWQ; empty: the built-in WikiText-2 slice", file_types=[".txt"],
-                                         type="filepath", elem_id="calibration-upload")
-            with gr.Row():
-                n_ctx = gr.Number(512, label="Context (tokens)", precision=0, elem_id="n-ctx")
-                max_chunks = gr.Number(None, label="Max chunks (empty = automatic)", precision=0, elem_id="max-chunks",
-                                       info="all, unless that takes over 30 min here: then ~10 min's worth")
-                whole_text = gr.Checkbox(False, label="Whole text", elem_id="whole-text",
-                                         info="every chunk, however long it takes")
-                max_new = gr.Number(64, label="Max new tokens per generation", precision=0)
-            prompts = gr.Textbox("\n".join(DEFAULT_PROMPTS), lines=4, label="Sample prompts (one per line)",
-                                 elem_id="prompts")
-            with gr.Row():
-                check_btn = gr.Button("Preflight", elem_id="preflight-btn")
-                submit_btn = gr.Button("Quantize", variant="primary", elem_id="quantize-btn")
-        with gr.Column(scale=2):
-            status = gr.HTML(elem_id="new-job-status")
+        check_btn = gr.Button("Preflight", elem_id="preflight-btn", scale=1)
+        submit_btn = gr.Button("Quantize", variant="primary", elem_id="quantize-btn", scale=2)
+    status = gr.HTML(elem_id="new-job-status")
+    open_jobs = gr.Button("Open in the Jobs tab", visible=False, elem_id="open-jobs", size="sm")
+    submitted = gr.State([])
+    with gr.Accordion("Advanced: protocol, prompts, calibration text, recipe options", open=False,
+                      elem_id="advanced"):
+        with gr.Row():
+            n_ctx = gr.Number(512, label="Context (tokens)", precision=0, elem_id="n-ctx")
+            max_chunks = gr.Textbox("", label="Max chunks", elem_id="max-chunks", placeholder="automatic",
+                                    max_lines=1,
+                                    info="empty: all, unless that takes over 30 min here (then ~10 min's worth)")
+            whole_text = gr.Checkbox(False, label="Whole text", elem_id="whole-text",
+                                     info="every chunk, however long it takes")
+            max_new = gr.Number(64, label="Max new tokens per generation", precision=0, elem_id="max-new")
+        prompts = gr.Textbox("\n".join(DEFAULT_PROMPTS), lines=4, label="Sample prompts (one per line)",
+                             elem_id="prompts")
+        calibration_upload = gr.File(label="Calibration text (.txt, UTF-8) for the importance matrix, GPTQ and "
+                                     "AWQ; empty: the built-in WikiText-2 slice", file_types=[".txt"],
+                                     type="filepath", elem_id="calibration-upload")
+        option_keys, option_widgets, forms = _option_forms(chosen_recipes(types.value, hf_recipes.value))
     inputs = [model, types, hf_recipes, text_choice, upload, calibration_upload, n_ctx, max_chunks, whole_text, prompts,
               max_new, *option_widgets]
 
@@ -111,18 +150,27 @@ def build(settings: Settings, enqueue: Enqueue) -> None:
         try:
             plan = service.preflight(settings, _request(settings, option_keys, *values))
         except PreflightError as exc:
-            return messages("error", exc.reasons)
-        return messages("ok", plan.summary().splitlines())
+            return _outcome("error", exc.reasons)
+        return _outcome("ok", plan.summary().splitlines())
 
     def on_submit(*values):
         notes: list[str] = []
         try:
             ids = service.submit(settings, _request(settings, option_keys, *values), enqueue, notes)
         except PreflightError as exc:
-            return messages("error", exc.reasons)
-        return messages("ok", [f"Queued job(s) {', '.join(f'#{i}' for i in ids)}. Follow them in the Jobs tab.",
-                               *notes])
+            return _outcome("error", exc.reasons), [], gr.update(visible=False)
+        queued = f"Queued job{'s' if len(ids) > 1 else ''} {', '.join(f'#{i}' for i in ids)}."
+        return (_outcome("ok", [queued, *notes]), ids,
+                gr.update(visible=True, value=f"Follow job #{ids[0]} in the Jobs tab"))
+
+    def on_recipes(chosen_types, chosen_hf):
+        chosen = chosen_recipes(chosen_types, chosen_hf)
+        return [gr.update(visible=name in chosen) for name in forms]
 
     check_btn.click(on_check, inputs, status)
-    submit_btn.click(on_submit, inputs, status)
-    return types, hf_recipes
+    submit_btn.click(on_submit, inputs, [status, submitted, open_jobs])
+    for picker in (types, hf_recipes):
+        picker.change(on_recipes, [types, hf_recipes], list(forms.values()), show_progress="hidden")
+    text_choice.change(lambda choice: gr.update(visible=choice == UPLOAD), text_choice, upload,
+                       show_progress="hidden")
+    return types, hf_recipes, open_jobs, submitted

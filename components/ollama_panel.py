@@ -2,6 +2,8 @@
 the smoke-test answer and `ollama show` details appear. Also the Modelfile + GGUF for `ollama create`."""
 from __future__ import annotations
 
+import shlex
+
 import gradio as gr
 
 from components.formatting import esc, messages
@@ -10,10 +12,6 @@ from studio.ollama import service
 from studio.ollama.client import default_host
 from studio.service import Enqueue
 from studio.storage import JobState
-
-
-def result_choices(settings: Settings) -> list[tuple[str, int]]:
-    return [(f"#{r.id} {r.recipe} · {r.model.rsplit('/', 1)[-1]}", r.id) for r in service.gguf_results(settings)]
 
 
 def status_html(status: service.ImportStatus) -> str:
@@ -41,8 +39,19 @@ def outcome_html(row) -> str:
             f"<p>Template (ollama show)</p><pre>{esc(row.show.get('template') or '')}</pre></div>")
 
 
+def commands_text(artifact: str | None, name: str) -> str:
+    """The same model by hand: what the Download button's files are for, and llama.cpp's own server."""
+    if not artifact:
+        return ""
+    shown = name.strip() or "NAME"
+    return (f"# in the folder holding the downloaded Modelfile and GGUF:\nollama create {shown} -f Modelfile\n"
+            f"ollama run {shown}\n\n# or serve the GGUF with llama.cpp's server (OpenAI-compatible API):\n"
+            f"llama-server -m {shlex.quote(artifact)} --port 8080")
+
+
 def build(settings: Settings, enqueue: Enqueue):
-    """The panel; returns (loader, outputs) to refresh its result list when the tab opens."""
+    """The panel; returns (loader, outputs) to refresh its result list when the tab opens. The chosen result and
+    an edited Modelfile survive the refresh: only choosing another result writes a new Modelfile."""
     with gr.Accordion("Import into Ollama", open=True, elem_id="ollama-panel"):
         with gr.Row():
             result = gr.Dropdown(label="GGUF result", elem_id="ollama-result", scale=3)
@@ -59,22 +68,32 @@ def build(settings: Settings, enqueue: Enqueue):
             download_btn = gr.Button("Download Modelfile + GGUF", elem_id="ollama-download-btn")
         files = gr.File(label="For `ollama create NAME -f Modelfile`", file_count="multiple", interactive=False,
                         visible=False, elem_id="ollama-files")
+        commands = gr.Code(label="By hand", language="shell", interactive=False, elem_id="ollama-commands")
         status = gr.HTML(elem_id="ollama-status")
         job_id = gr.State(None)
         timer = gr.Timer(1.0, active=False)
+    artifacts: dict[int, str] = {}
 
-    def load():
-        choices = result_choices(settings)
-        return gr.update(choices=choices, value=choices[0][1] if choices else None)
+    def load(current):
+        found = service.gguf_results(settings)
+        artifacts.update({r.id: r.artifact for r in found})
+        choices = [(f"#{r.id} {r.recipe} · {r.model.rsplit('/', 1)[-1]}", r.id) for r in found]
+        if not choices:
+            return (gr.update(choices=[], value=None), "", "",
+                    messages("error", ["No GGUF results yet: quantize a model first."]), "")
+        if current in {v for _, v in choices}:  # the user's choice and edits stay as they are
+            return gr.update(choices=choices), gr.update(), gr.update(), gr.update(), gr.update()
+        return (gr.update(choices=choices, value=choices[0][1]), *on_result(choices[0][1]))
 
     def on_result(result_id):
         if result_id is None:
-            return "", "", messages("error", ["No GGUF results yet: quantize a model first."])
+            return "", "", "", ""
         preview = service.preview_modelfile(settings, int(result_id))
         note = messages("error", list(preview.warnings)) if preview.warnings else messages(
             "ok", [f"Chat template family: {preview.family} (from the GGUF's own chat template); "
                    "checked against it on sample chats."])
-        return preview.suggested_name, preview.text, note
+        return (preview.suggested_name, preview.text, note,
+                commands_text(str(preview.artifact), preview.suggested_name))
 
     def on_import(result_id, model_name, host_url, text, replace):
         try:
@@ -96,8 +115,12 @@ def build(settings: Settings, enqueue: Enqueue):
         return gr.update(value=[str(p) for p in paths], visible=True,
                          label=note or "For `ollama create NAME -f Modelfile`")
 
-    result.change(on_result, [result], [name, modelfile, warnings])
+    # Import waits while a new Modelfile is written: clicking it then would send the old text.
+    result.input(lambda: gr.update(interactive=False), None, import_btn, show_progress="hidden").then(
+        on_result, [result], [name, modelfile, warnings, commands]).then(
+        lambda: gr.update(interactive=True), None, import_btn, show_progress="hidden")
+    name.input(lambda rid, n: commands_text(artifacts.get(rid), n), [result, name], commands, show_progress="hidden")
     import_btn.click(on_import, [result, name, host, modelfile, overwrite], [job_id, status, timer])
     timer.tick(on_tick, [job_id], [status, timer], show_progress="hidden")
     download_btn.click(on_download, [result, modelfile], [files])
-    return load, [result]
+    return load, [result], [result, name, modelfile, warnings, commands]

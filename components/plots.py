@@ -50,11 +50,58 @@ def scatter_svg(points: list[dict], x_label: str, y_label: str, frontier: list[i
         path = " ".join(f"{sx(points[i]['x']):.1f},{sy(points[i]['y']):.1f}" for i in frontier)
         parts.append(f'<polyline class="qs-frontier" points="{path}"/>')
     on_frontier = set(frontier)
+    centres = [(sx(p["x"]), sy(p["y"])) for p in points]
+    placed = place_labels([p["label"] for p in points], centres, on_frontier)
     for i, p in enumerate(points):
         cls = f"qs-point qs-{p['kind']}" + (" qs-on-frontier" if i in on_frontier else "")
-        parts.append(f'<g class="{cls}" data-recipe="{esc(p["label"])}"><circle cx="{sx(p["x"]):.1f}" '
-                     f'cy="{sy(p["y"]):.1f}" r="5"><title>{esc(p["label"])}: {x_label} {p["x"]:.3g}, '
-                     f'{y_label} {p["y"]:.4g}</title></circle><text class="qs-point-label" x="{sx(p["x"]) + 7:.1f}" '
-                     f'y="{sy(p["y"]) - 6:.1f}">{esc(p["label"])}</text></g>')
+        cx, cy = centres[i]
+        label = ""
+        if placed[i] is not None:
+            lx, ly, anchor = placed[i]
+            label = (f'<text class="qs-point-label" x="{lx:.1f}" y="{ly:.1f}" text-anchor="{anchor}">'
+                     f'{esc(p["label"])}</text>')
+        parts.append(f'<g class="{cls}" data-recipe="{esc(p["label"])}"><circle cx="{cx:.1f}" cy="{cy:.1f}" r="5">'
+                     f'<title>{esc(p["label"])}: {x_label} {p["x"]:.3g}, {y_label} {p["y"]:.4g}</title></circle>'
+                     f"{label}</g>")
+    parts.append(_legend([kind for kind in LEGEND if any(p["kind"] == kind for p in points)]))
     parts.append("</svg>")
     return "".join(parts)
+
+
+# What the point colours mean (static/studio.css colours them by these classes).
+LEGEND = {"base": "base (unquantized)", "gguf": "GGUF (llama.cpp)", "hf": "Hugging Face format (torch)"}
+CHAR_W, LABEL_H = 5.6, 11  # the labels' 10 px font: width a character, height a line
+
+
+def _legend(kinds: list[str]) -> str:
+    rows = "".join(f'<g class="qs-point qs-{kind}"><circle cx="{W - PAD_R - 150}" cy="{PAD_T + 8 + 15 * i}" r="4"/>'
+                   f'<text class="qs-legend-text" x="{W - PAD_R - 140}" y="{PAD_T + 12 + 15 * i}">'
+                   f"{esc(LEGEND[kind])}</text></g>" for i, kind in enumerate(kinds))
+    return (f'<g class="qs-plot-legend"><rect x="{W - PAD_R - 160}" y="{PAD_T}" width="158" '
+            f'height="{15 * len(kinds) + 2}" rx="3"/>{rows}</g>')
+
+
+def place_labels(labels: list[str], centres: list[tuple[float, float]], first: set[int]
+                 ) -> list[tuple[float, float, str] | None]:
+    """Where each point's label goes: right, left, above or below it, the first spot that stays inside the plot
+    and clear of every point, the legend and the labels placed before it (frontier points first); None when
+    there is no such spot: that point's name is in its hover text."""
+    legend = (W - PAD_R - 160, PAD_T, W - PAD_R - 2, PAD_T + 50)
+    taken = [legend] + [(x - 5, y - 5, x + 5, y + 5) for x, y in centres]
+    out: list[tuple[float, float, str] | None] = [None] * len(labels)
+    for i in sorted(range(len(labels)), key=lambda i: (i not in first, i)):
+        width, (x, y) = CHAR_W * len(labels[i]), centres[i]
+        for lx, ly, anchor in ((x + 8, y + 4, "start"), (x - 8, y + 4, "end"), (x, y - 9, "middle"),
+                               (x, y + 17, "middle")):
+            left = {"start": lx, "end": lx - width, "middle": lx - width / 2}[anchor]
+            box = (left, ly - LABEL_H + 2, left + width, ly + 2)
+            inside = PAD_L <= box[0] and box[2] <= W - 2 and PAD_T <= box[1] and box[3] <= H - PAD_B
+            if inside and not any(_overlap(box, other) for other in taken):
+                out[i] = (lx, ly, anchor)
+                taken.append(box)
+                break
+    return out
+
+
+def _overlap(a: tuple, b: tuple) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]

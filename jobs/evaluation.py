@@ -5,7 +5,8 @@ quantizer's leftovers. Progress goes to stdout as `@progress <fraction>` lines t
 The request names the artifact's format family (which evaluates it) and, for a recipe's artifact, the
 recipe (whose loader opens it). With `base_family` different from `family` it measures only the
 divergence of the artifact from a base of the other family, on the same token ids (a GGUF file against
-the HF checkpoint).
+the HF checkpoint). With `perplexity` false it measures the load, generations and decode speed alone: the base
+row's scores come from a lockstep pass, whose result carries them as `base_scores`.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from studio import families, recipes
-from studio.evaluation.protocol import Protocol, score_chunks
+from studio.evaluation.protocol import Protocol, Scores, score_chunks
 from studio.families.base import Family, Loader
 
 PROGRESS_PREFIX = "@progress "
@@ -42,21 +43,26 @@ def evaluate(request: dict) -> dict:
         return {"divergence": _cross_divergence(family, artifact, load, families.get(request["base_family"]), base,
                                                 request.get("bos"), tokens, protocol)}
     peak = PeakRSS()
-    done = family.evaluate(artifact, base, load, request, tokens, protocol, _progress, peak.take)
+    scored = request.get("perplexity", True)
+    done = family.evaluate(artifact, base, load, request, tokens, protocol if scored else None, _progress, peak.take)
     _progress(1.0)
+    measured = {"load_seconds": done.load_seconds, "peak_rss_bytes": peak.bytes, "peak_vram_bytes": peak.vram_bytes,
+                **done.decoding}
+    if not scored:  # a base whose scores came with a lockstep pass ("base_scores")
+        return measured
     scores = done.scores
+    return {**_score_fields(scores, protocol), **measured, "divergence": scores.divergence,
+            **({"base_scores": _score_fields(scores.base, protocol)} if scores.base else {})}
+
+
+def _score_fields(scores: Scores, protocol: Protocol) -> dict:
     return {
         "ppl": float(np.exp(scores.nll.mean())),
         "nll_sum": float(scores.nll.sum()),
         "n_tokens_scored": int(scores.nll.size),
         "n_chunks": int(scores.nll.size // protocol.scored_per_chunk),
-        "load_seconds": done.load_seconds,
-        "peak_rss_bytes": peak.bytes,
-        "peak_vram_bytes": peak.vram_bytes,
         "prefill_tok_s": scores.prefill_tok_s(protocol.n_ctx),
-        "forward_seconds": float(sum(scores.forward_seconds)),  # the model's forward passes, its base's left out
-        "divergence": scores.divergence,
-        **done.decoding,
+        "forward_seconds": float(sum(scores.forward_seconds)),  # this model's forward passes, not its base's
     }
 
 

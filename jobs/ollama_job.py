@@ -25,6 +25,8 @@ class OllamaImportRunner(JobRunner):
     def run(self) -> None:
         options = self.job.options
         self.enter(Stage.PREFLIGHT)
+        self.plan([Stage.PREFLIGHT, Stage.CONNECT, Stage.HASH, Stage.UPLOAD, Stage.CREATE, Stage.SMOKE_TEST,
+                   Stage.STORE])
         result = gguf_result(self.settings, options["result_id"])
         plan = plan_import(Path(result.artifact), options["name"], options["modelfile"])
         self.log(f"importing result #{result.id} ({result.recipe}, {Path(result.artifact).name}) as {plan.name!r}")

@@ -34,6 +34,7 @@ from studio.outputs import artifact_path
 from studio.preflight import recheck_job
 from studio.stages import Stage, StageContext
 from studio.storage import Generation, Result, reading, session
+from studio.storage.tables import utcnow
 from studio.storage.jobs import cancel_requested, get_job, job_stage, mark_done, update_job
 
 
@@ -48,16 +49,26 @@ class JobRunner:
         self.job = get_job(settings.db_url, job_id)
         self.stage_started = time.monotonic()
         self.last_write = 0.0
+        self.planned: list[Stage] = []
+        self.stage_number = 0  # the position in `planned` of the stage running now (1-based)
 
     # -- reporting ---------------------------------------------------------------------------
     def log(self, line: str) -> None:
         print(line, flush=True)
 
+    def plan(self, stages: list[Stage]) -> None:
+        """The stages this job will walk, for "stage 3 of 7"; the one running now is the first."""
+        self.planned, self.stage_number = stages, 1
+        self._update(stages=[str(s) for s in stages], stage_number=1)
+
     def enter(self, stage: Stage) -> None:
         self.check_cancel()
         self.log(f"== stage: {stage}")
         self.stage_started = time.monotonic()
-        self._update(stage=stage, progress=0.0, eta_seconds=None)
+        if stage in self.planned[self.stage_number:]:  # a planned stage whose work was cached is passed over
+            self.stage_number = self.planned.index(stage, self.stage_number) + 1
+        self._update(stage=stage, stage_number=self.stage_number, stage_started_at=utcnow(), progress=0.0,
+                     eta_seconds=None)
 
     def report(self, fraction: float, line: str | None = None) -> None:
         if line:
@@ -127,6 +138,7 @@ class JobRunner:
         ctx = StageContext(job.id, model, options, tmp, model_cache, settings.cache_dir,
                            self.report, self.run_logged, self.enter)
         self.recipe, self.model = recipe, model
+        self.plan(self.stages_ahead(recipe, model, options))
 
         for module in recipe.runtime_modules(options):  # torch alone takes seconds to import
             importlib.import_module(module)
@@ -149,10 +161,21 @@ class JobRunner:
             evaluation["divergence"]["vs_checkpoint"] = self.checkpoint_divergence(family, artifact,
                                                                                    tmp / "cross.json")
         base_key = family.base_key(model.key, job.eval_text_sha, job.n_ctx, job.max_chunks)
-        self.ensure_base_row(recipe, model, base_artifact, base_key, tokens_path, bos, tmp)
+        self.ensure_base_row(recipe, model, base_artifact, base_key, tokens_path, bos, tmp,
+                             evaluation.get("base_scores"))
 
         self.enter(Stage.STORE)
         self.store(recipe, model, artifact, evaluation, base_key, quant_seconds)
+
+    def stages_ahead(self, recipe, model, options: dict) -> list[Stage]:
+        job = self.job
+        divergence = [Stage.CHECKPOINT_DIVERGENCE] if options.get("checkpoint_kld") else []
+        base_key = recipe.family.base_key(model.key, job.eval_text_sha, job.n_ctx, job.max_chunks)
+        with reading(self.settings.db_url) as s:
+            has_base = s.exec(select(Result.id).where(Result.base_key == str(base_key), Result.is_base)).first()
+        base = [] if has_base else [Stage.EVALUATE_BASE, *divergence]
+        return [Stage.PREFLIGHT, *recipe.own_stages(options), Stage.QUANTIZE, Stage.EVALUATE, *divergence, *base,
+                Stage.STORE]
 
     def tokens(self, family: Family, source: Path) -> tuple[Path, int | None]:
         """The evaluation text's token ids as the family's backend makes them (cached per model)."""
@@ -161,11 +184,13 @@ class JobRunner:
                              lambda: family.tokenize(source, load_text(Path(job.eval_text_path))))
 
     def evaluate(self, family: Family, artifact: Path, tokens_path: Path, bos: int | None, out: Path,
-                 base: Path | None = None, recipe_name: str | None = None, base_family: Family | None = None) -> dict:
-        """Evaluate in a fresh process; recipe_name None means the unquantized base itself."""
+                 base: Path | None = None, recipe_name: str | None = None, base_family: Family | None = None,
+                 perplexity: bool = True) -> dict:
+        """Evaluate in a fresh process; recipe_name None means the unquantized base itself; without perplexity,
+        its load, generations and decode speed only."""
         job = self.job
         request = {"artifact": str(artifact), "base_artifact": str(base) if base else None,
-                   "family": family.name, "base_family": (base_family or family).name,
+                   "family": family.name, "base_family": (base_family or family).name, "perplexity": perplexity,
                    "recipe": recipe_name, "tokenizer": str(self.model.path),
                    "tokens_path": str(tokens_path), "bos": bos,
                    "n_ctx": job.n_ctx, "max_chunks": job.max_chunks, "prompts": job.prompts,
@@ -189,15 +214,18 @@ class JobRunner:
                              recipe_name=None, base_family=checkpoint)["divergence"]
 
     def ensure_base_row(self, recipe, model, base_artifact: Path, base_key: BaseKey, tokens_path: Path,
-                        bos: int | None, tmp: Path) -> None:
-        """The unquantized base, evaluated once per (model, text, protocol) and shared by all rows."""
+                        bos: int | None, tmp: Path, base_scores: dict | None) -> None:
+        """The unquantized base, evaluated once per (model, text, protocol) and shared by all rows. Its scores come
+        from the job's lockstep pass when it ran one (`base_scores`): the same logits, already computed (at 8 B
+        a second pass over the chunks would add a fifth to the job); what is left is its load and generations."""
         family = recipe.family
         with file_lock(self.settings.model_cache_dir / model.key / "base-eval.lock"):
             with reading(self.settings.db_url) as s:
                 if s.exec(select(Result).where(Result.base_key == str(base_key), Result.is_base)).first():
                     return
             self.enter(Stage.EVALUATE_BASE)
-            evaluation = self.evaluate(family, base_artifact, tokens_path, bos, tmp / "base-eval.json")
+            evaluation = self.evaluate(family, base_artifact, tokens_path, bos, tmp / "base-eval.json",
+                                       perplexity=base_scores is None) | (base_scores or {})
             if self.options.get("checkpoint_kld"):
                 evaluation["divergence"] = {"vs_checkpoint": self.checkpoint_divergence(family, base_artifact,
                                                                                         tmp / "base-cross.json")}

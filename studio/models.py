@@ -76,6 +76,28 @@ def confine_files(folder: Path, roots: tuple[Path, ...]) -> None:
                              f"allowed folders ({', '.join(str(r) for r in roots)}); copy the file in instead")
 
 
+def local_checkpoints(roots: tuple[Path, ...], depth: int = 4, limit: int = 200) -> list[Path]:
+    """Folders holding a config.json under the allowed model folders, for the New-job picker: `depth` levels
+    down (the hub cache keeps a snapshot at models--org--name/snapshots/<sha>), linked folders not followed
+    (they may lead outside the roots), at most `limit` of them."""
+    found: list[Path] = []
+    level = [root for root in roots if root.is_dir()]
+    for _ in range(depth + 1):
+        below = []
+        for folder in level:
+            try:
+                entries = sorted(os.scandir(folder), key=lambda e: e.name)
+            except OSError:
+                continue
+            if any(e.name == "config.json" for e in entries):
+                found.append(Path(folder))
+            below += [Path(e.path) for e in entries if e.is_dir(follow_symlinks=False) and not e.name.startswith(".")]
+        level = below
+        if len(found) >= limit:
+            break
+    return sorted(found)[:limit]
+
+
 def resolve_model(name: str, settings: Settings) -> Path:
     """A local checkpoint folder, or a hub id downloaded into the HF cache."""
     name = name.strip()

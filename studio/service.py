@@ -6,15 +6,17 @@ import json
 import shutil
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Callable, Protocol
 
 from sqlmodel import select
 
-from studio import families, recipes
+from studio import families, recipes, timing
 from studio.config import Settings
 from studio.evaluation.protocol import IDENTICAL
 from studio.evaluation.texts import BUILTIN_SAMPLE, DEFAULT_PROMPTS, TextError, store_upload
+from studio.models import local_checkpoints
 from studio.preflight import Plan, PreflightError, run_preflight
 from studio.storage import Generation, Job, JobLog, JobState, Result, reading, session
 from studio.storage.jobs import pending_duplicate
@@ -55,6 +57,11 @@ def preflight(settings: Settings, req: JobRequest) -> Plan:
                          req.whole_text)
 
 
+def model_choices(settings: Settings) -> list[str]:
+    """Checkpoint folders under the allowed model folders: what the New-job picker offers."""
+    return [str(p) for p in local_checkpoints(settings.model_dirs)]
+
+
 def submit(settings: Settings, req: JobRequest, enqueue: Enqueue, notes: list[str] | None = None) -> list[int]:
     """Preflight, then create one job per recipe and put it on the queue. Returns the job ids; the
     preflight's warnings go to `notes` when given."""
@@ -73,7 +80,10 @@ def submit(settings: Settings, req: JobRequest, enqueue: Enqueue, notes: list[st
                       recipe_name=planned.recipe.name, options=planned.options, eval_text_path=str(plan.text_path),
                       eval_text_sha=plan.text_sha,
                       n_ctx=plan.protocol.n_ctx, max_chunks=plan.protocol.max_chunks, prompts=prompts,
-                      max_new_tokens=req.max_new_tokens, dedupe_key=key)
+                      max_new_tokens=req.max_new_tokens, dedupe_key=key,
+                      expected_seconds=planned.expected.seconds if planned.expected else None,
+                      stage_plan={str(k): v for k, v in planned.expected.stage_seconds.items()}
+                      if planned.expected else {})
             s.add(job)
             jobs.append(job)
         s.commit()
@@ -117,11 +127,59 @@ def list_jobs(settings: Settings, limit: int = 500) -> list[Job]:
         return list(s.exec(select(Job).order_by(Job.id.desc()).limit(limit)).all())
 
 
+@dataclass(frozen=True)
+class JobView:
+    """A job as the Jobs tab shows it: where it is among its stages and how long it has left."""
+    job: Job
+    stage_count: int
+    overall: float | None  # of the whole job, 0..1 (None before it starts)
+    remaining_seconds: float | None  # of the whole job
+    elapsed_seconds: float | None  # running: so far; finished: its duration
+
+    @property
+    def stage_text(self) -> str:
+        job = self.job
+        if job.state != JobState.RUNNING or not self.stage_count:
+            return job.stage
+        return f"{job.stage} ({job.stage_number or 1} of {self.stage_count})"
+
+
+def job_views(settings: Settings, limit: int = 500) -> list[JobView]:
+    return [job_view(job) for job in list_jobs(settings, limit)]
+
+
+def job_view(job: Job, now: datetime | None = None) -> JobView:
+    now = now or utcnow()
+    stages, number = job.stages or [], job.stage_number or 0
+    count = max(len(stages), number)
+    if job.started_at is None:
+        return JobView(job, count, None, None, None)
+    end = job.finished_at if job.state in JobState.FINISHED else now
+    elapsed = (timing.as_utc(end) - timing.as_utc(job.started_at)).total_seconds()
+    if job.state != JobState.RUNNING:
+        return JobView(job, count, 1.0 if job.state == JobState.DONE else None, None, elapsed)
+    in_stage = 0.0
+    if job.stage_started_at:
+        in_stage = (timing.as_utc(now) - timing.as_utc(job.stage_started_at)).total_seconds()
+    left = timing.remaining_seconds(stages, number, in_stage, job.eta_seconds, elapsed, job.stage_plan or {},
+                                    job.expected_seconds)
+    if left is not None:
+        overall = elapsed / (elapsed + left) if elapsed + left > 0 else 0.0
+    else:
+        overall = (max(number - 1, 0) + job.progress) / count if count else None
+    return JobView(job, count, overall, left, elapsed)
+
+
 def job_log(settings: Settings, job_id: int, tail: int = 400) -> list[str]:
+    return [line for _, line in job_log_lines(settings, job_id, tail)]
+
+
+def job_log_lines(settings: Settings, job_id: int, tail: int = 400) -> list[tuple[datetime, str]]:
+    """The last `tail` lines of a job's log, with the time each arrived."""
     with reading(settings.db_url) as s:
-        rows = s.exec(select(JobLog.line).where(JobLog.job_id == job_id)
+        rows = s.exec(select(JobLog.at, JobLog.line).where(JobLog.job_id == job_id)
                       .order_by(JobLog.id.desc()).limit(tail)).all()
-    return list(reversed(rows))
+    return [(at, line) for at, line in reversed(rows)]
 
 
 def wait_for(settings: Settings, job_ids: list[int], poll: float = 0.5, on_change=None) -> list[Job]:

@@ -16,7 +16,7 @@ import json
 import os
 import socket
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -26,8 +26,9 @@ from studio.stages import Stage
 from studio.storage import Job, JobLog, JobState, Result, reading
 
 STAGE_MARK = "== stage: "
-# Stages whose work grows with the tokens evaluated (the others with the parameters alone).
-EVALUATING = frozenset({Stage.EVALUATE, Stage.CHECKPOINT_DIVERGENCE, Stage.EVALUATE_BASE})
+# Stages whose work grows with the tokens evaluated (the others with the parameters alone). The base row's own
+# stage loads and generates only: its scores come from the evaluate stage's lockstep pass.
+EVALUATING = frozenset({Stage.EVALUATE, Stage.CHECKPOINT_DIVERGENCE})
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class Expected:
     seconds_per_token: float  # the evaluating stages, per token evaluated
     evaluated_tokens: int
     basis: str  # which measured job it is scaled from, for people
+    stage_seconds: dict = field(default_factory=dict)  # Stage -> seconds, when scaled from a measured job
 
     @property
     def seconds(self) -> float:
@@ -61,13 +63,19 @@ class Measured:
         evaluating = sum(s for stage, s in self.stage_seconds.items() if stage in EVALUATING)
         return fixed * weights, evaluating * weights / self.evaluated_tokens
 
+    def scaled_stages(self, n_params: int, evaluated_tokens: int) -> dict[Stage, float]:
+        """Each stage's seconds for `n_params` and `evaluated_tokens`: what the whole-job ETA counts down."""
+        weights = n_params / self.n_params
+        return {stage: s * weights * (evaluated_tokens / self.evaluated_tokens if stage in EVALUATING else 1)
+                for stage, s in self.stage_seconds.items()}
+
 
 def stage_seconds(marks: list[tuple[datetime, str]], finished_at: datetime) -> dict[Stage, float]:
     """Each stage's duration from the log's stage marks (a stage entered twice adds up)."""
     starts = [(at, Stage(line[len(STAGE_MARK):].strip())) for at, line in marks if line.startswith(STAGE_MARK)]
     out: dict[Stage, float] = {}
     for (at, stage), (end, _) in zip(starts, [*starts[1:], (finished_at, None)]):
-        out[stage] = out.get(stage, 0.0) + max((_utc(end) - _utc(at)).total_seconds(), 0.0)
+        out[stage] = out.get(stage, 0.0) + max((as_utc(end) - as_utc(at)).total_seconds(), 0.0)
     return out
 
 
@@ -98,7 +106,33 @@ def expected(db_url: str, label: str, n_params: int, evaluated_tokens: int) -> E
         return None
     return Expected(*measured.scaled(n_params), evaluated_tokens,
                     f"scaled from job #{measured.job_id} on this machine ({measured.n_params / 1e6:.0f} M parameters, "
-                    f"{measured.evaluated_tokens} tokens evaluated)")
+                    f"{measured.evaluated_tokens} tokens evaluated)",
+                    measured.scaled_stages(n_params, evaluated_tokens))
+
+
+# Stages are paced against their expectation only once this many seconds of them are behind: shorter ones say
+# more about process start-up than about the machine.
+PACE_AFTER_SECONDS = 5.0
+
+
+def remaining_seconds(stages: list[str], number: int, stage_elapsed: float, stage_eta: float | None,
+                      elapsed: float, plan: dict[str, float], expected_total: float | None) -> float | None:
+    """The whole job's time left, while it runs stage `number` (1-based) of `stages`, `stage_elapsed` into it.
+
+    With a per-stage plan (a measured job of the recipe, scaled): the stages still ahead at their planned
+    length, and the current one by its own progress (else its plan), all at the pace the stages behind it kept
+    against their plan. With only a whole-job figure (a prior): what is left of it, and never less than the
+    current stage's own ETA. None when nothing is known."""
+    if not plan:
+        if expected_total is None:
+            return stage_eta
+        return max(expected_total - elapsed, stage_eta or 0.0)
+    behind = elapsed - stage_elapsed
+    planned_behind = sum(plan.get(s, 0.0) for s in stages[:number - 1])
+    pace = behind / planned_behind if planned_behind and behind >= PACE_AFTER_SECONDS else 1.0
+    current = stages[number - 1] if 0 < number <= len(stages) else None
+    now = stage_eta if stage_eta is not None else max(plan.get(current, 0.0) * pace - stage_elapsed, 0.0)
+    return now + pace * sum(plan.get(s, 0.0) for s in stages[number:])
 
 
 @dataclass(frozen=True)
@@ -168,7 +202,7 @@ def spoken(seconds: float) -> str:
     return f"{seconds / 60:.0f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
 
 
-def _utc(at: datetime) -> datetime:
+def as_utc(at: datetime) -> datetime:
     """SQLite hands back naive datetimes for the UTC times stored."""
     from datetime import timezone
     return at if at.tzinfo else at.replace(tzinfo=timezone.utc)

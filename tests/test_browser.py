@@ -34,6 +34,11 @@ def _fill(page, elem_id: str, value: str) -> None:
     page.locator(f"#{elem_id} textarea, #{elem_id} input").first.fill(value)
 
 
+def _in_view(page, selector: str) -> bool:
+    box = page.locator(selector).first.bounding_box()
+    return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= page.viewport_size["height"]
+
+
 def test_quantize_watch_and_compare_in_a_real_browser(page, smol):
     page.get_by_role("tab", name="Hardware").click()
     page.locator("#recipes-table tr[data-recipe=gguf]").get_by_text("available", exact=True).wait_for()
@@ -41,21 +46,32 @@ def test_quantize_watch_and_compare_in_a_real_browser(page, smol):
     assert "unavailable" in native_fp8.inner_text() and "execution=emulated" in native_fp8.inner_text()
 
     page.get_by_role("tab", name="New job").click()
+    # The short form: the buttons are in view without scrolling, and so is what they answer.
+    assert _in_view(page, "#quantize-btn")
     _fill(page, "model-input", str(smol.parent / "no-such-model"))
     page.locator("#preflight-btn").click()
     page.locator("#new-job-status").get_by_text("does not exist").wait_for()
+    assert _in_view(page, "#new-job-status .qs-msg")
+    assert page.locator("#options-int8-rtn").is_hidden()  # options only for the recipes chosen
 
     _fill(page, "model-input", str(smol))
-    _fill(page, "max-chunks", "2")
     page.locator("#hf-recipes").get_by_text("int8-rtn", exact=True).click()
+    page.locator("#advanced").get_by_text("Advanced").first.click()
+    assert page.locator("#max-chunks input, #max-chunks textarea").first.input_value() == ""  # empty, not 0
+    _fill(page, "max-chunks", "2")
     page.locator("#options-int8-rtn").click()  # the form generated from the recipe's schema
     page.locator("#opt-int8-rtn-scheme").wait_for()
     page.locator("#quantize-btn").click()
-    page.locator("#new-job-status").get_by_text("Queued job(s) #1, #2").wait_for()
+    page.locator("#new-job-status").get_by_text("Queued jobs #1, #2").wait_for()
+    page.locator("#open-jobs").click()  # straight to the job it started, its log open
 
-    page.get_by_role("tab", name="Jobs").click()
+    page.locator("#job-log").get_by_text("Log of job #1").wait_for()
+    page.locator("#jobs-table tr[data-job-id='2']").click()  # a click on a row opens that job's log
+    page.locator("#job-log").get_by_text("Log of job #2").wait_for()
+    page.locator("#job-log .qs-at").first.wait_for()  # each line with the time it arrived
     for job in (1, 2):
         page.locator(f"#jobs-table tr[data-job-id='{job}'][data-state='done']").wait_for(timeout=600_000)
+    assert page.locator("#jobs-table tr[data-job-id='1'] .qs-elapsed").inner_text().strip()  # how long it took
 
     page.get_by_role("tab", name="Compare").click()
     rows = page.locator("#compare-table tbody tr")
@@ -90,6 +106,23 @@ def test_quantize_watch_and_compare_in_a_real_browser(page, smol):
     query.press("Enter")
     page.wait_for_function("document.querySelectorAll('#compare-table tbody tr').length === 3")  # two bases + int8-rtn
     assert page.locator("#reference-card").get_by_text("0.031").count() == 1
+    # Every header says what it measures; the table scrolls inside its frame with the recipe pinned.
+    headers = page.locator("#compare-table thead th")
+    assert all(headers.nth(i).get_attribute("title") for i in range(headers.count()))
+    frame = page.locator("#compare-html .qs-scroll")
+    assert frame.evaluate("e => getComputedStyle(e).overflowX") == "auto"
+    assert page.locator("#compare-table td.qs-pin").first.evaluate("e => getComputedStyle(e).position") == "sticky"
+    assert page.locator("#pareto-plot .qs-plot-legend").count() == 1
+    # Delete: a base others are compared to is not offered; no tick, no delete, and the choice stays.
+    picker = page.locator("#delete-pick")
+    page.locator("#delete-panel").get_by_text("Delete a result").click()
+    picker.locator("input").click()
+    options = page.get_by_role("option").all_inner_texts()
+    assert not any("base" in o for o in options) and any("int8-rtn" in o for o in options), options
+    page.get_by_role("option", name=next(o for o in options if "int8-rtn" in o)).click()
+    page.locator("#delete-btn").click()
+    page.locator("#delete-status").get_by_text("tick the confirmation box first").wait_for()
+    assert "int8-rtn" in picker.locator("input").input_value()
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "compare.png"), full_page=True)
 

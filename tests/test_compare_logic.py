@@ -96,3 +96,56 @@ def test_a_row_without_generations_says_why_instead_of_a_zero_speed():
     assert _decode_cell(row(7, "fp8", "hf", 800, decode=12.345)) == "<td>12.3</td>"
     speed_plot = plots_html([streamed, row(7, "fp8", "hf", 800)], "Bits/weight", "Mean KLD").split('id="speed-plot"')[1]
     assert "int8-rtn" not in speed_plot
+
+
+def test_plot_labels_never_overlap_and_stay_inside():
+    """Crowded points (a dozen results within a bit of each other): every label placed is clear of the others,
+    of every point and of the legend, inside the plot; a label that has no room is left to the hover text."""
+    import random
+
+    from components.plots import CHAR_W, H, LABEL_H, PAD_B, PAD_L, PAD_T, W, place_labels
+    rng = random.Random(4)
+    labels = [f"gguf:Q{rng.randint(2, 8)}_K_{'SML'[i % 3]}+imatrix" for i in range(12)]
+    centres = [(rng.uniform(PAD_L + 20, PAD_L + 300), rng.uniform(PAD_T + 60, PAD_T + 240)) for _ in labels]
+    placed = place_labels(labels, centres, first={0, 3})
+    # Two points on one spot: only one label fits, and a frontier point's goes first.
+    crowded = place_labels(["a-long-label-name", "b-long-label-name"], [(PAD_L + 200, 150), (PAD_L + 200, 150)],
+                           first={1})
+    assert crowded[1] is not None
+    boxes = []
+    for (label, spot) in zip(labels, placed):
+        if spot is None:
+            continue
+        x, y, anchor = spot
+        width = CHAR_W * len(label)
+        left = {"start": x, "end": x - width, "middle": x - width / 2}[anchor]
+        boxes.append((left, y - LABEL_H + 2, left + width, y + 2))
+    assert len(boxes) >= 6
+    for i, a in enumerate(boxes):
+        assert PAD_L <= a[0] and a[2] <= W and PAD_T <= a[1] and a[3] <= H - PAD_B
+        for b in boxes[i + 1:] + [(cx - 5, cy - 5, cx + 5, cy + 5) for cx, cy in centres]:
+            assert not (a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]), (a, b)
+
+
+def test_the_delete_panel_never_offers_a_base_that_rows_are_compared_to():
+    from components.compare import delete_choices
+    rows = [row(1, "gguf:base (F16)", "gguf", 300, is_base=True), row(2, "gguf:Q8_0", "gguf", 150),
+            row(3, "hf:base (checkpoint)", "hf", 300, is_base=True)]
+    rows[0]["base_key"] = rows[1]["base_key"] = "gguf-key"
+    rows[2]["base_key"] = "hf-key"  # nothing compared to it: it may go
+    assert [rid for _, rid in delete_choices(rows)] == [2, 3]
+
+
+def test_the_job_log_folds_tool_dumps_and_keeps_a_progress_bar_s_last_state():
+    from datetime import datetime
+
+    from components.jobs_tab import fold_log
+    at = datetime(2026, 12, 3, 5, 0, 7)
+    kv = [(at, f"llama_model_loader: - kv {i:3d}: general.key{i} = {i}") for i in range(30)]
+    lines = [(at, "== stage: quantize"), *kv, (at, "[ 10/272] 10%\r[ 90/272] 33%\r[272/272] 100%"),
+             (at, "done")]
+    out = fold_log(lines)
+    assert out.count("<details") == 1 and "(30 lines of llama_model_loader)" in out
+    assert "[272/272] 100%" in out and "10%" not in out
+    assert out.count('<span class="qs-at">05:00:07</span>') == len(lines) + 1  # the fold's summary repeats one
+    assert fold_log([(at, "a: 1"), (at, "a: 2")]).count("<details") == 0  # short runs stay as they are

@@ -46,6 +46,16 @@ def test_import_a_result_into_ollama_with_one_click(app_url, standin):
         assert "chatml" in page.locator("#ollama-warnings").inner_text()
         assert _field(page, "ollama-host").input_value() == standin.url
         _field(page, "ollama-name").fill("smollm2-135m:q4_k_m")
+        # The user's edit survives leaving the tab and coming back (the panel refreshes its list, nothing else).
+        modelfile.fill(modelfile.input_value() + "PARAMETER num_ctx 2048\n")
+        page.get_by_role("tab", name="Jobs").click()
+        page.get_by_role("tab", name="Compare").click()
+        page.locator("#compare-table").wait_for()
+        page.wait_for_function("() => !document.querySelector('#ollama-panel .pending')")
+        assert modelfile.input_value().endswith("PARAMETER num_ctx 2048\n")
+        assert _field(page, "ollama-name").input_value() == "smollm2-135m:q4_k_m"
+        commands = page.locator("#ollama-commands").inner_text()
+        assert "ollama create" in commands and "llama-server -m" in commands and ".gguf" in commands
         shown = modelfile.input_value()
         page.locator("#ollama-import-btn").click()
         answer = page.locator("#ollama-smoke-answer")

@@ -75,6 +75,27 @@ def test_divergence_of_the_base_against_itself_is_exactly_zero():
     assert summarize_divergence(d["kld"], d["same_top"], d["dp"]) == {**BASE_DIVERGENCE, "kld_max": 0.0}
 
 
+def test_the_lockstep_pass_scores_the_base_as_a_pass_of_its_own_would():
+    """The base row's scores come from the lockstep pass: every NLL equal to the base scored alone, and its
+    forward passes timed apart from the model's."""
+    from studio.evaluation.protocol import score_chunks
+
+    rng = np.random.default_rng(3)
+    p, vocab = Protocol(32, 3), 200
+    tokens = rng.integers(0, vocab, size=32 * 4)
+    table = rng.normal(size=(vocab, vocab)).astype(np.float32)
+
+    def model_of(scale):  # a deterministic "model": logits from the previous token, scaled
+        return lambda chunk: scale * table[np.asarray(chunk)[list(p.scored_positions)]]
+
+    together = score_chunks(p, tokens, None, model_of(1.0), lambda f: None, lambda: model_of(2.0))
+    alone = score_chunks(p, tokens, None, model_of(2.0), lambda f: None)
+    assert together.base is not None and alone.base is None
+    np.testing.assert_array_equal(together.base.nll, alone.nll)
+    assert not np.array_equal(together.nll, alone.nll)  # the model's own scores are another model's
+    assert len(together.base.forward_seconds) == len(together.forward_seconds) == 3
+
+
 def test_vocabulary_check_reads_the_gguf_and_keeps_its_verdict(smol, tmp_path):
     """The packaged GGUF against the checkpoint built from it (same list), against a tokenizer with a
     token added (differs), and the cached verdict is what a second call answers."""

@@ -48,7 +48,7 @@ def test_the_preflight_says_how_long_from_the_last_such_job_here(workspace_env, 
     whole = (finished - stage_marks[0][0]).total_seconds()  # the stages end to end
     evaluating = sum((end - at).total_seconds() for (at, line), (end, _) in
                      zip(stage_marks, [*stage_marks[1:], (finished, "")])
-                     if line.split(": ", 1)[1] in ("evaluate", "divergence vs checkpoint", "evaluate base"))
+                     if line.split(": ", 1)[1] in ("evaluate", "divergence vs checkpoint"))
     [again] = _plan(settings, tiny, eval_text, 2).jobs
     assert again.expected.seconds == pytest.approx(whole, rel=1e-9)
     assert f"job #{done.id}" in again.time_line()
@@ -149,3 +149,18 @@ def test_a_first_job_is_estimated_from_the_recipes_prior_and_this_machines_speed
     assert chunks >= 2 and at_reference.fixed_seconds + at_reference.seconds_per_token * 512 * chunks \
         <= max(FIRST_RESULT_SECONDS, at_reference.fixed_seconds + at_reference.seconds_per_token * 1024)
     assert "estimated" in notes[0]
+
+
+def test_the_whole_job_eta_counts_the_stages_ahead_at_the_pace_kept_so_far():
+    plan = {"preflight": 10.0, "convert": 20.0, "quantize": 30.0, "evaluate": 40.0, "store": 0.0}
+    stages = list(plan)
+    # On plan: in quantize for 10 s of its 30, with no progress figure yet: 20 s of it and the 40 s after.
+    assert timing.remaining_seconds(stages, 3, 10.0, None, 40.0, plan, 100.0) == pytest.approx(60.0)
+    # Twice as slow as planned so far (60 s for 30 planned): what is ahead takes twice as long too.
+    assert timing.remaining_seconds(stages, 3, 0.0, None, 60.0, plan, 100.0) == pytest.approx(140.0)
+    # The stage's own ETA (from its progress) replaces its planned remainder.
+    assert timing.remaining_seconds(stages, 3, 10.0, 5.0, 40.0, plan, 100.0) == pytest.approx(45.0)
+    # Only a whole-job figure (a prior): what is left of it, never less than the stage's own ETA.
+    assert timing.remaining_seconds(stages, 2, 5.0, None, 30.0, {}, 100.0) == pytest.approx(70.0)
+    assert timing.remaining_seconds(stages, 2, 5.0, 90.0, 30.0, {}, 100.0) == pytest.approx(90.0)
+    assert timing.remaining_seconds(stages, 2, 5.0, None, 30.0, {}, None) is None

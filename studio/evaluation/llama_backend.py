@@ -96,18 +96,28 @@ def chunk_logits(llm, chunk: list[int], protocol: Protocol) -> np.ndarray:
     return np.concatenate(rows)
 
 
-def generations(gguf: Path, prompts: list[str], max_new_tokens: int) -> dict:
-    """Greedy generations of the prompts and the decode tokens/s over them (prefill excluded)."""
+def load_seconds(gguf: Path) -> float:
+    """How long the model takes to open for generating."""
+    t0 = time.perf_counter()
+    _llama(gguf, PROMPT_TOKENS)
+    return time.perf_counter() - t0
+
+
+def generations(gguf: Path, prompts: list[str], max_new_tokens: int) -> tuple[dict, float | None]:
+    """Greedy generations of the prompts and the decode tokens/s over them (prefill excluded), and the seconds
+    the model took to load (None when there was nothing to generate, so nothing was loaded)."""
     if not prompts or max_new_tokens < 1:
-        return {"decode_tok_s": 0.0, "generations": []}
+        return {"decode_tok_s": 0.0, "generations": []}, None
+    t0 = time.perf_counter()
     llm = _llama(gguf, PROMPT_TOKENS + max_new_tokens)
+    load_seconds = time.perf_counter() - t0
     out, decode_tokens, decode_seconds = [], 0, 0.0
     for text in prompts:
         generated, decoded, seconds, n_new = _generate(llm, text, max_new_tokens)
         out.append({"prompt": text, "text": generated, "n_tokens": n_new})
         decode_tokens += decoded
         decode_seconds += seconds
-    return {"decode_tok_s": decode_tokens / decode_seconds if decode_seconds else 0.0, "generations": out}
+    return {"decode_tok_s": decode_tokens / decode_seconds if decode_seconds else 0.0, "generations": out}, load_seconds
 
 
 def _generate(llm, prompt: str, max_new_tokens: int) -> tuple[str, int, float]:

@@ -125,6 +125,7 @@ class Scores(NamedTuple):
     nll: np.ndarray                # of every scored token
     divergence: dict | None        # statistics against the base, when one ran alongside
     forward_seconds: list[float]   # each chunk's forward pass of the model (not of its base)
+    base: Scores | None = None     # the base's own scores, when one ran alongside: its row needs no pass of its own
 
     def prefill_tok_s(self, n_ctx: int) -> float:
         """Prefill speed from the chunks themselves: each is n_ctx tokens from an empty cache. The
@@ -140,22 +141,30 @@ def score_chunks(protocol: Protocol, tokens: np.ndarray, bos: int | None, logits
     `logits_of(chunk)` returns a chunk's scored logits, whatever the backend. The base
     is opened (`open_base()`) only once the model has run its first chunk, so that what the process
     used until then is the model's own peak; from there on both run chunk by chunk in lockstep, and
-    no more than one chunk's logits of each is ever held.
+    no more than one chunk's logits of each is ever held. The base's own scores come with the divergence, from
+    the same logits: its row is the same arithmetic on the same tokens, so it needs no pass of its own.
     """
     n_chunks = protocol.n_chunks(len(tokens))
-    nll, parts, seconds = [], [], []
+    nll, parts, seconds, base_nll, base_seconds = [], [], [], [], []
     base_logits_of = None
     for i in range(n_chunks):
         chunk = protocol.chunk_input(tokens, i, bos)
-        t0 = time.perf_counter()
-        logits = logits_of(chunk)
-        seconds.append(time.perf_counter() - t0)
+        logits = _timed(logits_of, chunk, seconds)
         nll.append(protocol.chunk_nll(logits, tokens, i))
         if open_base is not None:
             base_logits_of = base_logits_of or open_base()
-            parts.append(divergence(logits, base_logits_of(chunk), protocol.targets(tokens, i)))
+            base_logits = _timed(base_logits_of, chunk, base_seconds)
+            base_nll.append(protocol.chunk_nll(base_logits, tokens, i))
+            parts.append(divergence(logits, base_logits, protocol.targets(tokens, i)))
         progress((i + 1) / n_chunks)
-    stats = None
-    if parts:
-        stats = summarize_divergence(*(np.concatenate([p[k] for p in parts]) for k in ("kld", "same_top", "dp")))
-    return Scores(np.concatenate(nll), stats, seconds)
+    if not parts:
+        return Scores(np.concatenate(nll), None, seconds)
+    stats = summarize_divergence(*(np.concatenate([p[k] for p in parts]) for k in ("kld", "same_top", "dp")))
+    return Scores(np.concatenate(nll), stats, seconds, Scores(np.concatenate(base_nll), None, base_seconds))
+
+
+def _timed(logits_of: Logits, chunk: list[int], seconds: list[float]) -> np.ndarray:
+    t0 = time.perf_counter()
+    logits = logits_of(chunk)
+    seconds.append(time.perf_counter() - t0)
+    return logits

@@ -50,8 +50,9 @@ class BaseKey:
 
 @dataclass(frozen=True)
 class Evaluated:
-    """What a family's backend measured of one artifact: scores per chunk, load time, generations."""
-    scores: Scores
+    """What a family's backend measured of one artifact: scores per chunk (None when not asked for), load time,
+    generations."""
+    scores: Scores | None
     load_seconds: float
     decoding: dict  # generations and decode speed, as the backend's `generations` returns them
 
@@ -116,9 +117,11 @@ class Family(ABC):
 
     @abstractmethod
     def evaluate(self, artifact: Path, base: Path | None, load: Loader | None, request: dict, tokens: np.ndarray,
-                 protocol: Protocol, progress: Callable[[float], None], before_base: Callable[[], None]) -> Evaluated:
+                 protocol: Protocol | None, progress: Callable[[float], None],
+                 before_base: Callable[[], None]) -> Evaluated:
         """Generations, then every chunk's scores; with a base, the divergence from it in lockstep (opened
-        after `before_base`, once the model's own peak memory is taken). `load` is None for the base itself."""
+        after `before_base`, once the model's own peak memory is taken). `load` is None for the base itself.
+        With no protocol, the generations alone (a base whose scores came from a lockstep pass)."""
 
     @abstractmethod
     def open_logits(self, artifact: Path, protocol: Protocol, load: Loader | None = None) -> Logits:

@@ -75,8 +75,11 @@ class GGUFFamily(Family):
         return f"from llama_cpp import Llama\nllm = Llama({str(artifact)!r})"
 
     def evaluate(self, artifact: Path, base: Path | None, load: Loader | None, request: dict, tokens: np.ndarray,
-                 protocol: Protocol, progress: Callable[[float], None], before_base: Callable[[], None]) -> Evaluated:
-        decoding = llama_backend.generations(artifact, request["prompts"], request["max_new_tokens"])
+                 protocol: Protocol | None, progress: Callable[[float], None],
+                 before_base: Callable[[], None]) -> Evaluated:
+        decoding, load_seconds = llama_backend.generations(artifact, request["prompts"], request["max_new_tokens"])
+        if protocol is None:
+            return Evaluated(None, load_seconds or llama_backend.load_seconds(artifact), decoding)
         scores, load_seconds = llama_backend.perplexity_nll(artifact, tokens, request.get("bos"), protocol, progress,
                                                             base=base, before_base=before_base)
         return Evaluated(scores, load_seconds, decoding)

@@ -56,13 +56,16 @@ class HFFamily(Family):
                 "size_bytes": size}
 
     def evaluate(self, artifact: Path, base: Path | None, load: Loader | None, request: dict, tokens: np.ndarray,
-                 protocol: Protocol, progress: Callable[[float], None], before_base: Callable[[], None]) -> Evaluated:
+                 protocol: Protocol | None, progress: Callable[[float], None],
+                 before_base: Callable[[], None]) -> Evaluated:
         device = torch_backend.compute_device()
         t0 = time.perf_counter()
         model = (load or _load_checkpoint)(artifact, device)
         load_seconds = time.perf_counter() - t0
         decoding = torch_backend.generations(model, Path(request["tokenizer"]), request["prompts"],
                                              request["max_new_tokens"])
+        if protocol is None:
+            return Evaluated(None, load_seconds, decoding)
 
         def open_base():
             before_base()

@@ -171,6 +171,10 @@ class Recipe(ABC):
     def prepare(self, ctx: StageContext) -> None:
         """Work before the quantize stage, in the recipe's own sub-stages (`ctx.enter_stage`)."""
 
+    def own_stages(self, options: dict) -> tuple[Stage, ...]:
+        """The sub-stages `prepare` may enter, in order (one that finds its work cached is skipped)."""
+        return ()
+
     @abstractmethod
     def quantize(self, ctx: StageContext) -> Path:
         """The quantize stage: write the artifact under ctx.tmp_dir and return its path."""

@@ -144,6 +144,9 @@ class GGUFRecipe(Recipe):
             if self.uses_imatrix(ctx.options):
                 ensure_imatrix(ctx, tools, base)
 
+    def own_stages(self, options: dict) -> tuple[Stage, ...]:
+        return (Stage.CONVERT, Stage.IMATRIX) if self.uses_imatrix(options) else (Stage.CONVERT,)
+
     def quantize(self, ctx: StageContext) -> Path:
         base = FAMILY.base_artifact(ctx)
         o = ctx.options

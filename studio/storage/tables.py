@@ -37,7 +37,12 @@ class Job(SQLModel, table=True):
     state: str = Field(default=JobState.QUEUED, index=True)
     stage: str = "queued"
     progress: float = 0.0  # of the current stage, 0..1
-    eta_seconds: float | None = None
+    eta_seconds: float | None = None  # of the current stage
+    stages: list = Field(default_factory=list, sa_column=Column(JSON))  # the stages it will walk, once it knows
+    stage_number: int = 0  # the position of the running stage among `stages`: "stage 3 of 7"
+    stage_started_at: datetime | None = None
+    expected_seconds: float | None = None  # the whole job, as the preflight expected it at submit
+    stage_plan: dict = Field(default_factory=dict, sa_column=Column(JSON))  # stage -> expected seconds, when measured
     error: str | None = None
     pid: int | None = None  # the runner's process (group) id, on the worker's machine
     worker: str | None = None  # "host:pid" of the supervising consumer process that claimed it
