@@ -89,7 +89,19 @@ def _checkpoint_cell(r: dict) -> str:
 def _decode_cell(r: dict) -> str:
     if r.get("generations_skipped"):
         return f'<td title="generations {esc(r["generations_skipped"])}">n/a</td>'
-    return f"<td>{r['decode_tok_s']:.1f}</td>"
+    return _speed_cell(r, f"{r['decode_tok_s']:.1f}")
+
+
+def _speed_cell(r: dict, text: str) -> str:
+    """A speed, flagged when it was measured on a busy machine (the flag's hover says how busy)."""
+    if not r.get("busy"):
+        return f"<td>{text}</td>"
+    return f'<td class="qs-busy" title="{esc(r["busy"])}">{text} <span class="qs-flag">⚠ busy</span></td>'
+
+
+def _measured_cell(r: dict) -> str:
+    at = r.get("measured_at") or ""
+    return f'<td title="{esc(at)} UTC">{esc(at[5:16].replace("T", " "))}</td>' if at else "<td>—</td>"
 
 
 def _recipe_cell(r: dict) -> str:
@@ -151,7 +163,8 @@ COLUMNS = (
     Column("KLD vs checkpoint", "KLD against the original Hugging Face checkpoint run by torch, on its own "
            "token ids: one scale for GGUF and HF rows alike. Lower is better", _checkpoint_cell),
     Column("Prefill tok/s", "prompt processing speed: context tokens / the median perplexity chunk's forward "
-           "time on this machine. Higher is better", lambda r: f"<td>{r['prefill_tok_s']:.0f}</td>"),
+           "time on this machine. Higher is better; ⚠ busy: measured while other work took the cores",
+           lambda r: _speed_cell(r, f"{r['prefill_tok_s']:.0f}")),
     Column("Decode tok/s", "generation speed: greedy tokens per second over the sample prompts (prefill "
            "excluded). Higher is better", _decode_cell),
     Column("Peak RAM (MiB)", "the evaluation process's peak resident memory with this model loaded (the base "
@@ -160,6 +173,7 @@ COLUMNS = (
            shown=False),
     Column("Load (s)", "time to load the artifact for evaluation", lambda r: f"<td>{_seconds(r['load_seconds'])}</td>",
            shown=False),
+    Column("Measured (UTC)", "when the row was measured (month-day hour:minute)", _measured_cell),
     Column("Protocol", "context length × chunks evaluated, and the tokens scored",
            lambda r: f"<td>{r['n_ctx']} × {r['n_chunks']} ({r['n_tokens_scored']} tokens)</td>", shown=False),
     Column("Tensor types", "how many tensors of each storage type the artifact holds (click to see all)",

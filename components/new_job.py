@@ -3,6 +3,7 @@ with Preflight and Quantize and their outcome right below them; everything else 
 calibration, each chosen recipe's options, generated from its schema) folded under Advanced."""
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import gradio as gr
@@ -125,7 +126,9 @@ def build(settings: Settings, enqueue: Enqueue):
         check_btn = gr.Button("Preflight", elem_id="preflight-btn", scale=1)
         submit_btn = gr.Button("Quantize", variant="primary", elem_id="quantize-btn", scale=2)
     status = gr.HTML(elem_id="new-job-status")
-    open_jobs = gr.Button("Open in the Jobs tab", visible=False, elem_id="open-jobs", size="sm")
+    with gr.Row():
+        open_jobs = gr.Button("Open in the Jobs tab", visible=False, elem_id="open-jobs", size="sm")
+        again_btn = gr.Button("Run them again", visible=False, elem_id="run-again", size="sm")
     submitted = gr.State([])
     with gr.Accordion("Advanced: protocol, prompts, calibration text, recipe options", open=False,
                       elem_id="advanced"):
@@ -153,22 +156,31 @@ def build(settings: Settings, enqueue: Enqueue):
             return _outcome("error", exc.reasons)
         return _outcome("ok", plan.summary().splitlines())
 
-    def on_submit(*values):
+    def submit(values, again: bool):
         notes: list[str] = []
+        repeats: list[service.Repeat] = []
         try:
-            ids = service.submit(settings, _request(settings, option_keys, *values), enqueue, notes)
+            req = replace(_request(settings, option_keys, *values), again=again)
+            ids = service.submit(settings, req, enqueue, notes, repeats)
         except PreflightError as exc:
-            return _outcome("error", exc.reasons), [], gr.update(visible=False)
-        queued = f"Queued job{'s' if len(ids) > 1 else ''} {', '.join(f'#{i}' for i in ids)}."
-        return (_outcome("ok", [queued, *notes]), ids,
-                gr.update(visible=True, value=f"Follow job #{ids[0]} in the Jobs tab"))
+            return _outcome("error", exc.reasons), [], gr.update(visible=False), gr.update(visible=False)
+        queued = [f"Queued job{'s' if len(ids) > 1 else ''} {', '.join(f'#{i}' for i in ids)}."] if ids else []
+        follow = gr.update(visible=bool(ids), value=f"Follow job #{ids[0]} in the Jobs tab" if ids else "")
+        return (_outcome("ok", queued + notes), ids, follow, gr.update(visible=bool(repeats)))
+
+    def on_submit(*values):
+        return submit(values, again=False)
+
+    def on_again(*values):
+        return submit(values, again=True)
 
     def on_recipes(chosen_types, chosen_hf):
         chosen = chosen_recipes(chosen_types, chosen_hf)
         return [gr.update(visible=name in chosen) for name in forms]
 
     check_btn.click(on_check, inputs, status)
-    submit_btn.click(on_submit, inputs, [status, submitted, open_jobs])
+    submit_btn.click(on_submit, inputs, [status, submitted, open_jobs, again_btn])
+    again_btn.click(on_again, inputs, [status, submitted, open_jobs, again_btn])
     for picker in (types, hf_recipes):
         picker.change(on_recipes, [types, hf_recipes], list(forms.values()), show_progress="hidden")
     text_choice.change(lambda choice: gr.update(visible=choice == UPLOAD), text_choice, upload,

@@ -11,6 +11,7 @@ row's scores come from a lockstep pass, whose result carries them as `base_score
 from __future__ import annotations
 
 import json
+import os
 import resource
 import sys
 from pathlib import Path
@@ -51,12 +52,15 @@ def evaluate(request: dict) -> dict:
     if not scored:  # a base whose scores came with a lockstep pass ("base_scores")
         return measured
     scores = done.scores
-    return {**_score_fields(scores, protocol), **measured, "divergence": scores.divergence,
-            **({"base_scores": _score_fields(scores.base, protocol)} if scores.base else {})}
+    threads = family.compute_threads()
+    return {**_score_fields(scores, protocol, threads), **measured, "divergence": scores.divergence,
+            **({"base_scores": _score_fields(scores.base, protocol, threads)} if scores.base else {})}
 
 
-def _score_fields(scores: Scores, protocol: Protocol) -> dict:
+def _score_fields(scores: Scores, protocol: Protocol, threads: int) -> dict:
     return {
+        "cpu_share": scores.cpu_share(threads),
+        "load_average": os.getloadavg()[0],
         "ppl": float(np.exp(scores.nll.mean())),
         "nll_sum": float(scores.nll.sum()),
         "n_tokens_scored": int(scores.nll.size),

@@ -273,6 +273,7 @@ class JobRunner:
                 prefill_tok_s=evaluation["prefill_tok_s"], decode_tok_s=evaluation["decode_tok_s"],
                 peak_rss_bytes=evaluation["peak_rss_bytes"], quant_seconds=quant_seconds,
                 load_seconds=evaluation.get("load_seconds"), eval_text_sha=self.job.eval_text_sha,
+                cpu_share=evaluation.get("cpu_share"), load_average=evaluation.get("load_average"),
                 divergence=evaluation.get("divergence") or {},
                 generations_skipped=evaluation.get("generations_skipped"))
             s.add(result)

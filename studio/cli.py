@@ -34,6 +34,9 @@ def _parser() -> argparse.ArgumentParser:
     chunks.add_argument("--whole-text", action="store_true", help="evaluate every chunk, however long it takes")
     q.add_argument("--prompt", action="append", help="sample prompt (repeatable)")
     q.add_argument("--max-new-tokens", type=int, default=64)
+    q.add_argument("--again", action="store_true",
+                   help="run a recipe again even when an identical finished job measured it already (without it, "
+                        "that job's result is shown instead)")
     q.add_argument("--wait", action="store_true", help="wait for the jobs and print their results")
     q.add_argument("--json", action="store_true")
 
@@ -80,21 +83,25 @@ def cmd_quantize(settings: Settings, args, queue: Queue) -> int:
     req = service.JobRequest(model=args.model, recipes=tuple(args.recipe), eval_text=args.eval_text,
                              n_ctx=args.ctx, max_chunks=args.max_chunks, whole_text=args.whole_text,
                              prompts=tuple(args.prompt) if args.prompt else DEFAULT_PROMPTS,
-                             max_new_tokens=args.max_new_tokens, overrides=_parse_overrides(args.option))
+                             max_new_tokens=args.max_new_tokens, overrides=_parse_overrides(args.option),
+                             again=args.again)
     notes: list[str] = []
+    repeats: list[service.Repeat] = []
     try:
-        job_ids = service.submit(settings, req, queue.enqueue, notes)
+        job_ids = service.submit(settings, req, queue.enqueue, notes, repeats)
     except PreflightError as exc:
         print("preflight refused:\n" + "\n".join(f"  - {r}" for r in exc.reasons), file=sys.stderr)
         return 2
     for note in notes:
         print(note, file=sys.stderr)
-    print(f"queued job(s): {', '.join(f'#{i}' for i in job_ids)}", file=sys.stderr)
+    if job_ids:
+        print(f"queued job(s): {', '.join(f'#{i}' for i in job_ids)}", file=sys.stderr)
     if not args.wait:
         return 0
+    measured = [r.job_id for r in repeats]  # shown with the new ones
     consumer = None
     try:
-        if not settings.queue_url and not queue.consumer_alive(settings):
+        if job_ids and not settings.queue_url and not queue.consumer_alive(settings):
             consumer = queue.start_consumer(settings)  # no studio running: run the jobs here
         jobs = service.wait_for(settings, job_ids, on_change=lambda js: _print_progress(js))
     except KeyboardInterrupt:
@@ -102,7 +109,7 @@ def cmd_quantize(settings: Settings, args, queue: Queue) -> int:
     finally:
         if consumer is not None:
             consumer.stop(graceful=True)  # after a Ctrl-C: until the cancelled jobs have stopped
-    rows = service.result_rows(settings, job_ids) + service.failed_rows(jobs)
+    rows = service.result_rows(settings, measured + job_ids) + service.failed_rows(jobs)
     _print_rows(rows, args.json)
     return 0 if all(j.state == "done" for j in jobs) else 1
 

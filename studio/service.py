@@ -19,7 +19,7 @@ from studio.evaluation.texts import BUILTIN_SAMPLE, DEFAULT_PROMPTS, TextError, 
 from studio.models import local_checkpoints
 from studio.preflight import Plan, PreflightError, run_preflight
 from studio.storage import Generation, Job, JobLog, JobState, Result, reading, session
-from studio.storage.jobs import pending_duplicate
+from studio.storage.jobs import finished_duplicate, pending_duplicate
 from studio.storage.tables import utcnow
 
 # Puts a stored job on the work queue: jobs.queue.enqueue, handed in by whoever runs the service (the studio,
@@ -46,6 +46,7 @@ class JobRequest:
     n_ctx: int = 512
     max_chunks: int | None = None  # None: automatic (all, unless that takes long here; see studio.preflight)
     whole_text: bool = False  # every chunk, however long it takes
+    again: bool = False  # measure again what an identical finished job measured already
     prompts: tuple[str, ...] = DEFAULT_PROMPTS
     max_new_tokens: int = 64
     overrides: tuple[tuple[str, str], ...] = ()
@@ -62,9 +63,25 @@ def model_choices(settings: Settings) -> list[str]:
     return [str(p) for p in local_checkpoints(settings.model_dirs)]
 
 
-def submit(settings: Settings, req: JobRequest, enqueue: Enqueue, notes: list[str] | None = None) -> list[int]:
+@dataclass(frozen=True)
+class Repeat:
+    """A recipe of a request that an identical finished job measured already (not queued unless asked again)."""
+    label: str
+    job_id: int
+    result_id: int
+    finished_at: datetime | None
+
+    def line(self) -> str:
+        when = f", {self.finished_at:%Y-%m-%d %H:%M} UTC" if self.finished_at else ""
+        return (f"{self.label}: already measured as result #{self.result_id} (job #{self.job_id}{when}); "
+                "not run again — ask to run it again to measure it anew")
+
+
+def submit(settings: Settings, req: JobRequest, enqueue: Enqueue, notes: list[str] | None = None,
+           repeats: list[Repeat] | None = None) -> list[int]:
     """Preflight, then create one job per recipe and put it on the queue. Returns the job ids; the
-    preflight's warnings go to `notes` when given."""
+    preflight's warnings go to `notes` when given. A recipe an identical finished job measured already is not
+    queued (unless `req.again`): it goes to `repeats` (and a line of it to `notes`)."""
     plan = preflight(settings, req)
     if notes is not None:
         notes += plan.notes
@@ -76,6 +93,13 @@ def submit(settings: Settings, req: JobRequest, enqueue: Enqueue, notes: list[st
             if (dup := pending_duplicate(s, key)) is not None:
                 raise PreflightError([f"{planned.label} on this model and text is already {dup.state} "
                                       f"as job #{dup.id}"])
+            done = None if req.again else finished_duplicate(s, key)
+            result = s.exec(select(Result.id).where(Result.job_id == done.id)).first() if done else None
+            if result is not None:  # (a result deleted since is measured anew)
+                repeat = Repeat(planned.label, done.id, result, done.finished_at)
+                (repeats if repeats is not None else []).append(repeat)
+                (notes if notes is not None else []).append(repeat.line())
+                continue
             job = Job(model=str(plan.model.path), model_key=plan.model.key, recipe=planned.label,
                       recipe_name=planned.recipe.name, options=planned.options, eval_text_path=str(plan.text_path),
                       eval_text_sha=plan.text_sha,
@@ -234,11 +258,25 @@ def result_row(result: Result, base: Result | None) -> dict:
         "peak_rss_bytes": result.peak_rss_bytes, "quant_seconds": result.quant_seconds,
         "load_seconds": result.load_seconds, "peak_vram_bytes": result.peak_vram_bytes,
         "emulated": result.emulated, "load_snippet": load_snippet(result),
-        "generations_skipped": result.generations_skipped,
+        "generations_skipped": result.generations_skipped, "measured_at": result.created_at.isoformat(),
+        "cpu_share": result.cpu_share, "load_average": result.load_average, "busy": busy_note(result),
         **families.get(result.family).vs_checkpoint(result.divergence, result.is_base),
         **{k: (IDENTICAL[k] if result.is_base else result.divergence.get(k)) for k in IDENTICAL},
         "base": base.recipe if base else None, "base_key": result.base_key, "status": "done",
     }
+
+
+# Speeds measured while the forward passes got less than this share of the cores they asked for are flagged.
+BUSY_SHARE = 0.75
+
+
+def busy_note(result: Result) -> str | None:
+    """Why the row's speeds are not this machine's own (None when they are, or when it was not measured)."""
+    if result.cpu_share is None or result.cpu_share >= BUSY_SHARE:
+        return None
+    load = f", load average {result.load_average:.1f}" if result.load_average is not None else ""
+    return (f"measured on a busy machine: the forward passes got {100 * result.cpu_share:.0f} % of the CPU their "
+            f"threads asked for{load}; measure again on a quiet machine for this machine's own speed")
 
 
 def load_snippet(result: Result) -> str:

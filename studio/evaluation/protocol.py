@@ -126,6 +126,14 @@ class Scores(NamedTuple):
     divergence: dict | None        # statistics against the base, when one ran alongside
     forward_seconds: list[float]   # each chunk's forward pass of the model (not of its base)
     base: Scores | None = None     # the base's own scores, when one ran alongside: its row needs no pass of its own
+    forward_cpu_seconds: tuple = ()  # the process's CPU time over each of those passes (all its threads)
+
+    def cpu_share(self, threads: int) -> float | None:
+        """How much of the CPU its threads asked for the forward passes got: near 1 on a quiet machine (the
+        backends' threads compute or spin), lower when other processes took the cores (then every speed of the
+        row was measured on a busy machine)."""
+        wall = sum(self.forward_seconds)
+        return sum(self.forward_cpu_seconds) / (wall * threads) if wall and self.forward_cpu_seconds else None
 
     def prefill_tok_s(self, n_ctx: int) -> float:
         """Prefill speed from the chunks themselves: each is n_ctx tokens from an empty cache. The
@@ -145,26 +153,28 @@ def score_chunks(protocol: Protocol, tokens: np.ndarray, bos: int | None, logits
     the same logits: its row is the same arithmetic on the same tokens, so it needs no pass of its own.
     """
     n_chunks = protocol.n_chunks(len(tokens))
-    nll, parts, seconds, base_nll, base_seconds = [], [], [], [], []
+    nll, parts, seconds, cpu, base_nll, base_seconds, base_cpu = [], [], [], [], [], [], []
     base_logits_of = None
     for i in range(n_chunks):
         chunk = protocol.chunk_input(tokens, i, bos)
-        logits = _timed(logits_of, chunk, seconds)
+        logits = _timed(logits_of, chunk, seconds, cpu)
         nll.append(protocol.chunk_nll(logits, tokens, i))
         if open_base is not None:
             base_logits_of = base_logits_of or open_base()
-            base_logits = _timed(base_logits_of, chunk, base_seconds)
+            base_logits = _timed(base_logits_of, chunk, base_seconds, base_cpu)
             base_nll.append(protocol.chunk_nll(base_logits, tokens, i))
             parts.append(divergence(logits, base_logits, protocol.targets(tokens, i)))
         progress((i + 1) / n_chunks)
     if not parts:
-        return Scores(np.concatenate(nll), None, seconds)
+        return Scores(np.concatenate(nll), None, seconds, forward_cpu_seconds=tuple(cpu))
     stats = summarize_divergence(*(np.concatenate([p[k] for p in parts]) for k in ("kld", "same_top", "dp")))
-    return Scores(np.concatenate(nll), stats, seconds, Scores(np.concatenate(base_nll), None, base_seconds))
+    base = Scores(np.concatenate(base_nll), None, base_seconds, forward_cpu_seconds=tuple(base_cpu))
+    return Scores(np.concatenate(nll), stats, seconds, base, tuple(cpu))
 
 
-def _timed(logits_of: Logits, chunk: list[int], seconds: list[float]) -> np.ndarray:
-    t0 = time.perf_counter()
+def _timed(logits_of: Logits, chunk: list[int], seconds: list[float], cpu: list[float]) -> np.ndarray:
+    t0, c0 = time.perf_counter(), time.process_time()
     logits = logits_of(chunk)
     seconds.append(time.perf_counter() - t0)
+    cpu.append(time.process_time() - c0)
     return logits

@@ -124,5 +124,9 @@ class Family(ABC):
         With no protocol, the generations alone (a base whose scores came from a lockstep pass)."""
 
     @abstractmethod
+    def compute_threads(self) -> int:
+        """How many threads the backend computes with: what a busy machine's figures are measured against."""
+
+    @abstractmethod
     def open_logits(self, artifact: Path, protocol: Protocol, load: Loader | None = None) -> Logits:
         """The artifact opened for perplexity chunks: how another family's row is compared with this one's."""

@@ -84,6 +84,9 @@ class GGUFFamily(Family):
                                                             base=base, before_base=before_base)
         return Evaluated(scores, load_seconds, decoding)
 
+    def compute_threads(self) -> int:
+        return llama_backend.threads()
+
     def open_logits(self, artifact: Path, protocol: Protocol, load: Loader | None = None) -> Logits:
         llm = llama_backend.open_for_logits(artifact, protocol.n_ctx)
         return lambda chunk: llama_backend.chunk_logits(llm, chunk, protocol)

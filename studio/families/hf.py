@@ -75,6 +75,10 @@ class HFFamily(Family):
                                               open_base if base else None)
         return Evaluated(scores, load_seconds, decoding)
 
+    def compute_threads(self) -> int:
+        import torch
+        return torch.get_num_threads()
+
     def open_logits(self, artifact: Path, protocol: Protocol, load: Loader | None = None) -> Logits:
         # beside llama.cpp, which runs on the CPU; the checkpoint itself streamed when it does not fit
         model = load(artifact, "cpu") if load else torch_backend.open_checkpoint(artifact, "cpu")

@@ -37,6 +37,12 @@ def pending_duplicate(s: Session, dedupe_key: str) -> Job | None:
                                     Job.state.in_([JobState.QUEUED, JobState.RUNNING]))).first()
 
 
+def finished_duplicate(s: Session, dedupe_key: str) -> Job | None:
+    """The latest job asked with the same key that finished with a result: the same work, measured already."""
+    return s.exec(select(Job).where(Job.dedupe_key == dedupe_key, Job.state == JobState.DONE)
+                  .order_by(Job.id.desc())).first()
+
+
 def mark_done(s: Session, job_id: int) -> None:
     """In the caller's transaction, the one that stores what the job made: done and stored are one commit."""
     job = s.get(Job, job_id)
