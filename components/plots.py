@@ -74,7 +74,8 @@ CHAR_W, LABEL_H = 5.6, 11  # the labels' 10 px font: width a character, height a
 
 
 def _legend(kinds: list[str]) -> str:
-    rows = "".join(f'<g class="qs-legend-item qs-{kind}"><circle cx="{W - PAD_R - 150}" cy="{PAD_T + 8 + 15 * i}" r="4"/>'
+    rows = "".join(f'<g class="qs-legend-item qs-{kind}">'
+                   f'<circle cx="{W - PAD_R - 150}" cy="{PAD_T + 8 + 15 * i}" r="4"/>'
                    f'<text class="qs-legend-text" x="{W - PAD_R - 140}" y="{PAD_T + 12 + 15 * i}">'
                    f"{esc(LEGEND[kind])}</text></g>" for i, kind in enumerate(kinds))
     return (f'<g class="qs-plot-legend"><rect x="{W - PAD_R - 160}" y="{PAD_T}" width="158" '
