@@ -40,6 +40,10 @@ def plan_html(settings: Settings, params, model, context, batch, target, memory_
 def _fit_text(row) -> str:
     if row.fits is None:
         return "—"
+    if row.tight:
+        return (f'<span class="qs-caveat" title="the CUDA context, the serving engine\'s own allocations and '
+                f'fragmentation are not counted: keep at least {planner.HEADROOM:.0%} free">fits, but only '
+                f"{100 * row.free_share:.0f} % free: tight</span>")
     return "fits" if row.fits else f"no: needs {row.gpus_needed} × {row.memory_gb:g} GB"
 
 
@@ -55,10 +59,12 @@ def _memory(settings: Settings, target: str, memory_gb) -> float | None:
 
 
 def recommendation_html(settings: Settings, goal: str) -> str:
-    rec = recommend.recommend(goal, hardware.detect(settings.workspace))
+    rec = recommend.recommend(goal, hardware.detect(settings.workspace), service.measured_recipes(settings))
     caveat = f'<p class="qs-caveat">⚠ {esc(rec.caveat)}</p>' if rec.caveat else ""
-    return (f'<div id="recommendation"><p><b>{esc(", ".join(rec.recipes))}</b></p><p>{esc(rec.why)}</p>'
-            f"{caveat}</div>")
+    source = ("from the results on Compare" if rec.measured else
+              "from the field's decision table (quantize candidates and Compare will recommend from what it measured)")
+    return (f'<div id="recommendation" data-measured="{str(rec.measured).lower()}"><p><b>{esc(", ".join(rec.recipes))}'
+            f'</b> <span class="qs-note">{esc(source)}</span></p><p>{esc(rec.why)}</p>{caveat}</div>')
 
 
 def build(settings: Settings, preset_targets: tuple, tabs):
@@ -91,7 +97,7 @@ def build(settings: Settings, preset_targets: tuple, tabs):
     goal.change(lambda g: recommendation_html(settings, g), goal, advice)
 
     def preset(g):
-        specs = recommend.recommend(g, hardware.detect(settings.workspace)).recipes
+        specs = recommend.recommend(g, hardware.detect(settings.workspace), service.measured_recipes(settings)).recipes
         gguf = [s.split(":", 1)[1] for s in specs if s.startswith("gguf:")]
         hf = [s for s in specs if not s.startswith("gguf:")]
         return gr.update(value=gguf), gr.update(value=hf), gr.Tabs(selected="new")

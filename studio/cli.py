@@ -179,7 +179,8 @@ def cmd_plan(settings: Settings, args) -> int:
         return 0
     print(planner.describe(model, args.context, args.batch, args.kv_type, not args.full_swa))
     for r in rows:
-        fit = "" if r.fits is None else (" fits" if r.fits else f" needs {r.gpus_needed} × {r.memory_gb:g} GB")
+        fit = "" if r.fits is None else (f" needs {r.gpus_needed} × {r.memory_gb:g} GB" if not r.fits else
+                                         f" fits, tight ({100 * r.free_share:.0f} % free)" if r.tight else " fits")
         print(f"  {r.format:<12} {r.bits_per_weight:5.2f} bits/weight  weights {r.weights_gb:9.2f} GB  "
               f"KV {r.kv_cache_gb:7.2f} GB  runtime {r.runtime_gb:5.2f} GB  total {r.total_gb:9.2f} GB{fit}")
     return 0

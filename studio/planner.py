@@ -130,8 +130,23 @@ class PlanRow:
     fits: bool | None
     gpus_needed: int | None
 
+    @property
+    def free_share(self) -> float | None:
+        """The share of the memory target left over (negative when it does not fit)."""
+        return None if not self.memory_gb else 1 - self.total_gb / self.memory_gb
+
+    @property
+    def tight(self) -> bool:
+        """It fits, with less than HEADROOM of the memory left for what the figures do not count."""
+        return bool(self.fits) and self.free_share < HEADROOM
+
     def as_dict(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "free_share": self.free_share, "tight": self.tight}
+
+
+# Below this share of the memory left free, "fits" comes with a warning: the CUDA context, the serving engine's
+# own allocations and fragmentation are not in the figures.
+HEADROOM = 0.10
 
 
 def plan(model: Model, context: int = 8192, batch: int = 1, memory_gb: float | None = None, kv_type: str = "f16",

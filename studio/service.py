@@ -12,7 +12,8 @@ from typing import Callable, Protocol
 
 from sqlmodel import select
 
-from studio import families, recipes, timing
+from studio import families, recipes, recommend, timing
+from studio.families import BaseKey
 from studio.config import Settings
 from studio.evaluation.protocol import IDENTICAL
 from studio.evaluation.texts import BUILTIN_SAMPLE, DEFAULT_PROMPTS, TextError, store_upload
@@ -277,6 +278,28 @@ def busy_note(result: Result) -> str | None:
     load = f", load average {result.load_average:.1f}" if result.load_average is not None else ""
     return (f"measured on a busy machine: the forward passes got {100 * result.cpu_share:.0f} % of the CPU their "
             f"threads asked for{load}; measure again on a quiet machine for this machine's own speed")
+
+
+def measured_recipes(settings: Settings) -> list[recommend.Measured]:
+    """The results of the latest comparison (model × text × protocol), as recommendations weigh them."""
+    with reading(settings.db_url) as s:
+        latest = s.exec(select(Result).order_by(Result.id.desc())).first()
+        if latest is None:
+            return []
+        comparison = BaseKey.parse(latest.base_key).comparison
+        rows = [r for r in s.exec(select(Result).where(Result.is_base == False)).all()  # noqa: E712
+                if BaseKey.parse(r.base_key).comparison == comparison and r.job_id is not None]
+        jobs = {j.id: j for j in s.exec(select(Job).where(Job.id.in_([r.job_id for r in rows]))).all()}
+    out = []
+    for r in rows:
+        entry = recipes.entries().get(r.recipe_name or "")
+        if entry is None or entry.recipe is None or r.job_id not in jobs:
+            continue
+        spec = entry.recipe.spec(entry.recipe.resolve_options(None, jobs[r.job_id].options))
+        cross = (r.divergence.get("vs_checkpoint") or {}).get("kld_mean")
+        out.append(recommend.Measured(spec, r.recipe, r.bpw, cross if cross is not None else r.divergence.get(
+            "kld_mean"), r.quant_seconds))
+    return out
 
 
 def load_snippet(result: Result) -> str:

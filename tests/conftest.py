@@ -210,3 +210,20 @@ def results_ws(tmp_path_factory, studio_cache, smol):
     result_id = store_gguf_result(settings, gguf, base_artifact=smollm2_gguf())
     return {"env": make_env(ws, studio_cache, [smol.parent]), "settings": settings,
             "rows": {"gguf:Q4_K_M": {"id": result_id}}}
+
+
+def run_snippets(snippets: list[str], env: dict, timeout: int = 900) -> None:
+    """Run each Compare load snippet exactly as shown, one after another in one fresh Python process started in
+    the studio's folder (as a user pastes it there), each in namespace of its own; it must define `model` or
+    `llm`. Fails with the snippet and the error of the first that does not run."""
+    runner = ("import json, sys, traceback\n"
+              "for code in json.load(sys.stdin):\n"
+              "    scope = {'__name__': '__main__'}\n"
+              "    try:\n"
+              "        exec(compile(code, '<snippet>', 'exec'), scope)\n"
+              "        assert scope.get('model') is not None or scope.get('llm') is not None, 'nothing loaded'\n"
+              "    except BaseException:\n"
+              "        print(code); traceback.print_exc(); sys.exit(1)\n")
+    proc = subprocess.run([sys.executable, "-c", runner], input=json.dumps(snippets), env=env, cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.conftest import run_snippets
+
 REQUIRED_KEYS = {"recipe", "model", "artifact", "size_bytes", "bpw", "ppl", "ppl_base", "n_ctx",
                  "n_tokens_scored", "prefill_tok_s", "decode_tok_s", "peak_rss_bytes", "status",
                  "kld_mean", "kld_p99", "same_top_pct", "rms_dp_pct", "base", "id", "quant_seconds",
@@ -271,3 +273,8 @@ def test_bad_tensor_overrides_and_iquants_without_imatrix_are_refused(workspace_
     assert proc.returncode == 2
     assert "IQ2_XXS needs an importance matrix" in proc.stderr
     assert "'ffn_down=Q9' is not PATTERN=TYPE" in proc.stderr
+
+
+def test_every_gguf_load_snippet_runs_as_shown(smol_run):
+    """Every GGUF row's "Load …" snippet (the F16 base's too), pasted as it is, opens the file."""
+    run_snippets([r["load_snippet"] for r in smol_run["all"]], smol_run["env"])

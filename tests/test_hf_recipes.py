@@ -12,7 +12,7 @@ from safetensors import safe_open
 
 from studio import recipes
 from studio.recipes import formats
-from tests.conftest import HF_RECIPES_TINY
+from tests.conftest import HF_RECIPES_TINY, run_snippets
 
 E2M1 = {0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0}
 
@@ -173,3 +173,11 @@ def test_real_model_base_and_quality_order(smol_hf_run, smol, eval_text):
         assert abs(rows[eight]["ppl_delta_pct"]) < 5
         assert rows[eight]["kld_mean"] < rows["bnb-nf4"]["kld_mean"]
     assert rows["gptq"]["bpw"] < rows["int8-rtn"]["bpw"]
+
+
+def test_every_load_snippet_runs_as_shown(tiny_hf_run):
+    """Compare's "Load …" snippet of every HF-format result, pasted as it is into a Python started in the studio's
+    folder, loads the artifact."""
+    rows = [r for r in tiny_hf_run["rows"] if r["status"] == "done"]
+    assert {r["recipe"].split(":")[0] for r in rows} >= {"int8-rtn", "fp8", "nvfp4", "mxfp4", "bnb-nf4", "gptq"}
+    run_snippets([r["load_snippet"] for r in rows], tiny_hf_run["env"])

@@ -100,3 +100,28 @@ def test_recommendations_follow_the_decision_table(goal, cc, first):
         recipes.parse_recipe_spec(spec)
     if cc is None and goal in {"fine-tuning", "quality", "fast-quantization"}:
         assert "CPU" in rec.caveat
+
+
+def test_fits_with_under_ten_percent_free_is_tight():
+    """70 B at 8 K tokens on an 80 GB card: every row says fits, tight (under 10 % free) or needs more cards, as
+    its own figures give it."""
+    model = planner.Model.typed(70e9, architecture.KNOWN["Llama-3.1-70B"])
+    rows = planner.plan(model, 8192, 1, 80.0)
+    for r in rows:
+        free = 1 - r.total_gb / 80.0
+        assert r.fits == (free >= 0) and r.tight == (0 <= free < planner.HEADROOM), r
+    assert any(r.tight for r in rows) and any(r.fits and not r.tight for r in rows)
+
+
+def test_recommendations_come_from_measured_results_when_there_are_some():
+    measured = [recommend.Measured("gguf:Q4_K_M", "gguf:Q4_K_M", 4.9, 0.031, 6.0),
+                recommend.Measured("awq", "awq", 4.6, 0.052, 900.0),
+                recommend.Measured("gptq", "gptq", 4.4, 0.047, 300.0),
+                recommend.Measured("gguf:Q8_0", "gguf:Q8_0", 8.5, 0.002, 4.0)]
+    quality = recommend.recommend("quality", hw(8.0), measured)
+    assert quality.measured and quality.recipes == ("gguf:Q4_K_M", "gptq") and "0.0310" in quality.why
+    fast = recommend.recommend("fast-quantization", hw(None), measured)
+    assert fast.recipes == ("gguf:Q8_0", "gguf:Q4_K_M") and fast.measured
+    # Without results, on a CPU: the table's answer agrees with its own caveat.
+    table = recommend.recommend("fast-quantization", hw(None))
+    assert not table.measured and table.recipes[0] != "gptq" and "GPTQ" in table.caveat

@@ -153,6 +153,10 @@ class Recipe(ABC):
         return []
 
     def label(self, options: dict) -> str:
+        return self.spec(options)
+
+    def spec(self, options: dict) -> str:
+        """What a New-job preset or `--recipe` names for these options' variant (the other options not included)."""
         return f"{self.name}:{options[self.variant.option]}" if self.variant else self.name
 
     @abstractmethod

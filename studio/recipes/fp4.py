@@ -56,6 +56,4 @@ class FP4Recipe(PackedRecipe):
         return packed.load_packed(artifact, type(self).dequantize_fn, device, compute_dtype(device))
 
     def load_snippet(self, artifact: Path) -> str:
-        return (f"from studio.recipes import get\n"
-                f"model = get({self.name!r}).load(Path({str(artifact)!r}), 'cpu')  # exact {self.name.upper()}, "
-                f"expanded on load")
+        return packed.load_snippet(self.name, artifact, f"exact {self.name.upper()}, expanded on load")

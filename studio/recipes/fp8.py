@@ -138,8 +138,7 @@ class FP8Recipe(PackedRecipe):
         meta = packed.read_metadata(artifact)
         if hf_native(meta["options"]):
             return transformers_snippet(artifact)
-        return (f"from studio.recipes import get\n"
-                f"model = get('fp8').load(Path({str(artifact)!r}), 'cuda')  # packed FP8 (studio format)")
+        return packed.load_snippet("fp8", artifact, "packed FP8 (studio format)")
 
 
 def gpu_has_fp8() -> bool:

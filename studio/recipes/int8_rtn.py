@@ -62,8 +62,7 @@ class Int8RTNRecipe(PackedRecipe):
                                   device, compute_dtype(device))
 
     def load_snippet(self, artifact: Path) -> str:
-        return (f"from studio.recipes import get\n"
-                f"model = get('int8-rtn').load(Path({str(artifact)!r}), 'cpu')  # packed INT8, expanded on load")
+        return packed.load_snippet("int8-rtn", artifact, "packed INT8, expanded on load")
 
 
 RECIPE = Int8RTNRecipe()

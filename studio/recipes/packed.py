@@ -176,6 +176,14 @@ def _align8(n: int) -> int:
     return (n + 7) // 8 * 8
 
 
+def load_snippet(recipe: str, artifact: Path, what: str) -> str:
+    """Python that loads a packed artifact outside the studio's jobs (from the studio's folder, where its
+    package imports), on the GPU when there is one."""
+    return ("from pathlib import Path\n\nimport torch\n\nfrom studio.recipes import get\n\n"
+            "device = 'cuda' if torch.cuda.is_available() else 'cpu'\n"
+            f"model = get({recipe!r}).load(Path({str(artifact)!r}), device)  # {what}")
+
+
 def read_metadata(artifact: Path) -> dict:
     from safetensors import safe_open
     first = sorted(set(weight_files(artifact).values()))[0]
