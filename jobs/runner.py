@@ -138,7 +138,7 @@ class JobRunner:
         ctx = StageContext(job.id, model, options, tmp, model_cache, settings.cache_dir,
                            self.report, self.run_logged, self.enter)
         self.recipe, self.model = recipe, model
-        self.plan(self.stages_ahead(recipe, model, options))
+        self.plan(self.stages_ahead(recipe, model, ctx))
 
         for module in recipe.runtime_modules(options):  # torch alone takes seconds to import
             importlib.import_module(module)
@@ -167,14 +167,14 @@ class JobRunner:
         self.enter(Stage.STORE)
         self.store(recipe, model, artifact, evaluation, base_key, quant_seconds)
 
-    def stages_ahead(self, recipe, model, options: dict) -> list[Stage]:
+    def stages_ahead(self, recipe, model, ctx: StageContext) -> list[Stage]:
         job = self.job
-        divergence = [Stage.CHECKPOINT_DIVERGENCE] if options.get("checkpoint_kld") else []
+        divergence = [Stage.CHECKPOINT_DIVERGENCE] if ctx.options.get("checkpoint_kld") else []
         base_key = recipe.family.base_key(model.key, job.eval_text_sha, job.n_ctx, job.max_chunks)
         with reading(self.settings.db_url) as s:
             has_base = s.exec(select(Result.id).where(Result.base_key == str(base_key), Result.is_base)).first()
         base = [] if has_base else [Stage.EVALUATE_BASE, *divergence]
-        return [Stage.PREFLIGHT, *recipe.own_stages(options), Stage.QUANTIZE, Stage.EVALUATE, *divergence, *base,
+        return [Stage.PREFLIGHT, *recipe.own_stages(ctx), Stage.QUANTIZE, Stage.EVALUATE, *divergence, *base,
                 Stage.STORE]
 
     def tokens(self, family: Family, source: Path) -> tuple[Path, int | None]:

@@ -3,6 +3,7 @@ finished, read from its log's stage marks; without one it says the time is not m
 from __future__ import annotations
 
 import json
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -164,3 +165,40 @@ def test_the_whole_job_eta_counts_the_stages_ahead_at_the_pace_kept_so_far():
     assert timing.remaining_seconds(stages, 2, 5.0, None, 30.0, {}, 100.0) == pytest.approx(70.0)
     assert timing.remaining_seconds(stages, 2, 5.0, 90.0, 30.0, {}, 100.0) == pytest.approx(90.0)
     assert timing.remaining_seconds(stages, 2, 5.0, None, 30.0, {}, None) is None
+
+
+def test_the_jobs_tab_eta_is_right_within_half_again_after_the_first_stage(workspace_env, settings, tiny, eval_text):
+    """A recipe measured here once: the next such job's whole-job ETA, read as the Jobs tab reads it every few
+    tenths of a second, against the time the job then really took to finish (median over the readings taken
+    after its first stage, with more than 2 s left)."""
+    import subprocess
+    import sys
+
+    from studio.config import REPO_ROOT
+    args = ["quantize", "--model", str(tiny), "--recipe", "gguf:Q8_0", "--eval-text", str(eval_text), "--ctx", "128",
+            "--max-chunks", "8", "--max-new-tokens", "16", "--wait", "--json"]
+    first = run_cli(args, workspace_env)
+    assert first.returncode == 0, first.stderr[-3000:]
+    proc = subprocess.Popen([sys.executable, "-m", "studio", *args, "--again"], env=workspace_env, cwd=REPO_ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    readings = []  # (when, the ETA shown, stage number)
+    while proc.poll() is None:
+        with reading(settings.db_url) as s:
+            job = s.exec(select(Job).order_by(Job.id.desc())).first()
+        if job and job.id > 1 and job.state == "running":
+            view = service.job_view(job)
+            readings.append((datetime.now(timezone.utc), view.remaining_seconds, job.stage_number, view.stage_count))
+        time.sleep(0.2)
+    out, err = proc.communicate()
+    assert proc.returncode == 0, err[-3000:]
+    with reading(settings.db_url) as s:
+        job = s.exec(select(Job).order_by(Job.id.desc())).first()
+    finished = job.finished_at.replace(tzinfo=timezone.utc)
+    assert job.stage_plan and job.expected_seconds, "the second job carries the first one's measured stages"
+    assert readings and all(count == len(job.stages) for *_, count in readings)
+    ratios = sorted(eta / left for at, eta, number, _ in readings
+                    if number >= 2 and eta is not None and (left := (finished - at).total_seconds()) > 2)
+    assert len(ratios) >= 3, readings
+    median = ratios[len(ratios) // 2]
+    print(f"ETA / real time left: median {median:.2f} over {len(ratios)} readings ({ratios[0]:.2f}–{ratios[-1]:.2f})")
+    assert 1 / 1.5 <= median <= 1.5, ratios

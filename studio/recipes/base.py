@@ -175,8 +175,8 @@ class Recipe(ABC):
     def prepare(self, ctx: StageContext) -> None:
         """Work before the quantize stage, in the recipe's own sub-stages (`ctx.enter_stage`)."""
 
-    def own_stages(self, options: dict) -> tuple[Stage, ...]:
-        """The sub-stages `prepare` may enter, in order (one that finds its work cached is skipped)."""
+    def own_stages(self, ctx: StageContext) -> tuple[Stage, ...]:
+        """The sub-stages `prepare` will enter, in order: those whose work is not cached already."""
         return ()
 
     @abstractmethod
