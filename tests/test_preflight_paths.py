@@ -90,3 +90,17 @@ def test_the_runner_stops_at_preflight_on_a_relative_path_or_a_prompt_too_long(
     assert reasons[0] == "gguf.imatrix_text: 'calib.txt' is stored as a relative path, which no longer says where " \
                          "the file is: submit the job again"
     assert reasons[1].startswith("prompt 2 has ") and "at most 512 fit" in reasons[1]
+
+
+def test_the_model_picker_lists_checkpoints_under_the_allowed_folders_only(tmp_path):
+    """Folders with a config.json under the allowed roots (a hub-cache snapshot four levels down included);
+    a linked folder is not followed, whatever it points at."""
+    from studio.models import local_checkpoints
+    root, outside = tmp_path / "models", tmp_path / "elsewhere"
+    for folder in (root / "tiny", root / "hub" / "models--org--name" / "snapshots" / "abc123", outside / "secret"):
+        folder.mkdir(parents=True)
+        (folder / "config.json").write_text("{}")
+    (root / "notes").mkdir()
+    (root / "link").symlink_to(outside)
+    found = local_checkpoints((root,))
+    assert found == [root / "hub" / "models--org--name" / "snapshots" / "abc123", root / "tiny"]

@@ -179,6 +179,12 @@ def test_the_jobs_tab_eta_is_right_within_half_again_after_the_first_stage(works
             "--max-chunks", "8", "--max-new-tokens", "16", "--wait", "--json"]
     first = run_cli(args, workspace_env)
     assert first.returncode == 0, first.stderr[-3000:]
+    [measured] = json.loads(first.stdout)
+    # The same work again is not queued: the result that measured it is named and printed.
+    repeat = run_cli(args, workspace_env)
+    assert repeat.returncode == 0, repeat.stderr[-3000:]
+    assert f"already measured as result #{measured['id']} (job #{measured['job_id']}" in repeat.stderr
+    assert [r["id"] for r in json.loads(repeat.stdout)] == [measured["id"]] and "queued" not in repeat.stderr
     proc = subprocess.Popen([sys.executable, "-m", "studio", *args, "--again"], env=workspace_env, cwd=REPO_ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     readings = []  # (when, the ETA shown, stage number)
