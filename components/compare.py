@@ -78,8 +78,17 @@ def _kld(r: dict, key: str, digits: int = 4) -> str:
     return "<td>—</td>" if value is None else f"<td>{value:.{digits}f}</td>"
 
 
+def _pending_cell(r: dict) -> str:
+    """A figure the row's job has still to measure, or never will (it ended first): the note says which."""
+    note = r.get("pending_note") or ""
+    word = "pending…" if note.startswith("pending") else "n/a"
+    return f'<td class="qs-pending" title="{esc(note)}">{word}</td>'
+
+
 def _checkpoint_cell(r: dict) -> str:
     """Comparable across families: every row against the HF checkpoint (GGUF rows via llama.cpp vs torch)."""
+    if "vs_checkpoint" in r.get("pending", ()):
+        return _pending_cell(r)
     if r.get("vs_checkpoint_refused"):
         return f'<td title="{esc(r["vs_checkpoint_refused"])}">n/a</td>'
     value = r.get("kld_vs_checkpoint")
@@ -87,6 +96,8 @@ def _checkpoint_cell(r: dict) -> str:
 
 
 def _decode_cell(r: dict) -> str:
+    if "generations" in r.get("pending", ()):
+        return _pending_cell(r)
     if r.get("generations_skipped"):
         return f'<td title="generations {esc(r["generations_skipped"])}">n/a</td>'
     return _speed_cell(r, f"{r['decode_tok_s']:.1f}")
@@ -97,6 +108,10 @@ def _speed_cell(r: dict, text: str) -> str:
     if not r.get("busy"):
         return f"<td>{text}</td>"
     return f'<td class="qs-busy" title="{esc(r["busy"])}">{text} <span class="qs-flag">⚠ busy</span></td>'
+
+
+def _memory_cell(r: dict) -> str:
+    return _pending_cell(r) if "generations" in r.get("pending", ()) else f"<td>{mib(r['peak_rss_bytes'])}</td>"
 
 
 def _measured_cell(r: dict) -> str:
@@ -168,7 +183,8 @@ COLUMNS = (
     Column("Decode tok/s", "generation speed: greedy tokens per second over the sample prompts (prefill "
            "excluded). Higher is better", _decode_cell),
     Column("Peak RAM (MiB)", "the evaluation process's peak resident memory with this model loaded (the base "
-           "it is compared with not counted). Lower is better", lambda r: f"<td>{mib(r['peak_rss_bytes'])}</td>"),
+           "it is compared with not counted). Lower is better",
+           _memory_cell),
     Column("Quantize (s)", "wall time of the quantize stage", lambda r: f"<td>{_seconds(r['quant_seconds'])}</td>",
            shown=False),
     Column("Load (s)", "time to load the artifact for evaluation", lambda r: f"<td>{_seconds(r['load_seconds'])}</td>",
@@ -353,6 +369,16 @@ def build(settings: Settings):
         return (messages("ok", [f"deleted result #{result_id}"] + [f"removed {p}" for p in removed]),
                 gr.update(value=False), *load(*current))
 
+    seen = gr.State(None)
+
+    def on_tick(known, *current):
+        """Rows stored, deleted or filled in since the table was drawn: draw it again (else leave it alone)."""
+        now = service.results_version(settings)
+        if now == known:
+            return known, *(gr.update() for _ in outputs)
+        return now, *load(*current)
+
+    gr.Timer(3.0).tick(on_tick, [seen, *view], [seen, *outputs], show_progress="hidden")
     refresh_btn.click(load, view, outputs)
     for control in (group, x_axis, y_axis, family, sort):
         control.input(load, view, outputs)

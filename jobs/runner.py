@@ -1,10 +1,10 @@
 """`python -m jobs.runner JOB_ID`: walk one job's stages in this process.
 
-preflight -> (the recipe's own: convert, imatrix) -> quantize -> evaluate -> (divergence vs checkpoint)
--> evaluate base (cached) -> store.
+preflight -> (the recipe's own: convert, imatrix) -> quantize -> evaluate -> store (the row, and the base's row
+from the same pass) -> (divergence vs checkpoint) -> (evaluate base: its generations, when this job stored it).
 Progress and stage go straight to the job row; log lines go to stdout, which the supervising task
 appends to the job log. Everything is written under the job's temp folder; the artifact is renamed
-into the outputs folder only once the result is stored.
+into the outputs folder as its row is stored, which holds what the later stages fill in (Result.pending).
 """
 from __future__ import annotations
 
@@ -157,15 +157,27 @@ class JobRunner:
         # perplexity, divergence from the base (in lockstep), speed and generations: one process
         evaluation = self.evaluate(family, artifact, tokens_path, bos, tmp / "eval.json", base=base_artifact,
                                    recipe_name=recipe.name)
-        if options.get("checkpoint_kld"):
-            evaluation["divergence"]["vs_checkpoint"] = self.checkpoint_divergence(family, artifact,
-                                                                                   tmp / "cross.json")
         base_key = family.base_key(model.key, job.eval_text_sha, job.n_ctx, job.max_chunks)
-        self.ensure_base_row(recipe, model, base_artifact, base_key, tokens_path, bos, tmp,
-                             evaluation.get("base_scores"))
+        checkpoint_kld = bool(options.get("checkpoint_kld"))
 
+        # The row goes in as soon as its perplexity and divergence from the base are known (the base row too,
+        # from the same pass); the slower figures fill in afterwards, marked pending until they do.
         self.enter(Stage.STORE)
-        self.store(recipe, model, artifact, evaluation, base_key, quant_seconds)
+        final, result_id = self.store(recipe, model, artifact, evaluation, base_key, quant_seconds,
+                                      pending=[PENDING_CHECKPOINT] if checkpoint_kld else [])
+        base_row = self.store_base_row(recipe, model, base_artifact, base_key, evaluation["base_scores"],
+                                       pending=[PENDING_GENERATIONS, *([PENDING_CHECKPOINT] if checkpoint_kld else [])])
+        if checkpoint_kld:
+            self.fill_in(result_id, {"vs_checkpoint": self.checkpoint_divergence(family, final, tmp / "cross.json")})
+        if base_row is not None:
+            self.enter(Stage.EVALUATE_BASE)
+            measured = self.evaluate(family, base_artifact, tokens_path, bos, tmp / "base-eval.json", perplexity=False)
+            cross = self.checkpoint_divergence(family, base_artifact, tmp / "base-cross.json") if checkpoint_kld \
+                else None
+            self.fill_in(base_row, {"vs_checkpoint": cross} if cross else {}, measured)
+        with session(self.settings.db_url) as s:
+            mark_done(s, self.job_id)
+            s.commit()
 
     def stages_ahead(self, recipe, model, ctx: StageContext) -> list[Stage]:
         job = self.job
@@ -174,8 +186,8 @@ class JobRunner:
         with reading(self.settings.db_url) as s:
             has_base = s.exec(select(Result.id).where(Result.base_key == str(base_key), Result.is_base)).first()
         base = [] if has_base else [Stage.EVALUATE_BASE, *divergence]
-        return [Stage.PREFLIGHT, *recipe.own_stages(ctx), Stage.QUANTIZE, Stage.EVALUATE, *divergence, *base,
-                Stage.STORE]
+        return [Stage.PREFLIGHT, *recipe.own_stages(ctx), Stage.QUANTIZE, Stage.EVALUATE, Stage.STORE, *divergence,
+                *base]
 
     def tokens(self, family: Family, source: Path) -> tuple[Path, int | None]:
         """The evaluation text's token ids as the family's backend makes them (cached per model)."""
@@ -213,49 +225,66 @@ class JobRunner:
         return self.evaluate(family, artifact, tokens_path, bos, out, base=self.model.path,
                              recipe_name=None, base_family=checkpoint)["divergence"]
 
-    def ensure_base_row(self, recipe, model, base_artifact: Path, base_key: BaseKey, tokens_path: Path,
-                        bos: int | None, tmp: Path, base_scores: dict | None) -> None:
-        """The unquantized base, evaluated once per (model, text, protocol) and shared by all rows. Its scores come
-        from the job's lockstep pass when it ran one (`base_scores`): the same logits, already computed (at 8 B
-        a second pass over the chunks would add a fifth to the job); what is left is its load and generations."""
+    def store_base_row(self, recipe, model, base_artifact: Path, base_key: BaseKey, base_scores: dict,
+                       pending: list[str]) -> int | None:
+        """The unquantized base's row, once per (model, text, protocol): its scores are the lockstep pass's (the
+        same logits, already computed: at 8 B a pass of its own would add a fifth to the job), its generations,
+        load and memory still `pending` for this job to fill in. Returns its id, or None when a row existed."""
         family = recipe.family
         with file_lock(self.settings.model_cache_dir / model.key / "base-eval.lock"):
             with reading(self.settings.db_url) as s:
                 if s.exec(select(Result).where(Result.base_key == str(base_key), Result.is_base)).first():
-                    return
-            self.enter(Stage.EVALUATE_BASE)
-            evaluation = self.evaluate(family, base_artifact, tokens_path, bos, tmp / "base-eval.json",
-                                       perplexity=base_scores is None) | (base_scores or {})
-            if self.options.get("checkpoint_kld"):
-                evaluation["divergence"] = {"vs_checkpoint": self.checkpoint_divergence(family, base_artifact,
-                                                                                        tmp / "base-cross.json")}
+                    return None
+            unmeasured = {"load_seconds": None, "peak_rss_bytes": 0, "decode_tok_s": 0.0, "generations": []}
             try:
-                self._insert_result(recipe, model, base_artifact, evaluation, base_key, is_base=True,
-                                    label=family.base_label)
+                return self._insert_result(recipe, model, base_artifact, {**unmeasured, **base_scores}, base_key,
+                                           is_base=True, label=family.base_label, pending=pending)
             except IntegrityError:  # a worker on another machine (another workspace, another lock) stored it first
                 self.log(f"base row {base_key} was stored meanwhile by another worker")
+                return None
 
-    def store(self, recipe, model, artifact: Path, evaluation: dict, base_key: BaseKey,
-              quant_seconds: float) -> None:
+    def store(self, recipe, model, artifact: Path, evaluation: dict, base_key: BaseKey, quant_seconds: float,
+              pending: list[str]) -> tuple[Path, int]:
+        """Move the artifact into outputs and insert its row; returns where the artifact now is, and the row's id."""
         final = artifact_path(self.settings, model.slug, self.job_id, artifact.name)
         final.parent.mkdir(parents=True, exist_ok=True)
         self.check_cancel()
-        # From here the job either finishes whole or leaves nothing: a cancel's SIGTERM waits, and a kill
-        # between the move and the commit leaves an entry no row owns, which the supervisor sweeps.
+        # From here the row is stored whole or the artifact removed: a cancel's SIGTERM waits, and a kill between
+        # the move and the commit leaves an entry no row owns, which the supervisor sweeps.
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
         artifact.replace(final)
         try:
-            self._insert_result(recipe, model, final, evaluation, base_key, is_base=False,
-                                label=self.job.recipe, quant_seconds=quant_seconds, finish_job=True)
+            result_id = self._insert_result(recipe, model, final, evaluation, base_key, is_base=False,
+                                            label=self.job.recipe, quant_seconds=quant_seconds, pending=pending)
         except BaseException:
             if final.is_dir():
                 shutil.rmtree(final, ignore_errors=True)
             else:
                 final.unlink(missing_ok=True)
             raise
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+        return final, result_id
+
+    def fill_in(self, result_id: int, divergence: dict, measured: dict | None = None) -> None:
+        """A stored row's pending figures: divergence statistics to add, and (for a base row) its generations,
+        decode speed, load time and memory."""
+        with session(self.settings.db_url) as s:
+            row = s.get(Result, result_id)
+            row.divergence = {**row.divergence, **divergence}
+            done = {PENDING_CHECKPOINT} if "vs_checkpoint" in divergence else set()
+            if measured is not None:
+                row.decode_tok_s, row.load_seconds = measured["decode_tok_s"], measured.get("load_seconds")
+                row.peak_rss_bytes, row.peak_vram_bytes = measured["peak_rss_bytes"], measured.get("peak_vram_bytes")
+                row.generations_skipped = measured.get("generations_skipped")
+                s.add_all(_generations(result_id, measured["generations"]))
+                done.add(PENDING_GENERATIONS)
+            row.pending = [p for p in row.pending or [] if p not in done]
+            s.add(row)
+            s.commit()
 
     def _insert_result(self, recipe, model, artifact: Path, evaluation: dict, base_key: BaseKey, *, is_base: bool,
-                       label: str, quant_seconds: float | None = None, finish_job: bool = False) -> None:
+                       label: str, pending: list[str], quant_seconds: float | None = None) -> int:
         census = recipe.family.census(artifact, model)
         with session(self.settings.db_url) as s:
             result = Result(
@@ -275,14 +304,22 @@ class JobRunner:
                 load_seconds=evaluation.get("load_seconds"), eval_text_sha=self.job.eval_text_sha,
                 cpu_share=evaluation.get("cpu_share"), load_average=evaluation.get("load_average"),
                 divergence=evaluation.get("divergence") or {},
-                generations_skipped=evaluation.get("generations_skipped"))
+                generations_skipped=evaluation.get("generations_skipped"), pending=pending, filled_by=self.job_id)
             s.add(result)
             s.flush()
-            s.add_all([Generation(result_id=result.id, prompt_index=i, prompt=g["prompt"], text=g["text"],
-                                  n_tokens=g["n_tokens"]) for i, g in enumerate(evaluation["generations"])])
-            if finish_job:
-                mark_done(s, self.job_id)
+            s.add_all(_generations(result.id, evaluation["generations"]))
             s.commit()
+            return result.id
+
+
+# What a stored row may still wait for (Result.pending), filled in by the job that stored it (Result.filled_by).
+PENDING_CHECKPOINT = "vs_checkpoint"
+PENDING_GENERATIONS = "generations"
+
+
+def _generations(result_id: int, generations: list[dict]) -> list[Generation]:
+    return [Generation(result_id=result_id, prompt_index=i, prompt=g["prompt"], text=g["text"], n_tokens=g["n_tokens"])
+            for i, g in enumerate(generations)]
 
 
 def _program(cmd: list[str]) -> str:

@@ -186,8 +186,8 @@ def job_view(job: Job, now: datetime | None = None) -> JobView:
     in_stage = 0.0
     if job.stage_started_at:
         in_stage = (timing.as_utc(now) - timing.as_utc(job.stage_started_at)).total_seconds()
-    left = timing.remaining_seconds(stages, number, in_stage, job.eta_seconds, elapsed, job.stage_plan or {},
-                                    job.expected_seconds)
+    left = timing.remaining_seconds(stages, number, in_stage, job.progress, job.eta_seconds, elapsed,
+                                    job.stage_plan or {}, job.expected_seconds)
     if left is not None:
         overall = elapsed / (elapsed + left) if elapsed + left > 0 else 0.0
     else:
@@ -261,6 +261,7 @@ def result_row(result: Result, base: Result | None) -> dict:
         "emulated": result.emulated, "load_snippet": load_snippet(result),
         "generations_skipped": result.generations_skipped, "measured_at": result.created_at.isoformat(),
         "cpu_share": result.cpu_share, "load_average": result.load_average, "busy": busy_note(result),
+        "pending": list(result.pending or []),
         **families.get(result.family).vs_checkpoint(result.divergence, result.is_base),
         **{k: (IDENTICAL[k] if result.is_base else result.divergence.get(k)) for k in IDENTICAL},
         "base": base.recipe if base else None, "base_key": result.base_key, "status": "done",
@@ -314,13 +315,35 @@ def load_snippet(result: Result) -> str:
 def result_rows(settings: Settings, job_ids: list[int] | None = None, include_base: bool = False) -> list[dict]:
     rows = []
     bases: dict[str, Result | None] = {}
-    for r in results(settings, job_ids):
-        if r.is_base and not include_base:
-            continue
+    found = [r for r in results(settings, job_ids) if include_base or not r.is_base]
+    with reading(settings.db_url) as s:
+        fillers = {j.id: j for j in s.exec(select(Job).where(Job.id.in_(
+            [r.filled_by for r in found if r.pending and r.filled_by is not None]))).all()}
+    for r in found:
         if r.base_key not in bases:
             bases[r.base_key] = base_for(settings, r.base_key)
-        rows.append(result_row(r, bases[r.base_key]))
+        rows.append({**result_row(r, bases[r.base_key]), "pending_note": pending_note(r, fillers.get(r.filled_by))})
     return rows
+
+
+def results_version(settings: Settings) -> tuple:
+    """Changes whenever a row is stored, deleted or filled in: what Compare polls before drawing again."""
+    with reading(settings.db_url) as s:
+        rows = s.exec(select(Result.id, Result.pending)).all()
+        unfinished = len(s.exec(select(Job.id).where(Job.state.in_([JobState.QUEUED, JobState.RUNNING]))).all())
+    return len(rows), max((r[0] for r in rows), default=0), sum(len(r[1] or []) for r in rows), unfinished
+
+
+def pending_note(result: Result, filler: Job | None) -> str | None:
+    """What a row still waits for: being measured by its running job, or never to be (that job ended first)."""
+    if not result.pending:
+        return None
+    what = " and ".join({"vs_checkpoint": "the divergence from the checkpoint",
+                         "generations": "generations, decode speed and memory"}.get(p, p) for p in result.pending)
+    if filler is not None and filler.state not in JobState.FINISHED:
+        return f"pending: {what}, being measured by job #{filler.id}"
+    ended = f"job #{filler.id} {filler.state}" if filler is not None else "its job ended"
+    return f"not measured: {ended} before {what}"
 
 
 def failed_rows(jobs: list[Job]) -> list[dict]:

@@ -55,6 +55,7 @@ class Measured:
     stage_seconds: dict[Stage, float]
     n_params: int
     evaluated_tokens: int  # chunks x context
+    visits: dict = field(default_factory=dict)  # Stage -> how many times the job entered it
 
     def scaled(self, n_params: int) -> tuple[float, float]:
         """The stages that do not evaluate, in seconds, and the evaluating ones per token, for `n_params`."""
@@ -64,10 +65,22 @@ class Measured:
         return fixed * weights, evaluating * weights / self.evaluated_tokens
 
     def scaled_stages(self, n_params: int, evaluated_tokens: int) -> dict[Stage, float]:
-        """Each stage's seconds for `n_params` and `evaluated_tokens`: what the whole-job ETA counts down."""
+        """Each stage's seconds a visit (a stage entered twice, as the divergence pass is for a job that also
+        stores the base row, counts half each time) for `n_params` and `evaluated_tokens`: what the whole-job ETA
+        counts down over the stages a job will walk."""
         weights = n_params / self.n_params
         return {stage: s * weights * (evaluated_tokens / self.evaluated_tokens if stage in EVALUATING else 1)
-                for stage, s in self.stage_seconds.items()}
+                / self.visits.get(stage, 1) for stage, s in self.stage_seconds.items()}
+
+
+def stage_visits(marks: list[tuple[datetime, str]]) -> dict[Stage, int]:
+    """How many times each stage was entered, from the log's stage marks."""
+    out: dict[Stage, int] = {}
+    for _, line in marks:
+        if line.startswith(STAGE_MARK):
+            stage = Stage(line[len(STAGE_MARK):].strip())
+            out[stage] = out.get(stage, 0) + 1
+    return out
 
 
 def stage_seconds(marks: list[tuple[datetime, str]], finished_at: datetime) -> dict[Stage, float]:
@@ -96,7 +109,8 @@ def last_measured(db_url: str, label: str, model_key: str | None = None) -> Meas
                            .order_by(JobLog.id)).all()
             seconds = stage_seconds(list(marks), job.finished_at)
             if seconds:
-                return Measured(job.id, seconds, result.n_params, result.n_chunks * result.n_ctx)
+                return Measured(job.id, seconds, result.n_params, result.n_chunks * result.n_ctx,
+                                stage_visits(list(marks)))
     return None
 
 
@@ -115,14 +129,17 @@ def expected(db_url: str, label: str, n_params: int, evaluated_tokens: int) -> E
 PACE_AFTER_SECONDS = 5.0
 
 
-def remaining_seconds(stages: list[str], number: int, stage_elapsed: float, stage_eta: float | None,
-                      elapsed: float, plan: dict[str, float], expected_total: float | None) -> float | None:
+def remaining_seconds(stages: list[str], number: int, stage_elapsed: float, stage_progress: float,
+                      stage_eta: float | None, elapsed: float, plan: dict[str, float],
+                      expected_total: float | None) -> float | None:
     """The whole job's time left, while it runs stage `number` (1-based) of `stages`, `stage_elapsed` into it.
 
     With a per-stage plan (a measured job of the recipe, scaled): the stages still ahead at their planned
-    length, and the current one by its own progress (else its plan), all at the pace the stages behind it kept
-    against their plan. With only a whole-job figure (a prior): what is left of it, and never less than the
-    current stage's own ETA. None when nothing is known."""
+    length, and what is left of the current one by its progress, all at the pace the stages behind it kept
+    against their plan; a stage running over its plan is taken at its own ETA (its progress extrapolated: early
+    on, that overstates a stage that starts by loading a model, so it is only the fallback). With only a
+    whole-job figure (a prior): what is left of it, and never less than the current stage's own ETA. None when
+    nothing is known."""
     if not plan:
         if expected_total is None:
             return stage_eta
@@ -130,8 +147,10 @@ def remaining_seconds(stages: list[str], number: int, stage_elapsed: float, stag
     behind = elapsed - stage_elapsed
     planned_behind = sum(plan.get(s, 0.0) for s in stages[:number - 1])
     pace = behind / planned_behind if planned_behind and behind >= PACE_AFTER_SECONDS else 1.0
-    current = stages[number - 1] if 0 < number <= len(stages) else None
-    now = stage_eta if stage_eta is not None else max(plan.get(current, 0.0) * pace - stage_elapsed, 0.0)
+    current = pace * plan.get(stages[number - 1], 0.0) if 0 < number <= len(stages) else 0.0
+    now = current * (1 - stage_progress)
+    if stage_elapsed > current and stage_eta is not None:
+        now = stage_eta
     return now + pace * sum(plan.get(s, 0.0) for s in stages[number:])
 
 

@@ -93,6 +93,8 @@ class Result(SQLModel, table=True):
     generations_skipped: str | None = None  # why a row has no generations (a model too big to hold)
     quant_seconds: float | None = None
     load_seconds: float | None = None
+    pending: list = Field(default_factory=list, sa_column=Column(JSON))  # figures still to come (jobs.runner)
+    filled_by: int | None = None  # the job that stored the row and fills in what is pending
     cpu_share: float | None = None  # of the cores asked for, what the forward passes got (busy machine: low)
     load_average: float | None = None  # the machine's 1-minute load average as the evaluation ended
     eval_text_sha: str
