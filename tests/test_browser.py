@@ -66,9 +66,9 @@ def test_quantize_watch_and_compare_in_a_real_browser(page, smol):
     page.locator("#open-jobs").click()  # straight to the job it started, its log open
 
     page.locator("#job-log").get_by_text("Log of job #1").wait_for()
+    page.locator("#job-log .qs-at").first.wait_for()  # each line with the time it arrived
     page.locator("#jobs-table tr[data-job-id='2']").click()  # a click on a row opens that job's log
     page.locator("#job-log").get_by_text("Log of job #2").wait_for()
-    page.locator("#job-log .qs-at").first.wait_for()  # each line with the time it arrived
     for job in (1, 2):
         page.locator(f"#jobs-table tr[data-job-id='{job}'][data-state='done']").wait_for(timeout=600_000)
     assert page.locator("#jobs-table tr[data-job-id='1'] .qs-elapsed").inner_text().strip()  # how long it took

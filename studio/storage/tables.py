@@ -39,7 +39,8 @@ class Job(SQLModel, table=True):
     progress: float = 0.0  # of the current stage, 0..1
     eta_seconds: float | None = None  # of the current stage
     stages: list = Field(default_factory=list, sa_column=Column(JSON))  # the stages it will walk, once it knows
-    stage_number: int = 0  # the position of the running stage among `stages`: "stage 3 of 7"
+    # the position of the running stage among `stages`: "stage 3 of 7" (a server default: older writers omit it)
+    stage_number: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     stage_started_at: datetime | None = None
     expected_seconds: float | None = None  # the whole job, as the preflight expected it at submit
     stage_plan: dict = Field(default_factory=dict, sa_column=Column(JSON))  # stage -> expected seconds, when measured
