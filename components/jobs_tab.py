@@ -15,6 +15,7 @@ from studio.storage import JobState
 # Runs of at least this many lines with one tool prefix (llama.cpp's key/value dumps) fold into one line.
 FOLD_AT = 4
 TOOL_PREFIX = re.compile(r"^([A-Za-z_][\w.]*):")
+COUNTER = re.compile(r"^\[\s*\d+/\s*(\d+)\]")  # llama-quantize's "[ 12/ 272] blk.0.attn_q.weight …"
 
 # A click on a row asks for that job (the table is re-rendered every few seconds; the listener is on its frame).
 ROW_CLICK_JS = """
@@ -99,6 +100,8 @@ def fold_log(lines: list[tuple[datetime, str]]) -> str:
 
 
 def _prefix(line: str) -> str | None:
+    if match := COUNTER.match(line):
+        return f"[n/{match.group(1)}]"
     match = TOOL_PREFIX.match(line)
     return match.group(1) if match else None
 

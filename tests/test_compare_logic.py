@@ -149,3 +149,5 @@ def test_the_job_log_folds_tool_dumps_and_keeps_a_progress_bar_s_last_state():
     assert "[272/272] 100%" in out and "10%" not in out
     assert out.count('<span class="qs-at">05:00:07</span>') == len(lines) + 1  # the fold's summary repeats one
     assert fold_log([(at, "a: 1"), (at, "a: 2")]).count("<details") == 0  # short runs stay as they are
+    tensors = fold_log([(at, f"[{i:4d}/ 272] blk.{i}.ffn_up.weight - f16, converting to q4_K") for i in range(1, 273)])
+    assert tensors.count("<details") == 1 and "(272 lines of [n/272])" in tensors
