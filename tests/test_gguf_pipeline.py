@@ -278,3 +278,9 @@ def test_bad_tensor_overrides_and_iquants_without_imatrix_are_refused(workspace_
 def test_every_gguf_load_snippet_runs_as_shown(smol_run):
     """Every GGUF row's "Load …" snippet (the F16 base's too), pasted as it is, opens the file."""
     run_snippets([r["load_snippet"] for r in smol_run["all"]], smol_run["env"])
+
+
+def test_rows_say_when_they_were_measured_and_how_much_cpu_their_passes_got(smol_run):
+    for row in smol_run["all"]:
+        assert row["measured_at"] and 0 < row["cpu_share"] <= 1.2 and row["load_average"] >= 0, row
+        assert row["pending"] == [] and row["pending_note"] is None

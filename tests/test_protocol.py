@@ -123,3 +123,20 @@ def test_vocabulary_check_reads_the_gguf_and_keeps_its_verdict(smol, tmp_path):
     tok.save_pretrained(str(changed))
     expected = f"vocabulary sizes differ: GGUF {len(tokens)}, checkpoint {len(tokens) + 1}"
     assert vocabulary_mismatch(gguf, changed, other) == expected
+
+
+def test_the_cpu_share_of_the_forward_passes_flags_a_busy_machine():
+    """CPU seconds over wall seconds and threads: 2 threads that got 1.9 of 2 cores are a quiet machine; that got
+    0.8 of them, a busy one, and the row says how busy."""
+    from studio.evaluation.protocol import Scores
+    from studio.service import BUSY_SHARE, busy_note
+    from studio.storage import Result
+
+    quiet = Scores(np.zeros(4), None, [1.0, 1.0], forward_cpu_seconds=(1.9, 1.9))
+    busy = Scores(np.zeros(4), None, [1.0, 1.0], forward_cpu_seconds=(0.8, 0.8))
+    assert quiet.cpu_share(2) == pytest.approx(0.95) and busy.cpu_share(2) == pytest.approx(0.4)
+    assert Scores(np.zeros(4), None, [1.0]).cpu_share(2) is None  # not measured: no flag, no guess
+    assert busy.cpu_share(2) < BUSY_SHARE <= quiet.cpu_share(2)
+    note = busy_note(Result(cpu_share=0.4, load_average=3.7))
+    assert "40 %" in note and "load average 3.7" in note
+    assert busy_note(Result(cpu_share=0.95, load_average=0.2)) is None
