@@ -151,6 +151,17 @@ class PackedRecipe(HFRecipe):
     def quantize_bytes(self, model: ModelFacts, options: dict) -> int:
         return memory.packed_quantize_bytes(model)
 
+    def estimate_output_bytes(self, model: ModelFacts, options: dict) -> int:
+        """The tensors as any HF writer stores them, plus the header room the packed writer keeps in each shard
+        (an entry's worth for every part any tensor could be stored as, and its metadata: the layer list)."""
+        from studio.recipes import packed  # here: packed imports this module
+        stored = super().estimate_output_bytes(model, options)
+        if model.shape is None:
+            return stored
+        tensors = len(model.shape.tensors())
+        room = packed.HEADER_ENTRY_BYTES * tensors * packed.MAX_PARTS + 4096 + 128 * tensors + 4096
+        return stored + room * -(-stored // packed.SHARD_BYTES)
+
     def time_prior(self, options: dict) -> Prior:
         """Quantizing (the format's own rate) and the evaluation in torch with the checkpoint and its base row,
         measured on the 1 B shape (BENCHMARKS.md, "Real-size models: the studio's own HF formats")."""
