@@ -73,19 +73,21 @@ class Measured:
                 / self.visits.get(stage, 1) for stage, s in self.stage_seconds.items()}
 
 
+def _stage_starts(marks: list[tuple[datetime, str]]) -> list[tuple[datetime, Stage]]:
+    return [(at, Stage(line[len(STAGE_MARK):].strip())) for at, line in marks if line.startswith(STAGE_MARK)]
+
+
 def stage_visits(marks: list[tuple[datetime, str]]) -> dict[Stage, int]:
     """How many times each stage was entered, from the log's stage marks."""
     out: dict[Stage, int] = {}
-    for _, line in marks:
-        if line.startswith(STAGE_MARK):
-            stage = Stage(line[len(STAGE_MARK):].strip())
-            out[stage] = out.get(stage, 0) + 1
+    for _, stage in _stage_starts(marks):
+        out[stage] = out.get(stage, 0) + 1
     return out
 
 
 def stage_seconds(marks: list[tuple[datetime, str]], finished_at: datetime) -> dict[Stage, float]:
     """Each stage's duration from the log's stage marks (a stage entered twice adds up)."""
-    starts = [(at, Stage(line[len(STAGE_MARK):].strip())) for at, line in marks if line.startswith(STAGE_MARK)]
+    starts = _stage_starts(marks)
     out: dict[Stage, float] = {}
     for (at, stage), (end, _) in zip(starts, [*starts[1:], (finished_at, None)]):
         out[stage] = out.get(stage, 0.0) + max((as_utc(end) - as_utc(at)).total_seconds(), 0.0)
