@@ -14,6 +14,7 @@ from studio import families, service
 from studio.families import BaseKey
 from studio.config import Settings
 from studio.pareto import frontier
+from studio.storage import Pending
 from studio.textdiff import word_diff
 
 X_AXES = {"Bits per weight": "bpw", "Size (MiB)": "size_mib"}
@@ -75,7 +76,15 @@ def _kld(r: dict, key: str, digits: int = 4) -> str:
     if r["is_base"]:
         return "<td></td>"
     value = r.get(key)
-    return "<td>—</td>" if value is None else f"<td>{value:.{digits}f}</td>"
+    return "<td>—</td>" if value is None else _scored_cell(r, f"{value:.{digits}f}")
+
+
+def _scored_cell(r: dict, text: str, css: str = "") -> str:
+    """A figure of the perplexity pass; while the row shows the pass's first look (its first chunks), marked ≈."""
+    if Pending.FULL_PASS not in r.get("pending", ()):
+        return f'<td class="{css}">{text}</td>' if css else f"<td>{text}</td>"
+    note = f"from the first {r['n_chunks']} chunks so far; {r.get('pending_note') or ''}"
+    return f'<td class="{css} qs-first-look" title="{esc(note)}">≈ {text}</td>'
 
 
 def _pending_cell(r: dict) -> str:
@@ -87,7 +96,7 @@ def _pending_cell(r: dict) -> str:
 
 def _checkpoint_cell(r: dict) -> str:
     """Comparable across families: every row against the HF checkpoint (GGUF rows via llama.cpp vs torch)."""
-    if "vs_checkpoint" in r.get("pending", ()):
+    if Pending.CHECKPOINT in r.get("pending", ()):
         return _pending_cell(r)
     if r.get("vs_checkpoint_refused"):
         return f'<td title="{esc(r["vs_checkpoint_refused"])}">n/a</td>'
@@ -96,7 +105,7 @@ def _checkpoint_cell(r: dict) -> str:
 
 
 def _decode_cell(r: dict) -> str:
-    if "generations" in r.get("pending", ()):
+    if Pending.GENERATIONS in r.get("pending", ()):
         return _pending_cell(r)
     if r.get("generations_skipped"):
         return f'<td title="generations {esc(r["generations_skipped"])}">n/a</td>'
@@ -111,7 +120,7 @@ def _speed_cell(r: dict, text: str) -> str:
 
 
 def _memory_cell(r: dict) -> str:
-    return _pending_cell(r) if "generations" in r.get("pending", ()) else f"<td>{mib(r['peak_rss_bytes'])}</td>"
+    return _pending_cell(r) if Pending.GENERATIONS in r.get("pending", ()) else f"<td>{mib(r['peak_rss_bytes'])}</td>"
 
 
 def _measured_cell(r: dict) -> str:
@@ -140,7 +149,7 @@ def _census_cell(r: dict) -> str:
 
 
 def _delta_cell(r: dict, key: str, fmt: str, css: str = "") -> str:
-    return "<td></td>" if r["is_base"] else f'<td class="{css}">{format(r[key], fmt)}</td>'
+    return "<td></td>" if r["is_base"] else _scored_cell(r, format(r[key], fmt), css)
 
 
 @dataclass(frozen=True)
@@ -161,7 +170,7 @@ COLUMNS = (
     Column("Bits/weight", "weight bytes × 8 / parameters, read back from the artifact. Smaller is better",
            lambda r: f"<td>{r['bpw']:.2f}</td>"),
     Column("PPL", f"perplexity: exp(mean negative log-likelihood of the next token) {_PROTOCOL}. Lower is better; "
-           "compare within a family", lambda r: f'<td class="qs-ppl">{r["ppl"]:.4f}</td>'),
+           "compare within a family", lambda r: _scored_cell(r, f"{r['ppl']:.4f}", "qs-ppl")),
     Column("Δ PPL", "PPL minus the base's PPL. Closer to 0 is better", lambda r: _delta_cell(r, "ppl_delta", "+.4f"),
            shown=False),
     Column("Δ %", "PPL change against the base, in %. Closer to 0 is better; above +5 % shows red",
@@ -231,15 +240,21 @@ def plots_html(rows: list[dict], x_name: str, y_name: str) -> str:
     """Quality loss vs size with its Pareto frontier, and decode speed vs size (frontier: faster and smaller)."""
     x_key, y_key = X_AXES.get(x_name, "bpw"), Y_AXES.get(y_name, "ppl_delta_pct")
     usable = [r for r in rows if r.get(y_key) is not None]
-    quality = [{"x": r[x_key], "y": r[y_key], "label": r["recipe"], "kind": "base" if r["is_base"] else r["family"]}
+    quality = [{"x": r[x_key], "y": r[y_key], "label": _point_label(r), "kind": "base" if r["is_base"] else r["family"]}
                for r in usable]
     speed = [{"x": r[x_key], "y": r["decode_tok_s"], "label": r["recipe"],
-              "kind": "base" if r["is_base"] else r["family"]} for r in rows if not r.get("generations_skipped")]
+              "kind": "base" if r["is_base"] else r["family"]} for r in rows
+             if not r.get("generations_skipped") and Pending.GENERATIONS not in r.get("pending", ())]
     quality_front = frontier([(p["x"], p["y"]) for p in quality])
     speed_front = frontier([(p["x"], -p["y"]) for p in speed])
     return ('<div class="qs-plots">'
             + scatter_svg(quality, x_name, y_name, quality_front, "pareto-plot")
             + scatter_svg(speed, x_name, "Decode tok/s", speed_front, "speed-plot") + HOW_TO_READ + "</div>")
+
+
+def _point_label(r: dict) -> str:
+    """A first look (the pass's first chunks, the rest still running) is marked as such: its point will move."""
+    return f"≈ {r['recipe']}" if Pending.FULL_PASS in r.get("pending", ()) else r["recipe"]
 
 
 def _diff_html(base: str | None, text: str) -> str:

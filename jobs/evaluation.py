@@ -6,7 +6,8 @@ The request names the artifact's format family (which evaluates it) and, for a r
 recipe (whose loader opens it). With `base_family` different from `family` it measures only the
 divergence of the artifact from a base of the other family, on the same token ids (a GGUF file against
 the HF checkpoint). With `perplexity` false it measures the load, generations and decode speed alone: the base
-row's scores come from a lockstep pass, whose result carries them as `base_scores`.
+row's scores come from a lockstep pass, whose result carries them as `base_scores`. A long pass prints the scores of
+its first chunks as one `@first-look <json>` line (the same fields), so the row can be shown while the rest run.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from studio.evaluation.protocol import Protocol, Scores, score_chunks
 from studio.families.base import Family, Loader
 
 PROGRESS_PREFIX = "@progress "
+FIRST_LOOK_PREFIX = "@first-look "
 
 
 def _progress(f: float) -> None:
@@ -45,16 +47,28 @@ def evaluate(request: dict) -> dict:
                                                 request.get("bos"), tokens, protocol)}
     peak = PeakRSS()
     scored = request.get("perplexity", True)
-    done = family.evaluate(artifact, base, load, request, tokens, protocol if scored else None, _progress, peak.take)
+    threads = family.compute_threads()
+
+    def first_look(scores: Scores) -> None:
+        print(FIRST_LOOK_PREFIX + json.dumps(_scored(scores, protocol, threads)), flush=True)
+
+    done = family.evaluate(artifact, base, load, request, tokens, protocol if scored else None, _progress, peak.take,
+                           first_look)
     _progress(1.0)
     measured = {"load_seconds": done.load_seconds, "peak_rss_bytes": peak.bytes, "peak_vram_bytes": peak.vram_bytes,
                 **done.decoding}
     if not scored:  # a base whose scores came with a lockstep pass ("base_scores")
         return measured
-    scores = done.scores
-    threads = family.compute_threads()
-    return {**_score_fields(scores, protocol, threads), **measured, "divergence": scores.divergence,
-            **({"base_scores": _score_fields(scores.base, protocol, threads)} if scores.base else {})}
+    return {**_scored(done.scores, protocol, threads), **measured}
+
+
+def _scored(scores: Scores, protocol: Protocol, threads: int) -> dict:
+    """A pass's figures (so far): the model's, its divergence from the base, and the base's own."""
+    if scores.base is None:
+        return {**_score_fields(scores, protocol, threads), "divergence": scores.divergence}
+    base = _score_fields(scores.base, protocol, threads)
+    return {**_score_fields(scores, protocol, threads), "divergence": {**scores.divergence, "base_ppl": base["ppl"]},
+            "base_scores": base}
 
 
 def _score_fields(scores: Scores, protocol: Protocol, threads: int) -> dict:

@@ -27,7 +27,7 @@ from sqlmodel import select
 
 from jobs.process import SUPERVISOR_PID_ENV, disk_full_note, exit_reason, spawn, stop_group
 from studio.config import Settings, REPO_ROOT
-from studio.outputs import sweep_unowned
+from studio.outputs import drop_first_looks, sweep_unowned
 from studio.ollama.store import IMPORT_RECIPE
 from studio.stages import RESTARTABLE, UNCANCELLABLE, Stage
 from studio.storage import Job, JobLog, JobState, reading, session
@@ -236,6 +236,8 @@ def reap(settings: Settings) -> list[int]:
 def _sweep_outputs(settings: Settings, job_ids: set[int] | None) -> None:
     """Clean-up after a job: a failure here is reported, never allowed to stop the supervisor or the reaper."""
     try:
+        for row in drop_first_looks(settings, job_ids):
+            print(f"removed result #{row}: its job ended before its evaluation's full pass", file=sys.stderr)
         for entry in sweep_unowned(settings, job_ids):
             print(f"removed {entry}: its job has finished and no result row owns it", file=sys.stderr)
     except Exception as exc:

@@ -3,8 +3,9 @@
 preflight -> (the recipe's own: convert, imatrix) -> quantize -> evaluate -> store (the row, and the base's row
 from the same pass) -> (divergence vs checkpoint) -> (evaluate base: its generations, when this job stored it).
 Progress and stage go straight to the job row; log lines go to stdout, which the supervising task
-appends to the job log. Everything is written under the job's temp folder; the artifact is renamed
-into the outputs folder as its row is stored, which holds what the later stages fill in (Result.pending).
+appends to the job log. Everything is written under the job's temp folder; the artifact is renamed into the
+outputs folder as its evaluation starts. Its row is stored at the evaluation's first look at the scores (or its end),
+and holds what the later stages fill in (Result.pending).
 """
 from __future__ import annotations
 
@@ -16,12 +17,14 @@ import signal
 import sys
 import time
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
-from jobs.evaluation import PROGRESS_PREFIX
+from jobs.evaluation import FIRST_LOOK_PREFIX, PROGRESS_PREFIX
 from jobs.process import die_with_parent, disk_full_note, exit_reason, spawn
 from studio import families, recipes
 from studio.config import REPO_ROOT, Settings
@@ -33,7 +36,7 @@ from studio.models import ModelError, read_model_facts
 from studio.outputs import artifact_path
 from studio.preflight import recheck_job
 from studio.stages import Stage, StageContext
-from studio.storage import Generation, Result, reading, session
+from studio.storage import Generation, Pending, Result, reading, session
 from studio.storage.tables import utcnow
 from studio.storage.jobs import cancel_requested, get_job, job_stage, mark_done, update_job
 
@@ -89,14 +92,16 @@ class JobRunner:
         if cancel_requested(self.settings.db_url, self.job_id):
             raise Cancelled()
 
-    def run_logged(self, cmd: list[str], env: dict | None = None, progress=None) -> None:
+    def run_logged(self, cmd: list[str], env: dict | None = None, progress=None,
+                   on_line: Callable[[str], bool] | None = None) -> None:
         """Run a subprocess, relaying its output; `@progress f` lines update the stage's progress, and
-        so does `progress(line)` when it returns a fraction (for tools with their own progress text).
+        so does `progress(line)` when it returns a fraction (for tools with their own progress text);
+        a line `on_line` takes (returns True for) is not logged.
         Redraws of a progress bar (lines starting like the previous one, less than 2 s apart) are
         dropped, so a tool that animates its bars does not flood the job log."""
         proc = spawn(cmd, new_group=False, env=env, cwd=str(REPO_ROOT))
         try:
-            self._relay(proc, progress)
+            self._relay(proc, progress, on_line)
         except BaseException:  # cancelled or failed: reap the child, or its zombie (reparented to
             proc.kill()        # init, which may reap late) keeps the job's process group alive
             proc.wait()
@@ -104,12 +109,14 @@ class JobRunner:
         if proc.wait() != 0:
             raise RuntimeError(f"{_program(cmd)} {exit_reason(proc.returncode)}")
 
-    def _relay(self, proc, progress) -> None:
+    def _relay(self, proc, progress, on_line) -> None:
         last_prefix, last_time = "", 0.0
         for line in proc.stdout:
             line = line.rstrip("\n")
             if line.startswith(PROGRESS_PREFIX):
                 self.report(float(line[len(PROGRESS_PREFIX):]))
+                continue
+            if on_line and on_line(line):
                 continue
             if progress and (fraction := progress(line)) is not None:
                 self.report(fraction)
@@ -154,27 +161,24 @@ class JobRunner:
         family = recipe.family
         base_artifact = family.base_artifact(ctx)
         tokens_path, bos = self.tokens(family, family.tokenizer_source(model, base_artifact))
-        # perplexity, divergence from the base (in lockstep), speed and generations: one process
-        evaluation = self.evaluate(family, artifact, tokens_path, bos, tmp / "eval.json", base=base_artifact,
-                                   recipe_name=recipe.name)
-        base_key = family.base_key(model.key, job.eval_text_sha, job.n_ctx, job.max_chunks)
-        checkpoint_kld = bool(options.get("checkpoint_kld"))
-
-        # The row goes in as soon as its perplexity and divergence from the base are known (the base row too,
-        # from the same pass); the slower figures fill in afterwards, marked pending until they do.
+        final = self.move_in(artifact)
+        rows = _Rows(final, base_artifact, family.base_key(model.key, job.eval_text_sha, job.n_ctx, job.max_chunks),
+                     quant_seconds, bool(options.get("checkpoint_kld")))
+        # perplexity, divergence from the base (in lockstep), speed and generations: one process. The rows go in at
+        # the pass's first look (or its end, for a short pass) and are completed as it ends; the slower figures
+        # fill in afterwards, marked pending until they do.
+        evaluation = self.evaluate(family, final, tokens_path, bos, tmp / "eval.json", base=base_artifact,
+                                   recipe_name=recipe.name, first_look=lambda scored: self.store(rows, scored, False))
         self.enter(Stage.STORE)
-        final, result_id = self.store(recipe, model, artifact, evaluation, base_key, quant_seconds,
-                                      pending=[PENDING_CHECKPOINT] if checkpoint_kld else [])
-        base_row = self.store_base_row(recipe, model, base_artifact, base_key, evaluation["base_scores"],
-                                       pending=[PENDING_GENERATIONS, *([PENDING_CHECKPOINT] if checkpoint_kld else [])])
-        if checkpoint_kld:
-            self.fill_in(result_id, {"vs_checkpoint": self.checkpoint_divergence(family, final, tmp / "cross.json")})
-        if base_row is not None:
+        self.store(rows, evaluation, True)
+        if rows.checkpoint_kld:
+            self.fill_in(rows.result_id, vs_checkpoint=self.checkpoint_divergence(family, final, tmp / "cross.json"))
+        if rows.base_id is not None:
             self.enter(Stage.EVALUATE_BASE)
             measured = self.evaluate(family, base_artifact, tokens_path, bos, tmp / "base-eval.json", perplexity=False)
-            cross = self.checkpoint_divergence(family, base_artifact, tmp / "base-cross.json") if checkpoint_kld \
-                else None
-            self.fill_in(base_row, {"vs_checkpoint": cross} if cross else {}, measured)
+            cross = self.checkpoint_divergence(family, base_artifact, tmp / "base-cross.json") \
+                if rows.checkpoint_kld else None
+            self.fill_in(rows.base_id, measured=measured, vs_checkpoint=cross)
         with session(self.settings.db_url) as s:
             mark_done(s, self.job_id)
             s.commit()
@@ -197,9 +201,9 @@ class JobRunner:
 
     def evaluate(self, family: Family, artifact: Path, tokens_path: Path, bos: int | None, out: Path,
                  base: Path | None = None, recipe_name: str | None = None, base_family: Family | None = None,
-                 perplexity: bool = True) -> dict:
+                 perplexity: bool = True, first_look: Callable[[dict], None] | None = None) -> dict:
         """Evaluate in a fresh process; recipe_name None means the unquantized base itself; without perplexity,
-        its load, generations and decode speed only."""
+        its load, generations and decode speed only. `first_look` gets the scores of a long pass's first chunks."""
         job = self.job
         request = {"artifact": str(artifact), "base_artifact": str(base) if base else None,
                    "family": family.name, "base_family": (base_family or family).name, "perplexity": perplexity,
@@ -209,7 +213,8 @@ class JobRunner:
                    "max_new_tokens": job.max_new_tokens}
         req_path = out.with_suffix(".request.json")
         req_path.write_text(json.dumps(request))
-        self.run_logged([sys.executable, "-m", "jobs.evaluation", str(req_path), str(out)])
+        self.run_logged([sys.executable, "-m", "jobs.evaluation", str(req_path), str(out)],
+                        on_line=_first_look_reader(first_look) if first_look else None)
         return json.loads(out.read_text())
 
     def checkpoint_divergence(self, family: Family, artifact: Path, out: Path) -> dict:
@@ -225,66 +230,79 @@ class JobRunner:
         return self.evaluate(family, artifact, tokens_path, bos, out, base=self.model.path,
                              recipe_name=None, base_family=checkpoint)["divergence"]
 
-    def store_base_row(self, recipe, model, base_artifact: Path, base_key: BaseKey, base_scores: dict,
+    def move_in(self, artifact: Path) -> Path:
+        """Move the artifact into outputs, where its row will own it; until then it is its running job's, and the
+        supervisor sweeps it if the job ends without a row (`studio.outputs`)."""
+        final = artifact_path(self.settings, self.model.slug, self.job_id, artifact.name)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        artifact.replace(final)
+        return final
+
+    def store(self, rows: _Rows, scored: dict, whole: bool) -> None:
+        """The job's row and its base's from a pass's scores: inserted at its first look (figures of its first chunks,
+        the rest pending) or, for a short pass, at its end; completed with the whole pass's scores."""
+        later = [] if whole else [Pending.FULL_PASS, Pending.GENERATIONS]
+        checkpoint = [Pending.CHECKPOINT] if rows.checkpoint_kld else []
+        if rows.result_id is None:
+            rows.result_id = self._insert_result(self.recipe, self.model, rows.artifact, scored, rows.base_key,
+                                                 is_base=False, label=self.job.recipe,
+                                                 quant_seconds=rows.quant_seconds, pending=later + checkpoint)
+        else:
+            self.fill_in(rows.result_id, scores=scored, measured=scored)
+        base_id = self.store_base_row(rows.base_artifact, rows.base_key, scored["base_scores"], whole,
+                                      pending=[Pending.GENERATIONS, *checkpoint])
+        rows.base_id = base_id or rows.base_id
+
+    def store_base_row(self, base_artifact: Path, base_key: BaseKey, base_scores: dict, whole: bool,
                        pending: list[str]) -> int | None:
         """The unquantized base's row, once per (model, text, protocol): its scores are the lockstep pass's (the
         same logits, already computed: at 8 B a pass of its own would add a fifth to the job), its generations,
-        load and memory still `pending` for this job to fill in. Returns its id, or None when a row existed."""
-        family = recipe.family
+        load and memory still `pending` for this job to fill in. A row stored from a first look is completed by
+        the first whole pass on its key, this job's or another's. Returns its id when this job fills it in."""
+        family, model = self.recipe.family, self.model
         with file_lock(self.settings.model_cache_dir / model.key / "base-eval.lock"):
             with reading(self.settings.db_url) as s:
-                if s.exec(select(Result).where(Result.base_key == str(base_key), Result.is_base)).first():
-                    return None
-            unmeasured = {"load_seconds": None, "peak_rss_bytes": 0, "decode_tok_s": 0.0, "generations": []}
+                row = s.exec(select(Result).where(Result.base_key == str(base_key), Result.is_base)).first()
+            if row is not None:
+                if whole and Pending.FULL_PASS in (row.pending or []):
+                    self.fill_in(row.id, scores=base_scores)
+                return row.id if row.filled_by == self.job_id else None
             try:
-                return self._insert_result(recipe, model, base_artifact, {**unmeasured, **base_scores}, base_key,
-                                           is_base=True, label=family.base_label, pending=pending)
+                return self._insert_result(self.recipe, model, base_artifact, base_scores, base_key, is_base=True,
+                                           label=family.base_label,
+                                           pending=pending if whole else [Pending.FULL_PASS, *pending])
             except IntegrityError:  # a worker on another machine (another workspace, another lock) stored it first
                 self.log(f"base row {base_key} was stored meanwhile by another worker")
                 return None
 
-    def store(self, recipe, model, artifact: Path, evaluation: dict, base_key: BaseKey, quant_seconds: float,
-              pending: list[str]) -> tuple[Path, int]:
-        """Move the artifact into outputs and insert its row; returns where the artifact now is, and the row's id."""
-        final = artifact_path(self.settings, model.slug, self.job_id, artifact.name)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        self.check_cancel()
-        # From here the row is stored whole or the artifact removed: a cancel's SIGTERM waits, and a kill between
-        # the move and the commit leaves an entry no row owns, which the supervisor sweeps.
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
-        artifact.replace(final)
-        try:
-            result_id = self._insert_result(recipe, model, final, evaluation, base_key, is_base=False,
-                                            label=self.job.recipe, quant_seconds=quant_seconds, pending=pending)
-        except BaseException:
-            if final.is_dir():
-                shutil.rmtree(final, ignore_errors=True)
-            else:
-                final.unlink(missing_ok=True)
-            raise
-        finally:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
-        return final, result_id
-
-    def fill_in(self, result_id: int, divergence: dict, measured: dict | None = None) -> None:
-        """A stored row's pending figures: divergence statistics to add, and (for a base row) its generations,
-        decode speed, load time and memory."""
+    def fill_in(self, result_id: int, *, scores: dict | None = None, measured: dict | None = None,
+                vs_checkpoint: dict | None = None) -> None:
+        """A stored row's pending figures: the whole pass's scores, the generations with their decode speed, load
+        time and memory, or the divergence from the checkpoint."""
         with session(self.settings.db_url) as s:
             row = s.get(Result, result_id)
-            row.divergence = {**row.divergence, **divergence}
-            done = {PENDING_CHECKPOINT} if "vs_checkpoint" in divergence else set()
+            done = set()
+            if scores is not None:
+                for column, value in _score_columns(scores).items():
+                    setattr(row, column, value)
+                row.divergence = {**row.divergence, **(scores.get("divergence") or {})}
+                done.add(Pending.FULL_PASS)
             if measured is not None:
-                row.decode_tok_s, row.load_seconds = measured["decode_tok_s"], measured.get("load_seconds")
-                row.peak_rss_bytes, row.peak_vram_bytes = measured["peak_rss_bytes"], measured.get("peak_vram_bytes")
-                row.generations_skipped = measured.get("generations_skipped")
+                for column, value in _measured_columns(measured).items():
+                    setattr(row, column, value)
                 s.add_all(_generations(result_id, measured["generations"]))
-                done.add(PENDING_GENERATIONS)
+                done.add(Pending.GENERATIONS)
+            if vs_checkpoint is not None:
+                row.divergence = {**row.divergence, "vs_checkpoint": vs_checkpoint}
+                done.add(Pending.CHECKPOINT)
             row.pending = [p for p in row.pending or [] if p not in done]
             s.add(row)
             s.commit()
 
     def _insert_result(self, recipe, model, artifact: Path, evaluation: dict, base_key: BaseKey, *, is_base: bool,
                        label: str, pending: list[str], quant_seconds: float | None = None) -> int:
+        """A row from a pass's scores and, when they came with them, the measured load, memory and generations
+        (else left unmeasured, `pending`)."""
         census = recipe.family.census(artifact, model)
         with session(self.settings.db_url) as s:
             result = Result(
@@ -294,27 +312,52 @@ class JobRunner:
                 artifact=str(artifact), size_bytes=census.get("size_bytes") or artifact.stat().st_size,
                 n_params=census["n_params"],
                 emulated=False if is_base else recipe.is_emulated(self.options),
-                peak_vram_bytes=evaluation.get("peak_vram_bytes"),
                 bpw=census["bpw"], tensor_types=census["tensor_types"],
                 fallback_tensors=0 if is_base else recipe.fallback_tensors(self.options, census),
-                ppl=evaluation["ppl"], nll_sum=evaluation["nll_sum"], n_ctx=self.job.n_ctx,
-                n_chunks=evaluation["n_chunks"], n_tokens_scored=evaluation["n_tokens_scored"],
-                prefill_tok_s=evaluation["prefill_tok_s"], decode_tok_s=evaluation["decode_tok_s"],
-                peak_rss_bytes=evaluation["peak_rss_bytes"], quant_seconds=quant_seconds,
-                load_seconds=evaluation.get("load_seconds"), eval_text_sha=self.job.eval_text_sha,
-                cpu_share=evaluation.get("cpu_share"), load_average=evaluation.get("load_average"),
-                divergence=evaluation.get("divergence") or {},
-                generations_skipped=evaluation.get("generations_skipped"), pending=pending, filled_by=self.job_id)
+                n_ctx=self.job.n_ctx, quant_seconds=quant_seconds, eval_text_sha=self.job.eval_text_sha,
+                divergence=evaluation.get("divergence") or {}, pending=pending, filled_by=self.job_id,
+                **_score_columns(evaluation), **_measured_columns({**UNMEASURED, **evaluation}))
             s.add(result)
             s.flush()
-            s.add_all(_generations(result.id, evaluation["generations"]))
+            s.add_all(_generations(result.id, evaluation.get("generations", [])))
             s.commit()
             return result.id
 
 
-# What a stored row may still wait for (Result.pending), filled in by the job that stored it (Result.filled_by).
-PENDING_CHECKPOINT = "vs_checkpoint"
-PENDING_GENERATIONS = "generations"
+@dataclass
+class _Rows:
+    """What a job stores: its artifact's row (and maybe its base's), known once the first scores are."""
+    artifact: Path
+    base_artifact: Path
+    base_key: BaseKey
+    quant_seconds: float
+    checkpoint_kld: bool
+    result_id: int | None = None
+    base_id: int | None = None  # the base row this job stored, whose generations it fills in
+
+
+_SCORE_COLUMNS = ("ppl", "nll_sum", "n_chunks", "n_tokens_scored", "prefill_tok_s", "cpu_share", "load_average")
+_MEASURED_COLUMNS = ("decode_tok_s", "load_seconds", "peak_rss_bytes", "peak_vram_bytes", "generations_skipped")
+# A row's load, memory and generations before they are measured (a base row, a first look)
+UNMEASURED = {"load_seconds": None, "peak_rss_bytes": 0, "decode_tok_s": 0.0, "generations": []}
+
+
+def _score_columns(scored: dict) -> dict:
+    return {k: scored.get(k) for k in _SCORE_COLUMNS}
+
+
+def _measured_columns(measured: dict) -> dict:
+    return {k: measured.get(k) for k in _MEASURED_COLUMNS}
+
+
+def _first_look_reader(first_look: Callable[[dict], None]) -> Callable[[str], bool]:
+    """A relay hook that hands a `@first-look` line's scores on (and keeps the line out of the log)."""
+    def read(line: str) -> bool:
+        if not line.startswith(FIRST_LOOK_PREFIX):
+            return False
+        first_look(json.loads(line[len(FIRST_LOOK_PREFIX):]))
+        return True
+    return read
 
 
 def _generations(result_id: int, generations: list[dict]) -> list[Generation]:

@@ -3,7 +3,8 @@
 A job moves its artifact in just before it commits its row, and a deleted result's row goes just before
 its files; a process killed between the two leaves an entry no row owns. Whoever learns that such a
 process is gone (the job's supervisor once its runner has exited and the job's end is stored, the reaper
-at start) sweeps those entries.
+at start) sweeps those entries. It first drops the rows a job stored from its evaluation's first look and never
+completed: figures of the first chunks alone, under a key that names the whole protocol.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from pathlib import Path
 from sqlmodel import select
 
 from studio.config import Settings
-from studio.storage import Job, JobState, Result, reading
+from studio.storage import Generation, Job, JobState, Pending, Result, reading, session
 
 _JOB_ENTRY = re.compile(r"job(\d+)-")
 
@@ -61,3 +62,20 @@ def sweep_unowned(settings: Settings, job_ids: set[int] | None = None) -> list[P
             entry.unlink(missing_ok=True)
         removed.append(entry)
     return removed
+
+
+def drop_first_looks(settings: Settings, job_ids: set[int] | None = None) -> list[int]:
+    """Delete the rows that finished jobs (of `job_ids`, or any) stored from a first look at their evaluation and
+    did not complete (the job failed or was cancelled first); a later job on the same key stores its base row again.
+    Returns their ids."""
+    query = select(Result).join(Job, Job.id == Result.filled_by).where(Job.state.in_(JobState.FINISHED))
+    if job_ids is not None:
+        query = query.where(Result.filled_by.in_(job_ids))
+    with session(settings.db_url) as s:
+        dropped = [r for r in s.exec(query).all() if Pending.FULL_PASS in (r.pending or [])]
+        for row in dropped:
+            for g in s.exec(select(Generation).where(Generation.result_id == row.id)).all():
+                s.delete(g)
+            s.delete(row)
+        s.commit()
+        return [row.id for row in dropped]

@@ -19,7 +19,7 @@ from studio.evaluation.protocol import IDENTICAL
 from studio.evaluation.texts import BUILTIN_SAMPLE, DEFAULT_PROMPTS, TextError, store_upload
 from studio.models import local_checkpoints
 from studio.preflight import Plan, PreflightError, run_preflight
-from studio.storage import Generation, Job, JobLog, JobState, Result, reading, session
+from studio.storage import Generation, Job, JobLog, JobState, Pending, Result, reading, session
 from studio.storage.jobs import finished_duplicate, pending_duplicate
 from studio.storage.tables import utcnow
 
@@ -245,15 +245,17 @@ def generations(settings: Settings, result_ids: list[int]) -> dict[int, list[Gen
 
 
 def result_row(result: Result, base: Result | None) -> dict:
-    """One result as the JSON the CLI prints and the Compare table shows."""
+    """One result as the JSON the CLI prints and the Compare table shows. Its Δ PPL is against the base's perplexity
+    on the same chunks, which its pass measured in lockstep (a first look covers only the first chunks)."""
+    base_ppl = result.divergence.get("base_ppl") or (base.ppl if base else None)
     return {
         "id": result.id, "job_id": result.job_id, "recipe": result.recipe, "model": result.model,
         "family": result.family, "is_base": result.is_base, "artifact": result.artifact,
         "size_bytes": result.size_bytes, "n_params": result.n_params, "bpw": result.bpw,
         "tensor_types": result.tensor_types, "fallback_tensors": result.fallback_tensors,
-        "ppl": result.ppl, "ppl_base": base.ppl if base else None,
-        "ppl_delta": result.ppl - base.ppl if base else None,
-        "ppl_delta_pct": 100 * (result.ppl / base.ppl - 1) if base else None,
+        "ppl": result.ppl, "ppl_base": base_ppl,
+        "ppl_delta": result.ppl - base_ppl if base_ppl else None,
+        "ppl_delta_pct": 100 * (result.ppl / base_ppl - 1) if base_ppl else None,
         "n_ctx": result.n_ctx, "n_chunks": result.n_chunks, "n_tokens_scored": result.n_tokens_scored,
         "prefill_tok_s": result.prefill_tok_s, "decode_tok_s": result.decode_tok_s,
         "peak_rss_bytes": result.peak_rss_bytes, "quant_seconds": result.quant_seconds,
@@ -289,7 +291,8 @@ def measured_recipes(settings: Settings) -> list[recommend.Measured]:
             return []
         comparison = BaseKey.parse(latest.base_key).comparison
         rows = [r for r in s.exec(select(Result).where(Result.is_base == False)).all()  # noqa: E712
-                if BaseKey.parse(r.base_key).comparison == comparison and r.job_id is not None]
+                if BaseKey.parse(r.base_key).comparison == comparison and r.job_id is not None
+                and Pending.FULL_PASS not in (r.pending or [])]
         jobs = {j.id: j for j in s.exec(select(Job).where(Job.id.in_([r.job_id for r in rows]))).all()}
     out = []
     for r in rows:
@@ -338,8 +341,7 @@ def pending_note(result: Result, filler: Job | None) -> str | None:
     """What a row still waits for: being measured by its running job, or never to be (that job ended first)."""
     if not result.pending:
         return None
-    what = " and ".join({"vs_checkpoint": "the divergence from the checkpoint",
-                         "generations": "generations, decode speed and memory"}.get(p, p) for p in result.pending)
+    what = " and ".join(Pending.WHAT.get(p, p) for p in result.pending)
     if filler is not None and filler.state not in JobState.FINISHED:
         return f"pending: {what}, being measured by job #{filler.id}"
     ended = f"job #{filler.id} {filler.state}" if filler is not None else "its job ended"

@@ -96,6 +96,32 @@ def test_the_lockstep_pass_scores_the_base_as_a_pass_of_its_own_would():
     assert len(together.base.forward_seconds) == len(together.forward_seconds) == 3
 
 
+def test_a_long_pass_shows_its_first_quarter_as_a_pass_over_those_chunks_would():
+    """The first look (the row shown while the rest runs) is what a pass over its chunks alone scores: the model's
+    NLL, the divergence and the base's own; a pass of fewer than 8 chunks has none."""
+    from studio.evaluation.protocol import score_chunks
+
+    rng = np.random.default_rng(4)
+    vocab = 150
+    table = rng.normal(size=(vocab, vocab)).astype(np.float32)
+    tokens = rng.integers(0, vocab, size=32 * 40)
+    p = Protocol(32, 30)
+    assert p.first_look_after(len(tokens)) == 8
+    assert [Protocol(32, n).first_look_after(len(tokens)) for n in (7, 8, 16, 17)] == [None, 4, 4, 5]
+
+    def model_of(scale):
+        return lambda chunk: scale * table[np.asarray(chunk)[list(p.scored_positions)]]
+
+    looks = []
+    whole = score_chunks(p, tokens, None, model_of(1.0), lambda f: None, lambda: model_of(1.5), looks.append)
+    short = score_chunks(Protocol(32, 8), tokens, None, model_of(1.0), lambda f: None, lambda: model_of(1.5))
+    [look] = looks
+    np.testing.assert_array_equal(look.nll, short.nll)
+    np.testing.assert_array_equal(look.base.nll, short.base.nll)
+    assert look.divergence == short.divergence and look.divergence != whole.divergence
+    assert len(look.forward_seconds) == 8 and len(whole.forward_seconds) == 30
+
+
 def test_vocabulary_check_reads_the_gguf_and_keeps_its_verdict(smol, tmp_path):
     """The packaged GGUF against the checkpoint built from it (same list), against a tokenizer with a
     token added (differs), and the cached verdict is what a second call answers."""

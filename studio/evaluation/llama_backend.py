@@ -50,9 +50,10 @@ def tokenize(gguf: Path, text: str) -> tuple[np.ndarray, int | None]:
 
 def perplexity_nll(gguf: Path, tokens: np.ndarray, bos: int | None, protocol: Protocol,
                    progress: Callable[[float], None], base: Path | None = None,
-                   before_base: Callable[[], None] = lambda: None) -> tuple[Scores, float]:
-    """The scores of every chunk (with a base model, the divergence against it too: see
-    `score_chunks`; `before_base` runs just before the base is opened) and the seconds it took to
+                   before_base: Callable[[], None] = lambda: None,
+                   first_look: Callable[[Scores], None] | None = None) -> tuple[Scores, float]:
+    """The scores of every chunk (with a base model, the divergence against it too, and a first look while the
+    pass runs: see `score_chunks`; `before_base` runs just before the base is opened) and the seconds it took to
     load the model."""
     t0 = time.perf_counter()
     llm = open_for_logits(gguf, protocol.n_ctx)
@@ -64,7 +65,7 @@ def perplexity_nll(gguf: Path, tokens: np.ndarray, bos: int | None, protocol: Pr
         return lambda chunk: chunk_logits(base_llm, chunk, protocol)
 
     scores = score_chunks(protocol, tokens, bos, lambda chunk: chunk_logits(llm, chunk, protocol), progress,
-                          open_base if base else None)
+                          open_base if base else None, first_look)
     return scores, load_seconds
 
 

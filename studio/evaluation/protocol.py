@@ -16,6 +16,10 @@ import numpy as np
 
 MAX_CTX = 16384
 
+# The first look at a pass (the row shown while the rest runs) comes after a quarter of its chunks, and at least
+# this many; a pass of fewer than twice as many chunks has none (a second store would gain a few seconds).
+FIRST_LOOK_MIN_CHUNKS = 4
+
 
 class ProtocolError(ValueError):
     pass
@@ -49,6 +53,12 @@ class Protocol:
             raise ProtocolError(f"the evaluation text has {n_tokens} tokens; {2 * self.n_ctx} are needed "
                                 f"for context {self.n_ctx} (use a longer text or a smaller context)")
         return available if self.max_chunks is None else min(available, self.max_chunks)
+
+    def first_look_after(self, n_tokens: int) -> int | None:
+        """After how many chunks a pass over the text shows its scores so far, or None for none."""
+        n_chunks = self.n_chunks(n_tokens)
+        after = max(FIRST_LOOK_MIN_CHUNKS, -(-n_chunks // 4))
+        return after if 2 * after <= n_chunks else None
 
     def chunk_input(self, tokens: np.ndarray, index: int, bos: int | None) -> list[int]:
         chunk = [int(t) for t in tokens[index * self.n_ctx:(index + 1) * self.n_ctx]]
@@ -143,7 +153,8 @@ class Scores(NamedTuple):
 
 
 def score_chunks(protocol: Protocol, tokens: np.ndarray, bos: int | None, logits_of: Logits,
-                 progress: Callable[[float], None], open_base: Callable[[], Logits] | None = None) -> Scores:
+                 progress: Callable[[float], None], open_base: Callable[[], Logits] | None = None,
+                 first_look: Callable[[Scores], None] | None = None) -> Scores:
     """NLL of every scored token of a model and, with a base, the divergence statistics against it.
 
     `logits_of(chunk)` returns a chunk's scored logits, whatever the backend. The base
@@ -151,30 +162,45 @@ def score_chunks(protocol: Protocol, tokens: np.ndarray, bos: int | None, logits
     used until then is the model's own peak; from there on both run chunk by chunk in lockstep, and
     no more than one chunk's logits of each is ever held. The base's own scores come with the divergence, from
     the same logits: its row is the same arithmetic on the same tokens, so it needs no pass of its own.
+    `first_look` gets the scores of the first chunks (`Protocol.first_look_after`) while the rest still run.
     """
     n_chunks = protocol.n_chunks(len(tokens))
-    nll, parts, seconds, cpu, base_nll, base_seconds, base_cpu = [], [], [], [], [], [], []
+    look_after = protocol.first_look_after(len(tokens)) if first_look else None
+    model, base = _Tally(), _Tally()
+    parts = []
     base_logits_of = None
     for i in range(n_chunks):
         chunk = protocol.chunk_input(tokens, i, bos)
-        logits = _timed(logits_of, chunk, seconds, cpu)
-        nll.append(protocol.chunk_nll(logits, tokens, i))
+        logits = model.forward(logits_of, chunk)
+        model.nll.append(protocol.chunk_nll(logits, tokens, i))
         if open_base is not None:
             base_logits_of = base_logits_of or open_base()
-            base_logits = _timed(base_logits_of, chunk, base_seconds, base_cpu)
-            base_nll.append(protocol.chunk_nll(base_logits, tokens, i))
+            base_logits = base.forward(base_logits_of, chunk)
+            base.nll.append(protocol.chunk_nll(base_logits, tokens, i))
             parts.append(divergence(logits, base_logits, protocol.targets(tokens, i)))
         progress((i + 1) / n_chunks)
-    if not parts:
-        return Scores(np.concatenate(nll), None, seconds, forward_cpu_seconds=tuple(cpu))
-    stats = summarize_divergence(*(np.concatenate([p[k] for p in parts]) for k in ("kld", "same_top", "dp")))
-    base = Scores(np.concatenate(base_nll), None, base_seconds, forward_cpu_seconds=tuple(base_cpu))
-    return Scores(np.concatenate(nll), stats, seconds, base, tuple(cpu))
+        if i + 1 == look_after:
+            first_look(model.scores(parts, base))
+    return model.scores(parts, base)
 
 
-def _timed(logits_of: Logits, chunk: list[int], seconds: list[float], cpu: list[float]) -> np.ndarray:
-    t0, c0 = time.perf_counter(), time.process_time()
-    logits = logits_of(chunk)
-    seconds.append(time.perf_counter() - t0)
-    cpu.append(time.process_time() - c0)
-    return logits
+class _Tally:
+    """One model's per-chunk figures as a pass goes."""
+
+    def __init__(self):
+        self.nll, self.seconds, self.cpu = [], [], []
+
+    def forward(self, logits_of: Logits, chunk: list[int]) -> np.ndarray:
+        t0, c0 = time.perf_counter(), time.process_time()
+        logits = logits_of(chunk)
+        self.seconds.append(time.perf_counter() - t0)
+        self.cpu.append(time.process_time() - c0)
+        return logits
+
+    def scores(self, parts: list[dict] = (), base: _Tally | None = None) -> Scores:
+        """The scores so far; with the divergence parts, the base's own too."""
+        own = Scores(np.concatenate(self.nll), None, list(self.seconds), forward_cpu_seconds=tuple(self.cpu))
+        if not parts:
+            return own
+        stats = summarize_divergence(*(np.concatenate([p[k] for p in parts]) for k in ("kld", "same_top", "dp")))
+        return own._replace(divergence=stats, base=base.scores())

@@ -113,15 +113,16 @@ def _keeps_logits(model) -> bool:
 
 
 def perplexity_nll(model, tokens: np.ndarray, bos: int | None, protocol: Protocol,
-                   progress: Callable[[float], None], open_base: Callable[[], object] | None = None) -> Scores:
+                   progress: Callable[[float], None], open_base: Callable[[], object] | None = None,
+                   first_look: Callable[[Scores], None] | None = None) -> Scores:
     """The scores of every chunk and, when `open_base` loads a base model, the divergence statistics
-    against it (opened after the model's first chunk: see `score_chunks`)."""
+    against it (opened after the model's first chunk) and a first look while the pass runs: see `score_chunks`."""
     def base_logits():
         base = open_base()
         return lambda chunk: chunk_logits(base, chunk, protocol)
 
     return score_chunks(protocol, tokens, bos, lambda chunk: chunk_logits(model, chunk, protocol), progress,
-                        base_logits if open_base is not None else None)
+                        base_logits if open_base is not None else None, first_look)
 
 
 STREAMED_GENERATIONS = ("skipped: the model does not fit in RAM as float32 and is streamed weight by weight; "

@@ -118,10 +118,11 @@ class Family(ABC):
     @abstractmethod
     def evaluate(self, artifact: Path, base: Path | None, load: Loader | None, request: dict, tokens: np.ndarray,
                  protocol: Protocol | None, progress: Callable[[float], None],
-                 before_base: Callable[[], None]) -> Evaluated:
-        """Generations, then every chunk's scores; with a base, the divergence from it in lockstep (opened
-        after `before_base`, once the model's own peak memory is taken). `load` is None for the base itself.
-        With no protocol, the generations alone (a base whose scores came from a lockstep pass)."""
+                 before_base: Callable[[], None], first_look: Callable[[Scores], None] | None = None) -> Evaluated:
+        """Every chunk's scores, then generations (the scores first: they make the row); with a base, the
+        divergence from it in lockstep (opened after `before_base`, once the model's own peak memory is taken), and
+        `first_look` at the first chunks' while the rest run. `load` is None for the base itself. With no
+        protocol, the generations alone (a base whose scores came from a lockstep pass)."""
 
     @abstractmethod
     def compute_threads(self) -> int:

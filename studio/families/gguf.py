@@ -7,7 +7,7 @@ from typing import Callable
 import numpy as np
 
 from studio.evaluation import llama_backend
-from studio.evaluation.protocol import Protocol
+from studio.evaluation.protocol import Protocol, Scores
 from studio.evaluation.vocab import vocabulary_mismatch
 from studio.families.base import Evaluated, Family, Loader, Logits
 from studio.gguf_census import gguf_census
@@ -76,13 +76,13 @@ class GGUFFamily(Family):
 
     def evaluate(self, artifact: Path, base: Path | None, load: Loader | None, request: dict, tokens: np.ndarray,
                  protocol: Protocol | None, progress: Callable[[float], None],
-                 before_base: Callable[[], None]) -> Evaluated:
-        decoding, load_seconds = llama_backend.generations(artifact, request["prompts"], request["max_new_tokens"])
-        if protocol is None:
-            return Evaluated(None, load_seconds or llama_backend.load_seconds(artifact), decoding)
-        scores, load_seconds = llama_backend.perplexity_nll(artifact, tokens, request.get("bos"), protocol, progress,
-                                                            base=base, before_base=before_base)
-        return Evaluated(scores, load_seconds, decoding)
+                 before_base: Callable[[], None], first_look: Callable[[Scores], None] | None = None) -> Evaluated:
+        scores, load_seconds = None, None
+        if protocol is not None:
+            scores, load_seconds = llama_backend.perplexity_nll(artifact, tokens, request.get("bos"), protocol,
+                                                                progress, base, before_base, first_look)
+        decoding, generation_load = llama_backend.generations(artifact, request["prompts"], request["max_new_tokens"])
+        return Evaluated(scores, load_seconds or generation_load or llama_backend.load_seconds(artifact), decoding)
 
     def compute_threads(self) -> int:
         return llama_backend.threads()

@@ -20,6 +20,15 @@ class JobState:
     FINISHED = (DONE, FAILED, CANCELLED)
 
 
+class Pending:
+    """What a stored row may still wait for (Result.pending), filled in by the job that stored it (Result.filled_by)."""
+    FULL_PASS = "full_pass"  # perplexity and divergence over every chunk: the row shows its first chunks' meanwhile
+    GENERATIONS = "generations"  # with them the decode speed, load time and memory
+    CHECKPOINT = "vs_checkpoint"  # the divergence from the HF checkpoint
+    WHAT = {FULL_PASS: "perplexity and KLD over every chunk (shown: the first chunks')",
+            GENERATIONS: "generations, decode speed and memory", CHECKPOINT: "the divergence from the checkpoint"}
+
+
 class Job(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     model: str = Field(index=True)  # resolved checkpoint folder
