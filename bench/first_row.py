@@ -36,7 +36,8 @@ def benchmark(ws, sizes, log) -> list[Figure]:
         page.get_by_role("tab", name="Compare").click()
         page.locator("#compare-table tr[data-recipe='gguf:Q4_K_M']").wait_for(timeout=1_800_000)
         first_row = time.perf_counter() - t0
-        pending = page.locator("#compare-table tr[data-recipe='gguf:Q4_K_M'] .qs-pending").count()
+        row = page.locator("#compare-table tr[data-recipe='gguf:Q4_K_M']")
+        pending, first_look = row.locator(".qs-pending").count(), row.locator(".qs-first-look").count()
         page.screenshot(path=str(ws.root / "first-row.png"))
         browser.close()
     log("  first-row: the same job headless")
@@ -46,8 +47,10 @@ def benchmark(ws, sizes, log) -> list[Figure]:
     for folder in (browser_ws, cli_ws):
         shutil.rmtree(folder, ignore_errors=True)
     return [Figure("click → first row (SmolLM2 Q4_K_M, fresh workspace)",
-                   f"Quantize click → row on Compare: {first_row:.1f} s ({pending} figure(s) still pending then)",
+                   f"Quantize click → row on Compare: {first_row:.1f} s ({first_look} figure(s) from the pass's first "
+                   f"look, {pending} pending then)",
                    f"the whole job headless: {run.seconds:.1f} s", first_row / run.seconds,
                    f"row ≤ {GOAL_SECONDS:.0f} s", first_row <= GOAL_SECONDS,
                    note=f"load average at the end {os.getloadavg()[0]:.1f}",
-                   details={"first_row_s": first_row, "job_s": run.seconds, "pending_cells": pending})]
+                   details={"first_row_s": first_row, "job_s": run.seconds, "pending_cells": pending,
+                            "first_look_cells": first_look})]

@@ -98,6 +98,24 @@ def test_a_row_without_generations_says_why_instead_of_a_zero_speed():
     assert "int8-rtn" not in speed_plot
 
 
+def test_a_first_look_is_marked_until_the_whole_pass_replaces_it():
+    """A row shown from its pass's first chunks says so on every scored figure (≈, and how many chunks), leaves the
+    speed plot until its generations are in, and is labelled on the quality plot; a whole row carries no mark."""
+    from components.compare import COLUMNS, plots_html
+    from studio.storage import Pending
+    note = "pending: perplexity and KLD over every chunk (shown: the first chunks'), being measured by job #3"
+    look = {**row(8, "gguf:Q4_K_M", "gguf", 300), "ppl_delta": 1.0, "n_chunks": 8, "pending_note": note,
+            "pending": [Pending.FULL_PASS, Pending.GENERATIONS], "kld_p99": 0.5, "same_top_pct": 90.0}
+    cells = {c.name: c.cell(look) for c in COLUMNS if c.name in ("PPL", "Δ %", "Mean KLD", "KLD p99", "Same top %")}
+    assert all("≈ " in html and "from the first 8 chunks so far" in html for html in cells.values()), cells
+    assert 'class="qs-ppl qs-first-look"' in cells["PPL"]
+    whole = {**look, "pending": []}
+    assert not any("≈" in c.cell(whole) for c in COLUMNS if c.name in cells)
+    plots = plots_html([look, row(9, "gguf:Q8_0", "gguf", 500)], "Bits/weight", "Mean KLD")
+    quality, speed = plots.split('id="speed-plot"')
+    assert "≈ gguf:Q4_K_M" in quality and "Q4_K_M" not in speed
+
+
 def test_plot_labels_never_overlap_and_stay_inside():
     """Crowded points (a dozen results within a bit of each other): every label placed is clear of the others,
     of every point and of the legend, inside the plot; a label that has no room is left to the hover text."""
