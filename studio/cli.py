@@ -23,22 +23,13 @@ def _parser() -> argparse.ArgumentParser:
     q = sub.add_parser("quantize", help="preflight and queue one job per recipe")
     q.add_argument("--model", required=True, help="checkpoint folder or hub id")
     q.add_argument("--recipe", action="append", required=True, help="e.g. gguf:Q4_K_M (repeatable)")
-    q.add_argument("--option", action="append", default=[], metavar="RECIPE.KEY=VALUE",
-                   help="override a recipe option, e.g. gguf.threads=2")
-    q.add_argument("--eval-text", type=Path, default=BUILTIN_SAMPLE, help="UTF-8 text (default: built-in sample)")
-    q.add_argument("--ctx", type=int, default=512)
-    chunks = q.add_mutually_exclusive_group()
-    chunks.add_argument("--max-chunks", type=int, default=None,
-                        help="chunks of the text to evaluate (default: all, unless that would take over 30 min "
-                             "here: then as many as take about 10)")
-    chunks.add_argument("--whole-text", action="store_true", help="evaluate every chunk, however long it takes")
-    q.add_argument("--prompt", action="append", help="sample prompt (repeatable)")
-    q.add_argument("--max-new-tokens", type=int, default=64)
-    q.add_argument("--again", action="store_true",
-                   help="run a recipe again even when an identical finished job measured it already (without it, "
-                        "that job's result is shown instead)")
-    q.add_argument("--wait", action="store_true", help="wait for the jobs and print their results")
-    q.add_argument("--json", action="store_true")
+    _add_job_arguments(q)
+    e = sub.add_parser("evaluate", help="evaluate GGUF files made elsewhere against the model's F16 base, as rows "
+                                        "beside the studio's own (recipe gguf-file)")
+    e.add_argument("--model", required=True, help="the checkpoint the files were made from")
+    e.add_argument("--gguf", action="append", required=True, type=Path, metavar="FILE",
+                   help="a GGUF file under the model folders or the workspace (repeatable)")
+    _add_job_arguments(e)
 
     j = sub.add_parser("jobs", help="list jobs")
     j.add_argument("--json", action="store_true")
@@ -64,6 +55,26 @@ def _parser() -> argparse.ArgumentParser:
     rc_fmt.add_argument("--markdown", action="store_true", help="a Markdown table (README's recipe table)")
     ollama_cli.add_parser(sub)
     return p
+
+
+def _add_job_arguments(q: argparse.ArgumentParser) -> None:
+    """What every job takes besides its model and recipes: options, the evaluation protocol, prompts, waiting."""
+    q.add_argument("--option", action="append", default=[], metavar="RECIPE.KEY=VALUE",
+                   help="override a recipe option, e.g. gguf.threads=2")
+    q.add_argument("--eval-text", type=Path, default=BUILTIN_SAMPLE, help="UTF-8 text (default: built-in sample)")
+    q.add_argument("--ctx", type=int, default=512)
+    chunks = q.add_mutually_exclusive_group()
+    chunks.add_argument("--max-chunks", type=int, default=None,
+                        help="chunks of the text to evaluate (default: all, unless that would take over 30 min "
+                             "here: then as many as take about 10)")
+    chunks.add_argument("--whole-text", action="store_true", help="evaluate every chunk, however long it takes")
+    q.add_argument("--prompt", action="append", help="sample prompt (repeatable)")
+    q.add_argument("--max-new-tokens", type=int, default=64)
+    q.add_argument("--again", action="store_true",
+                   help="run a recipe again even when an identical finished job measured it already (without it, "
+                        "that job's result is shown instead)")
+    q.add_argument("--wait", action="store_true", help="wait for the jobs and print their results")
+    q.add_argument("--json", action="store_true")
 
 
 def _parse_overrides(items: list[str]) -> tuple[tuple[str, str], ...]:
@@ -287,6 +298,9 @@ def main(queue: Queue, argv: list[str] | None = None) -> int:
     settings.ensure_dirs()
     from studio import service
     if args.command == "quantize":
+        return cmd_quantize(settings, args, queue)
+    if args.command == "evaluate":  # a job per file: recipe gguf-file, the file its variant
+        args.recipe = [f"gguf-file:{path.expanduser().absolute()}" for path in args.gguf]
         return cmd_quantize(settings, args, queue)
     if args.command == "jobs":
         return cmd_jobs(settings, args)

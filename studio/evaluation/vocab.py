@@ -29,14 +29,15 @@ def vocabulary_mismatch(gguf: Path, checkpoint: Path, model_cache: Path) -> str 
     verdict = model_cache / f"vocab-check-{hashlib.sha256(chr(0).join(ours).encode()).hexdigest()[:16]}.json"
     if verdict.exists():
         return json.loads(verdict.read_text())["mismatch"]
-    mismatch = _compare(ours, checkpoint)
+    mismatch = compare_with_checkpoint(ours, checkpoint)
     partial = verdict.with_suffix(".partial")
     partial.write_text(json.dumps({"mismatch": mismatch}))
     partial.replace(verdict)
     return mismatch
 
 
-def _compare(ours: list[str], checkpoint: Path) -> str | None:
+def compare_with_checkpoint(ours: list[str], checkpoint: Path) -> str | None:
+    """None when the token strings are the checkpoint tokenizer's, in order; else the first difference."""
     from transformers import AutoTokenizer
     tok = AutoTokenizer.from_pretrained(str(checkpoint), trust_remote_code=False)
     theirs = tok.convert_ids_to_tokens(list(range(len(tok))))

@@ -122,7 +122,8 @@ class Recipe(ABC):
 
     def user_paths(self, options: dict) -> dict[str, str]:
         """The path options that name a user's file rather than one the studio ships."""
-        return {o.name: options[o.name] for o in self.options if o.kind == "path" and options[o.name] not in o.choices}
+        return {o.name: options[o.name] for o in self.options
+                if o.kind == "path" and options[o.name] and options[o.name] not in o.choices}
 
     def requirements_for(self, options: dict) -> Requirements:
         """What these options need (e.g. a native execution mode needs a newer GPU)."""
