@@ -53,9 +53,14 @@ def _option_forms(chosen: set[str]) -> tuple[list[tuple[str, str]], list, dict[s
     return keys, widgets, forms
 
 
-def chosen_recipes(types, hf_recipes) -> set[str]:
-    """Registry names of the recipes the form has chosen: every GGUF type is the one recipe `gguf`."""
-    return ({"gguf"} if types else set()) | set(hf_recipes or ())
+def chosen_recipes(types, hf_recipes, gguf_files: str = "") -> set[str]:
+    """Registry names of the recipes the form has chosen: every GGUF type is the one recipe `gguf`, every file
+    brought the one recipe `gguf-file`."""
+    return ({"gguf"} if types else set()) | set(hf_recipes or ()) | ({"gguf-file"} if _files(gguf_files) else set())
+
+
+def _files(text: str | None) -> list[str]:
+    return [line.strip() for line in (text or "").splitlines() if line.strip()]
 
 
 def whole_number(value, what: str) -> int | None:
@@ -73,15 +78,15 @@ def whole_number(value, what: str) -> int | None:
     return int(number)
 
 
-def _request(settings: Settings, option_keys, model, types, hf_recipes, text_choice, upload, calibration_upload,
-             n_ctx, max_chunks, whole_text, prompts, max_new, *option_values):
+def _request(settings: Settings, option_keys, model, types, hf_recipes, gguf_files, text_choice, upload,
+             calibration_upload, n_ctx, max_chunks, whole_text, prompts, max_new, *option_values):
     if text_choice == UPLOAD:
         if not upload:
             raise PreflightError(["choose a .txt file to upload, or pick the built-in sample"])
         text = service.save_upload(settings, Path(upload))
     else:
         text = BUILTIN_SAMPLE
-    chosen = chosen_recipes(types, hf_recipes)
+    chosen = chosen_recipes(types, hf_recipes, gguf_files)
     values = {key: value for key, value in zip(option_keys, option_values) if key[0] in chosen}
     if calibration_upload:  # the uploaded file replaces 'builtin' wherever a recipe takes a calibration text
         calibration = str(service.save_upload(settings, Path(calibration_upload)))
@@ -89,7 +94,8 @@ def _request(settings: Settings, option_keys, model, types, hf_recipes, text_cho
                        if key[1] in CALIBRATION_TEXT_OPTIONS and value == "builtin"})
     overrides = tuple((f"{name}.{key}", value) for (name, key), value in values.items() if value is not None)
     return service.JobRequest(
-        model=(model or "").strip(), recipes=tuple(f"gguf:{t}" for t in (types or [])) + tuple(hf_recipes or ()),
+        model=(model or "").strip(), recipes=tuple(f"gguf:{t}" for t in (types or [])) + tuple(hf_recipes or ())
+        + tuple(f"gguf-file:{path}" for path in _files(gguf_files)),
         eval_text=text, overrides=overrides,
         n_ctx=whole_number(n_ctx, "the context") or 0, max_chunks=whole_number(max_chunks, "max chunks"),
         whole_text=bool(whole_text),
@@ -142,12 +148,16 @@ def build(settings: Settings, enqueue: Enqueue):
             max_new = gr.Number(64, label="Max new tokens per generation", precision=0, elem_id="max-new")
         prompts = gr.Textbox("\n".join(DEFAULT_PROMPTS), lines=4, label="Sample prompts (one per line)",
                              elem_id="prompts")
+        gguf_files = gr.Textbox("", lines=2, label="GGUF files you have, to evaluate beside these (one path per "
+                                "line)", elem_id="gguf-files", placeholder="/models/community/model-Q4_K_M.gguf",
+                                info="made elsewhere from this model (same vocabulary and shape), under the model "
+                                     "folders or the workspace: each becomes a row against the model's F16 base")
         calibration_upload = gr.File(label="Calibration text (.txt, UTF-8) for the importance matrix, GPTQ and "
                                      "AWQ; empty: the built-in WikiText-2 slice", file_types=[".txt"],
                                      type="filepath", elem_id="calibration-upload")
         option_keys, option_widgets, forms = _option_forms(chosen_recipes(types.value, hf_recipes.value))
-    inputs = [model, types, hf_recipes, text_choice, upload, calibration_upload, n_ctx, max_chunks, whole_text, prompts,
-              max_new, *option_widgets]
+    inputs = [model, types, hf_recipes, gguf_files, text_choice, upload, calibration_upload, n_ctx, max_chunks,
+              whole_text, prompts, max_new, *option_widgets]
 
     def on_check(*values):
         try:
@@ -174,15 +184,15 @@ def build(settings: Settings, enqueue: Enqueue):
     def on_again(*values):
         return submit(values, again=True)
 
-    def on_recipes(chosen_types, chosen_hf):
-        chosen = chosen_recipes(chosen_types, chosen_hf)
+    def on_recipes(chosen_types, chosen_hf, files):
+        chosen = chosen_recipes(chosen_types, chosen_hf, files)
         return [gr.update(visible=name in chosen) for name in forms]
 
     check_btn.click(on_check, inputs, status)
     submit_btn.click(on_submit, inputs, [status, submitted, open_jobs, again_btn])
     again_btn.click(on_again, inputs, [status, submitted, open_jobs, again_btn])
-    for picker in (types, hf_recipes):
-        picker.change(on_recipes, [types, hf_recipes], list(forms.values()), show_progress="hidden")
+    for picker in (types, hf_recipes, gguf_files):
+        picker.change(on_recipes, [types, hf_recipes, gguf_files], list(forms.values()), show_progress="hidden")
     text_choice.change(lambda choice: gr.update(visible=choice == UPLOAD), text_choice, upload,
                        show_progress="hidden")
     return types, hf_recipes, open_jobs, submitted
