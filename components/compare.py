@@ -52,8 +52,9 @@ def group_label(rows: list[dict]) -> str:
     r = rows[0]
     text_sha = BaseKey.parse(r["base_key"]).text_sha
     names = "+".join(sorted({row["family"] for row in rows}))
-    return (f"{r['model'].rsplit('/', 1)[-1]} · {names} · text {text_sha[:8]} · ctx {r['n_ctx']} · "
-            f"{r['n_chunks']} chunks")
+    whole = [row for row in rows if Pending.FULL_PASS not in row.get("pending", ())]
+    chunks = f"{whole[0]['n_chunks']} chunks" if whole else f"first {r['n_chunks']} chunks so far"
+    return f"{r['model'].rsplit('/', 1)[-1]} · {names} · text {text_sha[:8]} · ctx {r['n_ctx']} · {chunks}"
 
 
 def visible_rows(rows: list[dict], family: str, query: str, sort: str) -> list[dict]:

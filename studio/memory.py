@@ -125,6 +125,27 @@ def packed_quantize_bytes(model: ModelFacts) -> int:
     return PACKED_QUANTIZE_FLOOR + max(kept, QUANTIZE_TEMPORARIES * largest_linear_elements(model))
 
 
+# GPTQModel (GPTQ, AWQ) reads the decoder layers lazily from the checkpoint and quantizes one at a time: what stays
+# in anonymous memory is its libraries, the embeddings in 16 bits, the layer being quantized in float32 with its
+# working copies, that layer's Hessians and the calibration activations. Fitted on RssAnon here: SmolLM2-135M GPTQ
+# 16×256 803 MiB, AWQ 4×128 776 MiB; the 1 B shape GPTQ 4×128 1,685 MiB (the whole model in bf16 would be 2.2 GiB).
+GPTQMODEL_FLOOR = 660 * MiB  # torch, transformers and GPTQModel imported
+GPTQMODEL_LAYER_COPIES = 1.6  # float32 copies of the layer being quantized
+
+
+def gptqmodel_quantize_bytes(model: ModelFacts, samples: int, seq_len: int) -> int:
+    hidden = model.hidden_size or 4096
+    widest = model.intermediate_size or 4 * hidden
+    if model.shape is not None:
+        layer = sum(rows * cols for name, rows, cols in model.shape.linears() if name.startswith("model.layers.0."))
+        embeddings = 2 * model.shape.embedding_elements()
+    else:
+        layer, embeddings = 4 * hidden ** 2 + 3 * hidden * widest, 4 * hidden * (model.vocab_size or 128_256)
+    activations = samples * seq_len * hidden * 4 * 4  # inputs and outputs of every window, with working copies
+    hessians = (6 * hidden ** 2 + widest ** 2) * 4  # an in_features² float32 matrix per linear of the layer
+    return GPTQMODEL_FLOOR + embeddings + int(GPTQMODEL_LAYER_COPIES * 4 * layer) + hessians + activations
+
+
 def largest_linear_elements(model: ModelFacts) -> int:
     """An MLP projection (hidden x intermediate); without those facts, four hidden x hidden matrices' worth."""
     hidden = model.hidden_size or 4096

@@ -8,6 +8,7 @@ import sys
 from abc import abstractmethod
 from pathlib import Path
 
+from studio import memory
 from studio.evaluation.torch_backend import load_checkpoint
 from studio.models import ModelFacts
 from studio.recipes.base import Option, Requirements
@@ -60,14 +61,8 @@ class GPTQModelRecipe(HFRecipe):
         return parts + ([4 * cols] if self.method == "gptq" else [])
 
     def quantize_bytes(self, model: ModelFacts, options: dict) -> int:
-        """The model in float32, the calibration activations GPTQModel keeps for the layer it is on
-        (inputs and outputs of every window, with working copies), and that layer's Hessians
-        (one in_features² float32 matrix per linear; the MLP's down projection is ~4x wider)."""
-        hidden = model.hidden_size or 4096
-        activations = options["samples"] * options["seq_len"] * hidden * 4 * 4
-        hessians = (6 * hidden ** 2 + (4 * hidden) ** 2) * 4
-        # embeddings and lm_head stay 16-bit: bounded by fp16
-        return model.n_params * 4 + activations + hessians + 512 * 2**20
+        """GPTQModel's layer-by-layer loop (studio.memory.gptqmodel_quantize_bytes): never the whole model."""
+        return memory.gptqmodel_quantize_bytes(model, options["samples"], options["seq_len"])
 
     def quantize(self, ctx: StageContext) -> Path:
         return gptqmodel_quantize(self, ctx, self.method, self.quantize_config(ctx.options))
