@@ -82,7 +82,7 @@ def base_type(t: Tensor) -> str:
 
 
 def _type_for(t: Tensor, arch: Architecture, file_type: str, o: Overrides, counters: _Counters, n_attn_v: int) -> str:
-    if not _quantizable(t):
+    if not quantizable(t):
         return base_type(t)
     category = _category(t.name)
     if category == "token_embd" and o.embedding:
@@ -96,7 +96,7 @@ def _type_for(t: Tensor, arch: Architecture, file_type: str, o: Overrides, count
     return _fallback(chosen, t.ne[0])
 
 
-def _quantizable(t: Tensor) -> bool:
+def quantizable(t: Tensor) -> bool:
     return t.is_matrix and t.name.endswith("weight") and "_norm" not in t.name and "ffn_gate_inp" not in t.name
 
 
