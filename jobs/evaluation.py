@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from studio import families, recipes
-from studio.evaluation.protocol import Protocol, Scores, score_chunks
+from studio.evaluation import base_cache
+from studio.evaluation.protocol import PassHooks, Protocol, Scores, score_chunks
 from studio.families.base import Family, Loader
 
 PROGRESS_PREFIX = "@progress "
@@ -48,27 +49,43 @@ def evaluate(request: dict) -> dict:
     peak = PeakRSS()
     scored = request.get("perplexity", True)
     threads = family.compute_threads()
+    kept = request.get("base_logits") or {}
+    recorder = base_cache.Recorder(Path(kept["keep"]), Path(kept["partial"]), kept["base_key"],
+                                   protocol.n_chunks(len(tokens)), kept["budget"]) if "keep" in kept else None
+    base_ran = "read" not in kept  # kept logits give the base's scores, not its speed
 
     def first_look(scores: Scores) -> None:
-        print(FIRST_LOOK_PREFIX + json.dumps(_scored(scores, protocol, threads)), flush=True)
+        print(FIRST_LOOK_PREFIX + json.dumps(_scored(scores, protocol, threads, base_ran)), flush=True)
 
-    done = family.evaluate(artifact, base, load, request, tokens, protocol if scored else None, _progress, peak.take,
-                           first_look)
+    hooks = PassHooks(_progress, peak.take, first_look, _base_source(kept, recorder))
+    done = family.evaluate(artifact, base, load, request, tokens, protocol if scored else None, hooks)
+    if recorder is not None:
+        recorder.finish()
     _progress(1.0)
     measured = {"load_seconds": done.load_seconds, "peak_rss_bytes": peak.bytes, "peak_vram_bytes": peak.vram_bytes,
                 **done.decoding}
     if not scored:  # a base whose scores came with a lockstep pass ("base_scores")
         return measured
-    return {**_scored(done.scores, protocol, threads), **measured}
+    return {**_scored(done.scores, protocol, threads, base_ran), **measured}
 
 
-def _scored(scores: Scores, protocol: Protocol, threads: int) -> dict:
-    """A pass's figures (so far): the model's, its divergence from the base, and the base's own."""
+def _base_source(kept: dict, recorder: base_cache.Recorder | None):
+    """The base's logits: read from an earlier pass's (`read`), or from the base, kept for later passes (`keep`)."""
+    if "read" in kept:
+        return lambda open_base: base_cache.reader(Path(kept["read"]))
+    if recorder is not None:
+        return lambda open_base: recorder.wrap(open_base())
+    return PassHooks.base_source
+
+
+def _scored(scores: Scores, protocol: Protocol, threads: int, base_ran: bool) -> dict:
+    """A pass's figures (so far): the model's, its divergence from the base, and the base's own when the base ran
+    (its row needs them: logits read from disk say nothing of its speed)."""
     if scores.base is None:
         return {**_score_fields(scores, protocol, threads), "divergence": scores.divergence}
     base = _score_fields(scores.base, protocol, threads)
     return {**_score_fields(scores, protocol, threads), "divergence": {**scores.divergence, "base_ppl": base["ppl"]},
-            "base_scores": base}
+            **({"base_scores": base} if base_ran else {})}
 
 
 def _score_fields(scores: Scores, protocol: Protocol, threads: int) -> dict:

@@ -28,6 +28,7 @@ from jobs.evaluation import FIRST_LOOK_PREFIX, PROGRESS_PREFIX
 from jobs.process import die_with_parent, disk_full_note, exit_reason, spawn
 from studio import families, recipes
 from studio.config import REPO_ROOT, Settings
+from studio.evaluation import base_cache
 from studio.evaluation.texts import TextError, load_text, text_sha
 from studio.evaluation.tokens import ensure_tokens
 from studio.families import BaseKey, Family
@@ -168,7 +169,8 @@ class JobRunner:
         # the pass's first look (or its end, for a short pass) and are completed as it ends; the slower figures
         # fill in afterwards, marked pending until they do.
         evaluation = self.evaluate(family, final, tokens_path, bos, tmp / "eval.json", base=base_artifact,
-                                   recipe_name=recipe.name, first_look=lambda scored: self.store(rows, scored, False))
+                                   recipe_name=recipe.name, first_look=lambda scored: self.store(rows, scored, False),
+                                   base_logits=self.base_logits(rows.base_key))
         self.enter(Stage.STORE)
         self.store(rows, evaluation, True)
         if rows.checkpoint_kld:
@@ -201,7 +203,8 @@ class JobRunner:
 
     def evaluate(self, family: Family, artifact: Path, tokens_path: Path, bos: int | None, out: Path,
                  base: Path | None = None, recipe_name: str | None = None, base_family: Family | None = None,
-                 perplexity: bool = True, first_look: Callable[[dict], None] | None = None) -> dict:
+                 perplexity: bool = True, first_look: Callable[[dict], None] | None = None,
+                 base_logits: dict | None = None) -> dict:
         """Evaluate in a fresh process; recipe_name None means the unquantized base itself; without perplexity,
         its load, generations and decode speed only. `first_look` gets the scores of a long pass's first chunks."""
         job = self.job
@@ -210,12 +213,25 @@ class JobRunner:
                    "recipe": recipe_name, "tokenizer": str(self.model.path),
                    "tokens_path": str(tokens_path), "bos": bos,
                    "n_ctx": job.n_ctx, "max_chunks": job.max_chunks, "prompts": job.prompts,
-                   "max_new_tokens": job.max_new_tokens}
+                   "max_new_tokens": job.max_new_tokens, "base_logits": base_logits}
         req_path = out.with_suffix(".request.json")
         req_path.write_text(json.dumps(request))
         self.run_logged([sys.executable, "-m", "jobs.evaluation", str(req_path), str(out)],
                         on_line=_first_look_reader(first_look) if first_look else None)
         return json.loads(out.read_text())
+
+    def base_logits(self, base_key: BaseKey) -> dict:
+        """Where the pass gets its base's logits: kept by an earlier job on this comparison once its base row is
+        stored (the row needs the base's own speed, which only running it measures), else from the base, kept
+        for the next jobs (studio.evaluation.base_cache)."""
+        entry = base_cache.entry_dir(self.settings.model_cache_dir / self.model.key, str(base_key))
+        with reading(self.settings.db_url) as s:
+            has_base = s.exec(select(Result.id).where(Result.base_key == str(base_key), Result.is_base)).first()
+        if has_base and base_cache.is_complete(entry):
+            self.log(f"the base's logits come from an earlier job on this comparison ({entry.name}): not run again")
+            return {"read": str(entry)}
+        return {"keep": str(entry), "partial": str(self.settings.job_tmp_dir(self.job_id) / "base-logits.partial"),
+                "budget": self.settings.base_cache_bytes, "base_key": str(base_key)}
 
     def checkpoint_divergence(self, family: Family, artifact: Path, out: Path) -> dict:
         """KLD of an artifact against the HF checkpoint it came from (its family's backend against the
@@ -249,9 +265,10 @@ class JobRunner:
                                                  quant_seconds=rows.quant_seconds, pending=later + checkpoint)
         else:
             self.fill_in(rows.result_id, scores=scored, measured=scored)
-        base_id = self.store_base_row(rows.base_artifact, rows.base_key, scored["base_scores"], whole,
-                                      pending=[Pending.GENERATIONS, *checkpoint])
-        rows.base_id = base_id or rows.base_id
+        if "base_scores" in scored:  # absent when the base's logits were read from an earlier pass: its row exists
+            base_id = self.store_base_row(rows.base_artifact, rows.base_key, scored["base_scores"], whole,
+                                          pending=[Pending.GENERATIONS, *checkpoint])
+            rows.base_id = base_id or rows.base_id
 
     def store_base_row(self, base_artifact: Path, base_key: BaseKey, base_scores: dict, whole: bool,
                        pending: list[str]) -> int | None:

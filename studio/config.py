@@ -28,6 +28,7 @@ class Settings:
     hf_cache: Path
     allow_pickle: bool
     trust_remote_code: bool
+    base_cache_bytes: int = 4 * 2**30  # per model: the base logits kept for the next jobs (evaluation.base_cache)
 
     @classmethod
     def from_env(cls, workspace: Path | str | None = None) -> "Settings":
@@ -46,6 +47,7 @@ class Settings:
             hf_cache=hf_cache,
             allow_pickle=_env_flag("STUDIO_ALLOW_PICKLE"),
             trust_remote_code=_env_flag("STUDIO_TRUST_REMOTE_CODE"),
+            base_cache_bytes=int(float(os.environ.get("STUDIO_BASE_CACHE_GIB") or 4) * 2**30),
         )
 
     @property

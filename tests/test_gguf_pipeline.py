@@ -189,7 +189,7 @@ def test_speeds_agree_with_an_independent_timing(smol_run, monkeypatch):
     artifact, tokens, protocol = Path(row["artifact"]), _tokens(smol_run), Protocol(512, 3)
 
     def studio_speeds():
-        scores, _ = perplexity_nll(artifact, tokens, None, protocol, lambda fraction: None)
+        scores, _ = perplexity_nll(artifact, tokens, None, protocol)
         assert len(scores.forward_seconds) == 3
         return scores.prefill_tok_s(512), generations(artifact, ["Name three colours."], 32)[0]["decode_tok_s"]
 

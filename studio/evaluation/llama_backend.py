@@ -4,11 +4,10 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
-from studio.evaluation.protocol import Protocol, Scores, score_chunks
+from studio.evaluation.protocol import Logits, PassHooks, Protocol, Scores, score_chunks
 
 # Generations run in a context of this many prompt tokens plus the new tokens (preflight refuses longer prompts).
 PROMPT_TOKENS = 512
@@ -49,23 +48,19 @@ def tokenize(gguf: Path, text: str) -> tuple[np.ndarray, int | None]:
 
 
 def perplexity_nll(gguf: Path, tokens: np.ndarray, bos: int | None, protocol: Protocol,
-                   progress: Callable[[float], None], base: Path | None = None,
-                   before_base: Callable[[], None] = lambda: None,
-                   first_look: Callable[[Scores], None] | None = None) -> tuple[Scores, float]:
-    """The scores of every chunk (with a base model, the divergence against it too, and a first look while the
-    pass runs: see `score_chunks`; `before_base` runs just before the base is opened) and the seconds it took to
-    load the model."""
+                   hooks: PassHooks = PassHooks(), base: Path | None = None) -> tuple[Scores, float]:
+    """The scores of every chunk (with a base model, the divergence against it too: see `score_chunks` and
+    `PassHooks`) and the seconds it took to load the model."""
     t0 = time.perf_counter()
     llm = open_for_logits(gguf, protocol.n_ctx)
     load_seconds = time.perf_counter() - t0
 
-    def open_base():
-        before_base()
+    def open_base() -> Logits:
         base_llm = open_for_logits(base, protocol.n_ctx)
         return lambda chunk: chunk_logits(base_llm, chunk, protocol)
 
-    scores = score_chunks(protocol, tokens, bos, lambda chunk: chunk_logits(llm, chunk, protocol), progress,
-                          open_base if base else None, first_look)
+    scores = score_chunks(protocol, tokens, bos, lambda chunk: chunk_logits(llm, chunk, protocol), hooks.progress,
+                          hooks.opener(open_base) if base else None, hooks.first_look)
     return scores, load_seconds
 
 

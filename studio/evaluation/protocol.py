@@ -131,6 +131,27 @@ IDENTICAL = {"kld_mean": 0.0, "kld_median": 0.0, "kld_p99": 0.0, "kld_max": 0.0,
 Logits = Callable[[list[int]], np.ndarray]
 
 
+def _opened(open_base: Callable[[], Logits]) -> Logits:
+    return open_base()
+
+
+@dataclass(frozen=True)
+class PassHooks:
+    """What a pass over the chunks reports to, and where its base's logits come from: one object from the job's
+    evaluation process through the families to the backends."""
+    progress: Callable[[float], None] = lambda fraction: None
+    before_base: Callable[[], None] = lambda: None  # just before the base is opened: the model's own peak is taken
+    first_look: Callable[[Scores], None] | None = None  # the scores of the first chunks, while the rest run
+    base_source: Callable[[Callable[[], Logits]], Logits] = _opened  # the base opened, or its logits kept on disk
+
+    def opener(self, open_base: Callable[[], Logits]) -> Callable[[], Logits]:
+        """How the pass gets its base: `before_base`, then `base_source`, which opens it or needs not."""
+        def opened() -> Logits:
+            self.before_base()
+            return self.base_source(open_base)
+        return opened
+
+
 class Scores(NamedTuple):
     nll: np.ndarray                # of every scored token
     divergence: dict | None        # statistics against the base, when one ran alongside

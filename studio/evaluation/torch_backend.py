@@ -9,7 +9,7 @@ from typing import Callable
 
 import numpy as np
 
-from studio.evaluation.protocol import Protocol, Scores, score_chunks
+from studio.evaluation.protocol import Logits, PassHooks, Protocol, Scores, score_chunks
 from studio.evaluation.streamed import SafetensorsWeights, StreamError, is_streamed, load_streamed
 
 
@@ -113,16 +113,15 @@ def _keeps_logits(model) -> bool:
 
 
 def perplexity_nll(model, tokens: np.ndarray, bos: int | None, protocol: Protocol,
-                   progress: Callable[[float], None], open_base: Callable[[], object] | None = None,
-                   first_look: Callable[[Scores], None] | None = None) -> Scores:
+                   hooks: PassHooks = PassHooks(), open_base: Callable[[], object] | None = None) -> Scores:
     """The scores of every chunk and, when `open_base` loads a base model, the divergence statistics
-    against it (opened after the model's first chunk) and a first look while the pass runs: see `score_chunks`."""
-    def base_logits():
+    against it (opened after the model's first chunk): see `score_chunks` and `PassHooks`."""
+    def base_logits() -> Logits:
         base = open_base()
         return lambda chunk: chunk_logits(base, chunk, protocol)
 
-    return score_chunks(protocol, tokens, bos, lambda chunk: chunk_logits(model, chunk, protocol), progress,
-                        base_logits if open_base is not None else None, first_look)
+    return score_chunks(protocol, tokens, bos, lambda chunk: chunk_logits(model, chunk, protocol), hooks.progress,
+                        hooks.opener(base_logits) if open_base is not None else None, hooks.first_look)
 
 
 STREAMED_GENERATIONS = ("skipped: the model does not fit in RAM as float32 and is streamed weight by weight; "

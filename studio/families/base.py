@@ -10,7 +10,7 @@ from typing import Callable
 
 import numpy as np
 
-from studio.evaluation.protocol import Logits, Protocol, Scores
+from studio.evaluation.protocol import Logits, PassHooks, Protocol, Scores
 from studio.models import ModelFacts
 from studio.stages import StageContext
 
@@ -117,11 +117,10 @@ class Family(ABC):
 
     @abstractmethod
     def evaluate(self, artifact: Path, base: Path | None, load: Loader | None, request: dict, tokens: np.ndarray,
-                 protocol: Protocol | None, progress: Callable[[float], None],
-                 before_base: Callable[[], None], first_look: Callable[[Scores], None] | None = None) -> Evaluated:
+                 protocol: Protocol | None, hooks: PassHooks) -> Evaluated:
         """Every chunk's scores, then generations (the scores first: they make the row); with a base, the
-        divergence from it in lockstep (opened after `before_base`, once the model's own peak memory is taken), and
-        `first_look` at the first chunks' while the rest run. `load` is None for the base itself. With no
+        divergence from it in lockstep (got as `hooks` say: opened after `before_base`, once the model's own peak
+        memory is taken, or read from where they are kept). `load` is None for the base itself. With no
         protocol, the generations alone (a base whose scores came from a lockstep pass)."""
 
     @abstractmethod

@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from studio.evaluation import llama_backend
-from studio.evaluation.protocol import Protocol, Scores
+from studio.evaluation.protocol import PassHooks, Protocol
 from studio.evaluation.vocab import vocabulary_mismatch
 from studio.families.base import Evaluated, Family, Loader, Logits
 from studio.gguf_census import gguf_census
@@ -75,12 +74,11 @@ class GGUFFamily(Family):
         return f"from llama_cpp import Llama\nllm = Llama({str(artifact)!r})"
 
     def evaluate(self, artifact: Path, base: Path | None, load: Loader | None, request: dict, tokens: np.ndarray,
-                 protocol: Protocol | None, progress: Callable[[float], None],
-                 before_base: Callable[[], None], first_look: Callable[[Scores], None] | None = None) -> Evaluated:
+                 protocol: Protocol | None, hooks: PassHooks) -> Evaluated:
         scores, load_seconds = None, None
         if protocol is not None:
             scores, load_seconds = llama_backend.perplexity_nll(artifact, tokens, request.get("bos"), protocol,
-                                                                progress, base, before_base, first_look)
+                                                                hooks, base)
         decoding, generation_load = llama_backend.generations(artifact, request["prompts"], request["max_new_tokens"])
         return Evaluated(scores, load_seconds or generation_load or llama_backend.load_seconds(artifact), decoding)
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 import time
 from importlib.metadata import version
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from studio.evaluation import torch_backend
-from studio.evaluation.protocol import IDENTICAL, Protocol, Scores
+from studio.evaluation.protocol import IDENTICAL, PassHooks, Protocol
 from studio.families.base import Evaluated, Family, Loader, Logits
 from studio.models import ModelFacts
 from studio.stages import StageContext
@@ -56,19 +55,17 @@ class HFFamily(Family):
                 "size_bytes": size}
 
     def evaluate(self, artifact: Path, base: Path | None, load: Loader | None, request: dict, tokens: np.ndarray,
-                 protocol: Protocol | None, progress: Callable[[float], None],
-                 before_base: Callable[[], None], first_look: Callable[[Scores], None] | None = None) -> Evaluated:
+                 protocol: Protocol | None, hooks: PassHooks) -> Evaluated:
         device = torch_backend.compute_device()
         t0 = time.perf_counter()
         model = (load or _load_checkpoint)(artifact, device)
         load_seconds = time.perf_counter() - t0
 
         def open_base():
-            before_base()
             return torch_backend.open_checkpoint(base, device)
 
         scores = None if protocol is None else torch_backend.perplexity_nll(
-            model, tokens, request.get("bos"), protocol, progress, open_base if base else None, first_look)
+            model, tokens, request.get("bos"), protocol, hooks, open_base if base else None)
         decoding = torch_backend.generations(model, Path(request["tokenizer"]), request["prompts"],
                                              request["max_new_tokens"])
         return Evaluated(scores, load_seconds, decoding)
