@@ -8,13 +8,13 @@ import signal
 import sys
 import time
 
-from bench import (conversion, first_row, gguf_8b, gguf_job, gguf_perplexity, hf_memory, hf_perplexity, machine, report,
-                   scaling, server)
+from bench import (base_cache, conversion, first_row, gguf_8b, gguf_job, gguf_perplexity, hf_memory, hf_perplexity,
+                   machine, report, scaling, server)
 from bench.fixtures import Sizes, make_workspace, remove_workspace
 from studio.config import Settings
 
 BENCHMARKS = ("gguf-perplexity", "gguf-job", "hf-perplexity", "conversion", "hf-memory", "server", "scaling",
-              "first-row", "gguf-8b")
+              "first-row", "base-cache", "gguf-8b")
 LONG = ("gguf-8b",)  # half an hour and 40 GB of disk: only when named with --only
 
 
@@ -45,6 +45,7 @@ def run(selected: list[str], sizes: Sizes, log) -> list:
             "gguf-8b": lambda: gguf_8b.benchmark(ws, sizes, cache_dir, log),
             "server": lambda: server.benchmark(ws, sizes, log),
             "first-row": lambda: first_row.benchmark(ws, sizes, log),
+            "base-cache": lambda: base_cache.benchmark(ws, sizes, log),
             "scaling": lambda: [scaling.evaluation_benchmark(ws, sizes, cache_dir, log),
                                 scaling.quantize_benchmark(ws, sizes, cache_dir, log)],
         }

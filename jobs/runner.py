@@ -223,7 +223,9 @@ class JobRunner:
     def base_logits(self, base_key: BaseKey) -> dict:
         """Where the pass gets its base's logits: kept by an earlier job on this comparison once its base row is
         stored (the row needs the base's own speed, which only running it measures), else from the base, kept
-        for the next jobs (studio.evaluation.base_cache)."""
+        for the next jobs (studio.evaluation.base_cache). A budget of 0 turns this off: the base runs every time."""
+        if self.settings.base_cache_bytes <= 0:
+            return {}
         entry = base_cache.entry_dir(self.settings.model_cache_dir / self.model.key, str(base_key))
         with reading(self.settings.db_url) as s:
             has_base = s.exec(select(Result.id).where(Result.base_key == str(base_key), Result.is_base)).first()
