@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable, Protocol
 
+from sqlalchemy import String, cast, func
 from sqlmodel import select
 
 from studio import families, recipes, recommend, timing
@@ -331,10 +332,11 @@ def result_rows(settings: Settings, job_ids: list[int] | None = None, include_ba
 
 def results_version(settings: Settings) -> tuple:
     """Changes whenever a row is stored, deleted or filled in: what Compare polls before drawing again."""
-    with reading(settings.db_url) as s:
-        rows = s.exec(select(Result.id, Result.pending)).all()
-        unfinished = len(s.exec(select(Job.id).where(Job.state.in_([JobState.QUEUED, JobState.RUNNING]))).all())
-    return len(rows), max((r[0] for r in rows), default=0), sum(len(r[1] or []) for r in rows), unfinished
+    with reading(settings.db_url) as s:  # aggregates: the UI polls this every few seconds, whatever the row count
+        count, last, pending = s.exec(select(func.count(Result.id), func.max(Result.id),
+                                             func.sum(func.length(cast(Result.pending, String))))).one()
+        unfinished = s.exec(select(func.count(Job.id)).where(Job.state.in_([JobState.QUEUED, JobState.RUNNING]))).one()
+    return count, last or 0, pending or 0, unfinished
 
 
 def pending_note(result: Result, filler: Job | None) -> str | None:

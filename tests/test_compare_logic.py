@@ -169,3 +169,35 @@ def test_the_job_log_folds_tool_dumps_and_keeps_a_progress_bar_s_last_state():
     assert fold_log([(at, "a: 1"), (at, "a: 2")]).count("<details") == 0  # short runs stay as they are
     tensors = fold_log([(at, f"[{i:4d}/ 272] blk.{i}.ffn_up.weight - f16, converting to q4_K") for i in range(1, 273)])
     assert tensors.count("<details") == 1 and "(272 lines of [n/272])" in tensors
+
+
+def test_the_results_version_changes_when_a_row_comes_goes_or_is_filled_in(settings):
+    """What Compare polls before drawing again: counted in SQL, whatever the number of rows."""
+    from studio import service
+    from studio.storage import Pending, Result, session
+
+    def add(pending: list[str]) -> int:
+        with session(settings.db_url) as s:
+            row = Result(model="m", model_key="k", recipe="r", family="gguf", base_key=f"b{len(pending)}", artifact="a",
+                         size_bytes=1, n_params=1, bpw=8.0, ppl=1.0, nll_sum=1.0, n_ctx=512, n_chunks=1,
+                         n_tokens_scored=1, prefill_tok_s=1.0, decode_tok_s=1.0, peak_rss_bytes=1, eval_text_sha="t",
+                         pending=pending)
+            s.add(row)
+            s.commit()
+            return row.id
+
+    seen = [service.results_version(settings)]
+    first = add([Pending.FULL_PASS, Pending.GENERATIONS])
+    seen.append(service.results_version(settings))
+    with session(settings.db_url) as s:  # the whole pass fills it in
+        row = s.get(Result, first)
+        row.pending = [Pending.GENERATIONS]
+        s.add(row)
+        s.commit()
+    seen.append(service.results_version(settings))
+    add([])
+    seen.append(service.results_version(settings))
+    service.delete_result(settings, first)
+    seen.append(service.results_version(settings))
+    assert len(set(seen)) == len(seen), seen
+    assert seen[0] == (0, 0, 0, 0) and seen[3][0] == 2 and seen[4][0] == 1
