@@ -338,13 +338,17 @@ def build(settings: Settings):
     view = [group, x_axis, y_axis, family, query, sort, columns]
     outputs = [group, plots, table, victim, picks, gens]
 
-    def load(current, x_name, y_name, fam, q, sort_by, shown, keep_victim=None):
+    def load(current, x_name, y_name, fam, q, sort_by, shown, keep_victim=None, keep_picks=None):
+        """Everything drawn from the rows; a redraw keeps the user's picks and the result chosen for deletion
+        while those rows are still there."""
         groups = _groups(settings)
         choices = [(group_label(rows), key) for key, rows in groups.items()]
         key = current if current in groups else (choices[-1][1] if choices else None)
         rows = visible_rows(groups.get(key, []), fam, q, sort_by)
         pick_choices = [(r["recipe"], r["id"]) for r in rows]
-        default = [r["id"] for r in rows][:MAX_PICKS]
+        ids = [r["id"] for r in rows]
+        kept = [i for i in keep_picks or () if i in ids]
+        default = kept if keep_picks and kept else ids[:MAX_PICKS]
         shown_rows = [r for r in rows if r["id"] in default]
         victims = delete_choices(groups.get(key, []))
         victim_value = keep_victim if keep_victim in {v for _, v in victims} else None
@@ -387,14 +391,15 @@ def build(settings: Settings):
 
     seen = gr.State(None)
 
-    def on_tick(known, *current):
-        """Rows stored, deleted or filled in since the table was drawn: draw it again (else leave it alone)."""
+    def on_tick(known, picked, chosen_victim, *current):
+        """Rows stored, deleted or filled in since the table was drawn: draw it again, the user's choices kept
+        (else leave it alone)."""
         now = service.results_version(settings)
         if now == known:
             return known, *(gr.update() for _ in outputs)
-        return now, *load(*current)
+        return now, *load(*current, keep_victim=chosen_victim, keep_picks=picked)
 
-    gr.Timer(3.0).tick(on_tick, [seen, *view], [seen, *outputs], show_progress="hidden")
+    gr.Timer(3.0).tick(on_tick, [seen, picks, victim, *view], [seen, *outputs], show_progress="hidden")
     refresh_btn.click(load, view, outputs)
     for control in (group, x_axis, y_axis, family, sort):
         control.input(load, view, outputs)
