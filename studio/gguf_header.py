@@ -7,8 +7,11 @@ A file from elsewhere is untrusted input: llama.cpp's C parser belongs in a job'
 from __future__ import annotations
 
 import struct
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
+
+from gguf import GGML_QUANT_SIZES, GGMLQuantizationType
 
 MAGIC = b"GGUF"
 VERSIONS = (2, 3)
@@ -22,8 +25,41 @@ class GGUFHeaderError(ValueError):
     """The file is not a GGUF file this studio can read, and why."""
 
 
+@dataclass(frozen=True)
+class TensorInfo:
+    name: str
+    dims: tuple[int, ...]
+    ggml_type: int
+    offset: int  # from the start of the data section
+
+    @property
+    def n_bytes(self) -> int:
+        elements = 1
+        for d in self.dims:
+            elements *= d
+        block, size = GGML_QUANT_SIZES[GGMLQuantizationType(self.ggml_type)]
+        return elements // block * size
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where everything is: the metadata as stored (its bytes, to copy verbatim), the tensors, the data section."""
+    version: int
+    n_kv: int
+    metadata: dict
+    metadata_bytes: bytes
+    tensors: tuple[TensorInfo, ...]
+    alignment: int
+    data_start: int
+
+
 def read_metadata(path: Path) -> dict:
     """Every key/value of the file's header (arrays as lists)."""
+    return read_layout(path, tensors=False).metadata
+
+
+def read_layout(path: Path, tensors: bool = True) -> Layout:
+    """The header (and, with `tensors`, every tensor's info and where the data starts)."""
     size = path.stat().st_size
     with path.open("rb") as f:
         reader = _Reader(f, size, path)
@@ -32,11 +68,30 @@ def read_metadata(path: Path) -> dict:
         version = reader.scalar("I")
         if version not in VERSIONS:
             raise GGUFHeaderError(f"{path.name} is GGUF version {version}; llama.cpp reads versions 2 and 3")
-        reader.scalar("Q")  # the tensor count: the tensor infos follow the metadata
-        n_kv = reader.scalar("Q")
+        n_tensors, n_kv = reader.scalar("Q"), reader.scalar("Q")
         if n_kv > MAX_KEYS:
             raise GGUFHeaderError(f"{path.name} claims {n_kv} metadata keys: not a GGUF file written by llama.cpp")
-        return {reader.string(): reader.value(reader.scalar("I")) for _ in range(n_kv)}
+        start = f.tell()
+        metadata = {reader.string(): reader.value(reader.scalar("I")) for _ in range(n_kv)}
+        end = f.tell()
+        f.seek(start)
+        raw = f.read(end - start)
+        alignment = int(metadata.get("general.alignment", 32))
+        if not tensors:
+            return Layout(version, n_kv, metadata, raw, (), alignment, 0)
+        if 8 * n_tensors > size - end:
+            reader.take(8 * n_tensors)
+        infos = tuple(_tensor_info(reader) for _ in range(n_tensors))
+        return Layout(version, n_kv, metadata, raw, infos, alignment, -(-f.tell() // alignment) * alignment)
+
+
+def _tensor_info(reader: _Reader) -> TensorInfo:
+    name = reader.string()
+    n_dims = reader.scalar("I")
+    if n_dims > 4:
+        raise GGUFHeaderError(f"{reader.path.name}: tensor {name!r} has {n_dims} dimensions; ggml has at most 4")
+    dims = tuple(reader.scalar("Q") for _ in range(n_dims))
+    return TensorInfo(name, dims, reader.scalar("I"), reader.scalar("Q"))
 
 
 class _Reader:

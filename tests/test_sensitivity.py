@@ -1,0 +1,86 @@
+"""The sensitivity map's engine on SmolLM2: a spliced file holds exactly the bytes llama.cpp writes for the same
+types, and the KLD a tensor adds is what a direct loop over llama.cpp's logits gives for llama.cpp's own file."""
+from __future__ import annotations
+
+import json
+import subprocess
+
+import numpy as np
+import pytest
+
+from studio.allocation import Mix
+from studio.architecture import Architecture
+from studio.auto_mix import tensor_type_file, tensors
+from studio.evaluation import llama_backend
+from studio.evaluation.protocol import Protocol
+from studio.gguf_splice import splice
+from studio.llamacpp import ensure_tools
+from studio.sensitivity import low_type, measure
+
+CALIBRATION_CHARS = 12_000
+
+
+@pytest.fixture(scope="module")
+def files(smol, smol_run, studio_cache, tmp_path_factory):
+    """SmolLM2's F16, the model at Q8_0, every tensor at its low type, and llama.cpp's own Q8_0 file with one
+    tensor at its low type (what the splice must reproduce)."""
+    where = tmp_path_factory.mktemp("sensitivity")
+    f16 = next(smol_run["workspace"].glob("cache/*/base-f16.gguf"))
+    arch = Architecture.from_config(json.loads((smol / "config.json").read_text()))
+    quantize = str(ensure_tools(studio_cache, log=lambda line: None) / "llama-quantize")
+    every_low = Mix({t.name: low_type(t.ne[0]) for t in tensors(arch)}, 0, 0.0)
+    one = "blk.3.ffn_down.weight"
+    for name, types in (("low", every_low.types), ("reference", {one: low_type(1536)})):
+        (where / f"{name}.txt").write_text(tensor_type_file(Mix(types, 0, 0.0)))
+        subprocess.run([quantize, "--tensor-type-file", str(where / f"{name}.txt"), str(f16),
+                        str(where / f"{name}.gguf"), "Q8_0", "2"], check=True, capture_output=True, timeout=900)
+    subprocess.run([quantize, str(f16), str(where / "high.gguf"), "Q8_0", "2"], check=True, capture_output=True,
+                   timeout=900)
+    return {"f16": f16, "high": where / "high.gguf", "low": where / "low.gguf", "reference": where / "reference.gguf",
+            "one": one, "where": where}
+
+
+def test_a_spliced_file_holds_the_bytes_llama_cpp_writes(files):
+    from gguf import GGUFReader
+    spliced = files["where"] / "spliced.gguf"
+    splice(files["high"], files["low"], {files["one"]}, spliced)
+    theirs = {t.name: (int(t.tensor_type), t.data.tobytes()) for t in GGUFReader(files["reference"]).tensors}
+    ours = {t.name: (int(t.tensor_type), t.data.tobytes()) for t in GGUFReader(spliced).tensors}
+    assert list(ours) == list(theirs) and [n for n in ours if ours[n] != theirs[n]] == []
+    assert ours[files["one"]][0] != theirs["blk.3.ffn_up.weight"][0]  # the spliced tensor really is another type
+
+
+def test_the_added_kld_is_a_direct_loop_s_on_llama_cpp_s_own_file(files, smol):
+    from studio.recipes.calibration import calibration_path
+    text = calibration_path("builtin").read_text(encoding="utf-8")[:CALIBRATION_CHARS]
+    tokens, bos = llama_backend.tokenize(files["f16"], text)
+    protocol = Protocol(512, 2)
+    names = [files["one"], "blk.0.attn_q.weight"]
+    found = measure(files["f16"], files["high"], files["low"], tokens, bos, protocol, names, files["where"])
+    assert set(found.added_kld) == set(names) and found.tokens_scored == 2 * protocol.scored_per_chunk
+    direct = _direct_kld(files["reference"], files["f16"], tokens, bos) - _direct_kld(files["high"], files["f16"],
+                                                                                       tokens, bos)
+    assert found.added_kld[files["one"]] == pytest.approx(direct, abs=2e-5)  # all-row logits vs the scored rows
+    assert found.added_kld[files["one"]] > 0  # Q2_K in place of Q8_0 loses something
+
+
+def _direct_kld(model, base, tokens, bos) -> float:
+    """Mean KL(base ‖ model) over the scored positions of two 512-token chunks: llama.cpp's logits of every
+    position (logits_all), a plain float64 log-softmax."""
+    from llama_cpp import Llama
+    total, count = 0.0, 0
+    llms = [Llama(str(p), n_ctx=512, n_batch=512, logits_all=True, verbose=False) for p in (model, base)]
+    for i in range(2):
+        chunk = [int(t) for t in tokens[i * 512:(i + 1) * 512]]
+        if bos is not None:
+            chunk[0] = bos
+        rows = []
+        for llm in llms:
+            llm.reset()
+            llm.eval(chunk)
+            logits = np.asarray(llm.scores[256:511], dtype=np.float64)
+            rows.append(logits - np.logaddexp.reduce(logits, axis=1, keepdims=True))
+        q, p = rows
+        total += float((np.exp(p) * (p - q)).sum())
+        count += len(p)
+    return total / count
