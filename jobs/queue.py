@@ -29,6 +29,7 @@ from jobs.process import SUPERVISOR_PID_ENV, disk_full_note, exit_reason, spawn,
 from studio.config import Settings, REPO_ROOT
 from studio.outputs import drop_first_looks, sweep_unowned
 from studio.ollama.store import IMPORT_RECIPE
+from studio.sensitivity import JOB_KIND as SENSITIVITY_JOB
 from studio.stages import RESTARTABLE, UNCANCELLABLE, Stage
 from studio.storage import Job, JobLog, JobState, reading, session
 from studio.storage.jobs import claim, get_job, update_job
@@ -82,9 +83,12 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+# Jobs that are not a recipe's quantization, by their kind (Job.recipe_name): the module that runs them.
+OTHER_RUNNERS = {IMPORT_RECIPE: "jobs.ollama_job", SENSITIVITY_JOB: "jobs.sensitivity_job"}
+
+
 def runner_module(job: Job) -> str:
-    """Ollama imports have their own runner; every other job quantizes."""
-    return "jobs.ollama_job" if job.recipe_name == IMPORT_RECIPE else "jobs.runner"
+    return OTHER_RUNNERS.get(job.recipe_name, "jobs.runner")
 
 
 def supervise(settings: Settings, job_id: int) -> None:

@@ -31,6 +31,15 @@ def _parser() -> argparse.ArgumentParser:
                    help="a GGUF file under the model folders or the workspace (repeatable)")
     _add_job_arguments(e)
 
+    se = sub.add_parser("sensitivity", help="measure how much each tensor hurts at a low type (the map automatic "
+                                            "mixes are chosen from)")
+    se.add_argument("--model", required=True, help="checkpoint folder or hub id")
+    se.add_argument("--calibration", default="builtin", help="UTF-8 text, disjoint from the evaluation text "
+                    "(default: the built-in WikiText-2 slice)")
+    se.add_argument("--ctx", type=int, default=512)
+    se.add_argument("--chunks", type=int, default=2, help="chunks of the calibration text each tensor is scored on")
+    se.add_argument("--wait", action="store_true", help="wait for the map and print it, most sensitive first")
+    se.add_argument("--json", action="store_true")
     j = sub.add_parser("jobs", help="list jobs")
     j.add_argument("--json", action="store_true")
     r = sub.add_parser("results", help="list results (with their base rows)")
@@ -110,19 +119,58 @@ def cmd_quantize(settings: Settings, args, queue: Queue) -> int:
     if not args.wait:
         return 0
     measured = [r.job_id for r in repeats]  # shown with the new ones
+    jobs = _wait(settings, job_ids, queue)
+    if isinstance(jobs, int):
+        return jobs
+    rows = service.result_rows(settings, measured + job_ids) + service.failed_rows(jobs)
+    _print_rows(rows, args.json)
+    return 0 if all(j.state == "done" for j in jobs) else 1
+
+
+def _wait(settings: Settings, job_ids: list[int], queue: Queue):
+    """The jobs once finished (run here when no studio or worker runs them), or the exit status of a Ctrl-C."""
+    from studio import service
     consumer = None
     try:
         if job_ids and not settings.queue_url and not queue.consumer_alive(settings):
             consumer = queue.start_consumer(settings)  # no studio running: run the jobs here
-        jobs = service.wait_for(settings, job_ids, on_change=lambda js: _print_progress(js))
+        return service.wait_for(settings, job_ids, on_change=lambda js: _print_progress(js))
     except KeyboardInterrupt:
         return _interrupted(settings, job_ids, queue if consumer is not None else None)
     finally:
         if consumer is not None:
             consumer.stop(graceful=True)  # after a Ctrl-C: until the cancelled jobs have stopped
-    rows = service.result_rows(settings, measured + job_ids) + service.failed_rows(jobs)
-    _print_rows(rows, args.json)
-    return 0 if all(j.state == "done" for j in jobs) else 1
+
+
+def cmd_sensitivity(settings: Settings, args, queue: Queue) -> int:
+    from studio import sensitivity
+    from studio.preflight import PreflightError
+    try:
+        job_id = sensitivity.submit(settings, sensitivity.MapRequest(args.model, args.calibration, args.ctx,
+                                                                     args.chunks), queue.enqueue)
+    except PreflightError as exc:
+        print("preflight refused:\n" + "\n".join(f"  - {r}" for r in exc.reasons), file=sys.stderr)
+        return 2
+    print(f"queued job #{job_id}", file=sys.stderr)
+    if not args.wait:
+        return 0
+    jobs = _wait(settings, [job_id], queue)
+    if isinstance(jobs, int):
+        return jobs
+    if jobs[0].state != "done":
+        print(f"job #{job_id} {jobs[0].state}: {jobs[0].error}", file=sys.stderr)
+        return 1
+    found = next(m for m in sensitivity.maps(settings) if m.job_id == job_id)
+    ranked = sorted(found.added_kld.items(), key=lambda kv: -kv[1])
+    if args.json:
+        print(json.dumps({"sensitivity_job": job_id, "model": found.model, "high_type": found.high_type,
+                          "baseline_kld": found.baseline_kld, "tokens_scored": found.tokens_scored,
+                          "seconds": found.seconds, "tensors": [{"name": n, "low_type": found.low_types[n],
+                                                                 "added_kld": kld} for n, kld in ranked]}, indent=2))
+    else:
+        for name, kld in ranked:
+            print(f"{name:<32} {found.low_types[name]:<6} +{kld:.5f} KLD")
+    return 0
 
 
 def _interrupted(settings: Settings, job_ids: list[int], ran_here: Queue | None) -> int:
@@ -304,6 +352,8 @@ def main(queue: Queue, argv: list[str] | None = None) -> int:
         return cmd_quantize(settings, args, queue)
     if args.command == "jobs":
         return cmd_jobs(settings, args)
+    if args.command == "sensitivity":
+        return cmd_sensitivity(settings, args, queue)
     if args.command == "results":
         _print_rows(service.result_rows(settings, include_base=True), args.json)
         return 0

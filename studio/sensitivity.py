@@ -7,17 +7,26 @@ base's logits are computed once and held (a few chunks), so each candidate costs
 """
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
+from sqlmodel import select
 
 from studio.evaluation import llama_backend
-from studio.evaluation.protocol import Protocol, divergence
+from studio.evaluation.protocol import Protocol, ProtocolError, divergence
+from studio.evaluation.texts import TextError, text_sha
 from studio.gguf_header import read_layout
 from studio.gguf_splice import splice
+from studio.models import ModelError, confine, read_model_facts, resolve_model
+from studio.preflight import PreflightError
+from studio.recipes.calibration import calibration_path
+from studio.recipes.gguf import CONVERTIBLE_SUFFIXES
+from studio.storage import Job, SensitivityMap, reading, session
+from studio.storage.jobs import pending_duplicate
 
 # The low type a tensor is measured at: the lowest k-quant when its rows take 256-wide blocks, else the 32-wide
 # 4-bit type (llama.cpp's own fallback for such rows).
@@ -67,3 +76,53 @@ def _logits(gguf: Path, chunks: list[list[int]], protocol: Protocol) -> list[np.
 def _mean_kld(logits: list[np.ndarray], base: list[np.ndarray], targets: list[np.ndarray]) -> float:
     klds = [divergence(m, b, t)["kld"] for m, b, t in zip(logits, base, targets)]
     return float(np.concatenate(klds).mean())
+
+
+# -- the job that measures a map, and where maps are kept -------------------------------------------------------
+
+JOB_KIND = "sensitivity"  # Job.recipe_name of a sensitivity job (jobs.sensitivity_job runs it)
+HIGH_TYPE = "Q8_0"
+
+
+@dataclass(frozen=True)
+class MapRequest:
+    model: str
+    calibration: str = "builtin"  # the built-in WikiText-2 slice, disjoint from the evaluation sample, or a file
+    n_ctx: int = 512
+    chunks: int = 2
+
+
+def submit(settings, req: MapRequest, enqueue) -> int:
+    """Check the model, the text and the protocol, then queue the measurement; returns the job id."""
+    try:
+        model = read_model_facts(resolve_model(req.model, settings), settings)
+        text = calibration_path(req.calibration)
+        if req.calibration != "builtin":
+            text = confine(text.expanduser().absolute(), (settings.workspace, *settings.model_dirs), "calibration")
+        Protocol(req.n_ctx, req.chunks)
+        sha = text_sha(text)
+    except (ModelError, TextError, ProtocolError, OSError) as exc:
+        raise PreflightError([str(exc)]) from exc
+    if not model.architecture.endswith(CONVERTIBLE_SUFFIXES) or model.shape is None:
+        raise PreflightError([f"{model.architecture}: the sensitivity map is measured on llama.cpp's GGUF of a "
+                              "causal language model with a known shape"])
+    key = hashlib.sha256(f"{JOB_KIND}|{model.key}|{sha}|{req.n_ctx}|{req.chunks}".encode()).hexdigest()[:24]
+    with session(settings.db_url) as s:
+        if (dup := pending_duplicate(s, key)) is not None:
+            raise PreflightError([f"this sensitivity map is already being measured: job #{dup.id} ({dup.state})"])
+        job = Job(model=str(model.path), model_key=model.key, recipe=JOB_KIND, recipe_name=JOB_KIND,
+                  eval_text_path=str(text), eval_text_sha=sha, n_ctx=req.n_ctx, max_chunks=req.chunks, prompts=[],
+                  dedupe_key=key, options={"high": HIGH_TYPE})
+        s.add(job)
+        s.commit()
+    enqueue(settings, job.id)
+    return job.id
+
+
+def maps(settings, model_key: str | None = None) -> list:
+    """Stored maps, newest first (of one model, when given)."""
+    with reading(settings.db_url) as s:
+        query = select(SensitivityMap).order_by(SensitivityMap.id.desc())
+        if model_key is not None:
+            query = query.where(SensitivityMap.model_key == model_key)
+        return list(s.exec(query).all())

@@ -32,6 +32,8 @@ class Stage(StrEnum):
     UPLOAD = "upload"
     CREATE = "create"
     SMOKE_TEST = "smoke test"
+    # a sensitivity map's measurement: one candidate file per tensor
+    SENSITIVITY = "sensitivity"
     STORE = "store"
     DONE = "done"
 

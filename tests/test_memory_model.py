@@ -29,7 +29,7 @@ def _measure(checkpoint, studio_cache, tmp) -> dict[Stage, int]:
     cmd, env = convert_command(studio_cache, checkpoint, f16, "f16")
     peaks = {Stage.CONVERT: peak_anon_bytes(cmd, env)}
     quantize = ("import jobs.runner, llama_cpp; from pathlib import Path; from studio.recipes.gguf import "
-                f"_quantize_in_process; _quantize_in_process(Path({str(f16)!r}), Path({str(q4)!r}), "
+                f"quantize_file; quantize_file(Path({str(f16)!r}), Path({str(q4)!r}), "
                 "{'type': 'Q4_K_M', 'threads': 0})")
     peaks[Stage.QUANTIZE] = peak_anon_bytes([sys.executable, "-c", quantize])
     np.save(tmp / "tokens.npy", np.random.default_rng(0).integers(0, 49152, 1024).astype(np.int32))

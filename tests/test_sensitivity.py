@@ -84,3 +84,22 @@ def _direct_kld(model, base, tokens, bos) -> float:
         total += float((np.exp(p) * (p - q)).sum())
         count += len(p)
     return total / count
+
+
+def test_the_sensitivity_job_maps_every_tensor_of_the_model(tmp_path, studio_cache, tiny):
+    from tests.conftest import make_env, run_cli
+    env = make_env(tmp_path / "ws", studio_cache, [tiny.parent])
+    proc = run_cli(["sensitivity", "--model", str(tiny), "--ctx", "128", "--chunks", "2", "--wait", "--json"], env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    found = json.loads(proc.stdout)
+    arch = Architecture.from_config(json.loads((tiny / "config.json").read_text()))
+    # 2 layers x 7 and the (tied) embedding
+    assert {t["name"] for t in found["tensors"]} == {t.name for t in tensors(arch)}
+    assert all(t["low_type"] == "Q2_K" for t in found["tensors"])  # 256-wide rows take the lowest k-quant
+    klds = [t["added_kld"] for t in found["tensors"]]
+    assert klds == sorted(klds, reverse=True) and all(np.isfinite(klds)) and klds[0] > 0
+    assert found["tokens_scored"] == 2 * Protocol(128).scored_per_chunk
+    log = run_cli(["log", str(found["sensitivity_job"])], env).stdout
+    assert "== stage: sensitivity" in log and f"{len(tensors(arch))} tensors, each alone at its low type" in log
+    refused = run_cli(["sensitivity", "--model", str(tiny), "--chunks", "0"], env)
+    assert refused.returncode == 2 and "max chunks must be at least 1" in refused.stderr

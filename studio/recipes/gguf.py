@@ -154,7 +154,7 @@ class GGUFRecipe(Recipe):
         o = ctx.options
         out = ctx.tmp_dir / f"{ctx.model.slug}-{self.label(o).split(':', 1)[1].replace('+', '-')}.gguf"
         if not self.needs_tools(o):
-            _quantize_in_process(base, out, o)
+            quantize_file(base, out, o)
             return out
         tools = ensure_tools(ctx.shared_cache, log=lambda line: ctx.report(0.0, line))
         cmd = [str(tools / "llama-quantize")]
@@ -175,7 +175,7 @@ def _overrides(options: dict) -> list[str]:
     return [item.strip() for item in options["tensor_types"].split(",") if item.strip()]
 
 
-def _quantize_in_process(base: Path, out: Path, options: dict) -> None:
+def quantize_file(base: Path, out: Path, options: dict) -> None:
     import llama_cpp
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = GGUF_TYPES[options["type"]]

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, create_engine
 
-from studio.storage.tables import Generation, Job, JobLog, JobState, Pending, Result  # noqa: F401
+from studio.storage.tables import Generation, Job, JobLog, JobState, Pending, Result, SensitivityMap  # noqa: F401
 
 _engines: dict[tuple[int, str, bool], Engine] = {}
 # How long a connection waits for another's write lock (and for a journal-mode switch) before failing.

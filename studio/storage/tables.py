@@ -118,3 +118,21 @@ class Generation(SQLModel, table=True):
     prompt: str
     text: str
     n_tokens: int
+
+
+class SensitivityMap(SQLModel, table=True):
+    """How much each tensor of a model hurts at a low type (studio.sensitivity), measured by a job."""
+    id: int | None = Field(default=None, primary_key=True)
+    job_id: int = Field(index=True)
+    model: str
+    model_key: str = Field(index=True)
+    calibration_sha: str
+    n_ctx: int
+    n_chunks: int
+    tokens_scored: int
+    high_type: str
+    low_types: dict = Field(default_factory=dict, sa_column=Column(JSON))  # tensor name -> the low type measured
+    added_kld: dict = Field(default_factory=dict, sa_column=Column(JSON))  # tensor name -> mean KLD it adds
+    baseline_kld: float  # the model at the high type, against its F16
+    seconds: float
+    created_at: datetime = Field(default_factory=utcnow)
