@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from components import compare, hardware_tab, jobs_tab, new_job, ollama_panel, planner_tab
+from components import compare, hardware_tab, jobs_tab, new_job, ollama_panel, planner_tab, sensitivity_view
 from studio.config import Settings
 from studio.service import Enqueue
 
@@ -21,6 +21,7 @@ def build_app(settings: Settings, enqueue: Enqueue) -> gr.Blocks:
             with gr.Tab("Compare", id="compare") as compare_tab:
                 load_compare, c_in, c_out = compare.build(settings)
                 load_ollama, o_in, o_out = ollama_panel.build(settings, enqueue)
+                load_map, m_in, m_out = sensitivity_view.build(settings)
             with gr.Tab("Planner", id="planner") as plan_tab:
                 load_plan, p_in, p_out = planner_tab.build(settings, (gguf_types, hf_recipes), tabs)
             with gr.Tab("Hardware", id="hardware") as hw_tab:
@@ -30,6 +31,7 @@ def build_app(settings: Settings, enqueue: Enqueue) -> gr.Blocks:
         jobs_ui.select(load_jobs, j_in, j_out)
         compare_tab.select(load_compare, c_in, c_out)
         compare_tab.select(load_ollama, o_in, o_out)
+        compare_tab.select(load_map, m_in, m_out)
         plan_tab.select(load_plan, p_in, p_out)
         hw_tab.select(load_hw, h_in, h_out)
     return app

@@ -160,6 +160,31 @@ def test_planner_and_recommendation_preset(page):
     assert not page.locator("#gguf-types").get_by_role("checkbox", name="Q4_K_M").is_checked()
 
 
+def test_the_sensitivity_map_on_compare(tmp_path, studio_cache, tiny):
+    """A map measured headless shows on Compare: a cell per tensor with its numbers on hover, and the overrides
+    that keep the most sensitive tensors high."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.conftest import run_cli
+    env = make_env(tmp_path / "ws", studio_cache, [tiny.parent])
+    measured = run_cli(["sensitivity", "--model", str(tiny), "--ctx", "128", "--chunks", "2", "--wait", "--json"], env)
+    assert measured.returncode == 0, measured.stderr[-3000:]
+    with studio_server(env, tmp_path / "server.log") as url, sync_playwright() as p:
+        browser = launch_chromium(p)
+        page = new_page(browser)
+        page.goto(url)
+        page.get_by_role("tab", name="Compare").click()
+        page.locator("#sensitivity-panel").get_by_text("Sensitivity map").first.click()
+        page.locator("#sensitivity-map").wait_for()
+        assert page.locator("#sensitivity-map td[style]").count() == 15  # 2 layers x 7, the tied embedding
+        assert "alone at Q2_K" in page.locator("#sensitivity-map td[title]").first.get_attribute("title")
+        keep = page.locator("#sensitivity-keep textarea, #sensitivity-keep input").first.input_value()
+        assert keep.count("=Q8_0") == 8
+        page.locator("#sensitivity-panel").scroll_into_view_if_needed()
+        page.screenshot(path=str(ARTIFACTS / "sensitivity.png"), full_page=True)
+        browser.close()
+
+
 # Every recipe on SmolLM2-135M, as the README's table and screenshot show them (AWQ alone takes
 # ~20 min of CPU: `make test-slow`).
 EVERY_RECIPE = ("gguf:Q8_0", "gguf:Q4_K_M", "gguf:Q3_K_S", "gguf:Q2_K", "int8-rtn", "fp8", "bnb-int8", "nvfp4",

@@ -103,3 +103,20 @@ def test_the_sensitivity_job_maps_every_tensor_of_the_model(tmp_path, studio_cac
     assert "== stage: sensitivity" in log and f"{len(tensors(arch))} tensors, each alone at its low type" in log
     refused = run_cli(["sensitivity", "--model", str(tiny), "--chunks", "0"], env)
     assert refused.returncode == 2 and "max chunks must be at least 1" in refused.stderr
+
+
+def test_the_heatmap_shows_every_tensor_with_its_numbers_and_the_overrides_keep_the_worst():
+    from components.sensitivity_view import heatmap_html, keep_high
+    from studio.storage import SensitivityMap
+    added = {f"blk.{i}.{g}.weight": (i + 1) * 1e-4 * (k + 1) for i in range(3)
+             for k, g in enumerate(("attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"))}
+    added["token_embd.weight"] = 0.05
+    found = SensitivityMap(job_id=1, model="/m/smol", model_key="k", calibration_sha="c", n_ctx=512, n_chunks=2,
+                           tokens_scored=510, high_type="Q8_0", low_types={n: "Q4_0" for n in added},
+                           added_kld=added, baseline_kld=0.004, seconds=60.0)
+    html = heatmap_html(found)
+    assert html.count("<td style=") == len(added) and "blk.2.ffn_down.weight alone at Q4_0" in html
+    assert "+0.00210 mean KLD over 510 tokens" in html  # layer 2's ffn_down: 3 x 7 x 1e-4
+    assert "background:#ff6914' title='token_embd.weight" in html  # the most sensitive, the deepest colour
+    assert "background:#ffffff' title='blk.0.attn_q.weight" in html  # the least, white
+    assert keep_high(found, 2) == r"token_embd=Q8_0,blk\.2\.ffn_down=Q8_0"
