@@ -59,6 +59,7 @@ class SensitivityRunner(JobRunner):
                  f"chunks of {protocol.n_ctx} against the F16")
         found = sensitivity.measure(f16, high, low, tokens, bos, protocol, list(low_types), tmp, self.report)
         self.enter(Stage.STORE)
+        sensitivity.write_map_file(cache, low_types, found.added_kld, job.id)  # what gguf-auto mixes read
         with session(settings.db_url) as s:
             s.add(SensitivityMap(job_id=job.id, model=job.model, model_key=model.key, calibration_sha=job.eval_text_sha,
                                  n_ctx=protocol.n_ctx, n_chunks=protocol.n_chunks(len(tokens)),

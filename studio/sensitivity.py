@@ -8,6 +8,7 @@ base's logits are computed once and held (a few chunks), so each candidate costs
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,6 +118,20 @@ def submit(settings, req: MapRequest, enqueue) -> int:
         s.commit()
     enqueue(settings, job.id)
     return job.id
+
+
+MAP_FILE = "sensitivity-map.json"  # in the model's cache: the latest map, for recipes (which see no database)
+
+
+def write_map_file(cache_dir: Path, low_types: dict[str, str], added_kld: dict[str, float], job_id: int) -> None:
+    partial = cache_dir / (MAP_FILE + ".partial")
+    partial.write_text(json.dumps({"job_id": job_id, "low_types": low_types, "added_kld": added_kld}))
+    partial.replace(cache_dir / MAP_FILE)
+
+
+def read_map_file(cache_dir: Path) -> dict | None:
+    path = cache_dir / MAP_FILE
+    return json.loads(path.read_text()) if path.is_file() else None
 
 
 def maps(settings, model_key: str | None = None) -> list:

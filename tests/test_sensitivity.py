@@ -86,12 +86,19 @@ def _direct_kld(model, base, tokens, bos) -> float:
     return total / count
 
 
-def test_the_sensitivity_job_maps_every_tensor_of_the_model(tmp_path, studio_cache, tiny):
+@pytest.fixture(scope="module")
+def tiny_map(tmp_path_factory, studio_cache, tiny):
+    """The tiny model's map, measured by the job through the CLI, in a workspace the mixes below use."""
     from tests.conftest import make_env, run_cli
-    env = make_env(tmp_path / "ws", studio_cache, [tiny.parent])
+    env = make_env(tmp_path_factory.mktemp("tiny-map") / "ws", studio_cache, [tiny.parent])
     proc = run_cli(["sensitivity", "--model", str(tiny), "--ctx", "128", "--chunks", "2", "--wait", "--json"], env)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    found = json.loads(proc.stdout)
+    return env, json.loads(proc.stdout)
+
+
+def test_the_sensitivity_job_maps_every_tensor_of_the_model(tiny_map, tiny):
+    from tests.conftest import run_cli
+    env, found = tiny_map
     arch = Architecture.from_config(json.loads((tiny / "config.json").read_text()))
     # 2 layers x 7 and the (tied) embedding
     assert {t["name"] for t in found["tensors"]} == {t.name for t in tensors(arch)}
@@ -103,6 +110,47 @@ def test_the_sensitivity_job_maps_every_tensor_of_the_model(tmp_path, studio_cac
     assert "== stage: sensitivity" in log and f"{len(tensors(arch))} tensors, each alone at its low type" in log
     refused = run_cli(["sensitivity", "--model", str(tiny), "--chunks", "0"], env)
     assert refused.returncode == 2 and "max chunks must be at least 1" in refused.stderr
+
+
+@pytest.mark.parametrize("target_bpw", [5.0, 3.5])
+def test_an_automatic_mix_is_the_allocation_s_choice_within_its_budget(tiny_map, tiny, target_bpw):
+    """gguf-auto at a bits-per-weight budget: llama.cpp wrote the types the allocation chose from the map, and the
+    matrices take no more than the budget."""
+    from gguf import GGMLQuantizationType, GGUFReader
+
+    from studio.config import Settings
+    from studio.models import read_model_facts
+    from studio.recipes.gguf_auto import choose
+    from studio.sensitivity import read_map_file
+    from tests.conftest import run_cli
+    env, _ = tiny_map
+    proc = run_cli(["quantize", "--model", str(tiny), "--recipe", "gguf-auto", "--option",
+                    f"gguf-auto.target_bpw={target_bpw}", "--option", "gguf-auto.checkpoint_kld=false", "--ctx", "128",
+                    "--max-chunks", "2", "--prompt", "Hi", "--max-new-tokens", "4", "--wait", "--json"], env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    [row] = json.loads(proc.stdout)
+    settings = Settings.from_env(env["STUDIO_WORKSPACE"])
+    model = read_model_facts(tiny, settings)
+    mix = choose(model, {"target_bpw": target_bpw, "max_kld": 0.0},
+                 read_map_file(settings.model_cache_dir / model.key))
+    written = {t.name: t for t in GGUFReader(row["artifact"]).tensors}
+    assert {n: GGMLQuantizationType(written[n].tensor_type).name for n in mix.types} == mix.types
+    elements = sum(t.elements for t in tensors(model.shape))
+    assert sum(int(written[n].n_bytes) for n in mix.types) <= elements * target_bpw / 8
+    assert row["recipe"] == f"gguf:auto@{target_bpw:g}bpw" and row["kld_mean"] > 0
+
+
+def test_an_automatic_mix_is_refused_without_a_map_or_a_single_budget(tmp_path, studio_cache, tiny, tiny_map):
+    from tests.conftest import make_env, run_cli
+    fresh = make_env(tmp_path / "ws", studio_cache, [tiny.parent])
+    cases = [(fresh, ["--option", "gguf-auto.target_bpw=5"], "no sensitivity map for this model yet"),
+             (tiny_map[0], [], "give one budget"),
+             (tiny_map[0], ["--option", "gguf-auto.target_bpw=5", "--option", "gguf-auto.max_kld=0.01"],
+              "give one budget"),
+             (tiny_map[0], ["--option", "gguf-auto.target_bpw=1"], "no mix fits")]
+    for env, options, expected in cases:
+        proc = run_cli(["quantize", "--model", str(tiny), "--recipe", "gguf-auto", *options], env)
+        assert proc.returncode == 2 and expected in proc.stderr, (options, proc.stderr)
 
 
 def test_the_heatmap_shows_every_tensor_with_its_numbers_and_the_overrides_keep_the_worst():

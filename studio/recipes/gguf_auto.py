@@ -1,0 +1,138 @@
+"""An automatic GGUF mix: a type per tensor, chosen from the model's sensitivity map for a budget (bits per weight
+of the quantized matrices, or a ceiling on the KLD they add), written as llama-quantize's tensor-type file and
+built by llama.cpp, then evaluated like any GGUF row.
+
+The map measures each tensor at one low type (studio.sensitivity); a type between it and Q8_0 is costed by the
+rate-distortion rule quantizers follow (the error's energy falls by 4x per added bit: 2^(-2 * bits)), so
+cost(tensor, type) = measured(tensor) x 4^(bits(low) - bits(type)). Sizes are exact (studio.auto_mix). The
+mix is solved exactly (studio.allocation); the row then says what it really cost.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from studio import memory
+from studio.allocation import AllocationError, best_within_size, smallest_within_cost
+from studio.auto_mix import CANDIDATE_TYPES, groups, tensor_type_file, tensors
+from studio.families.gguf import FAMILY, base_gguf_path, ensure_base_gguf
+from studio.gguf_mix import block
+from studio.llamacpp import ensure_tools
+from studio.models import ModelFacts
+from studio.recipes.base import Option, Recipe, Requirements
+from studio.recipes.gguf import CHECKPOINT_PRIOR, CONVERTIBLE_SUFFIXES, GGUF_PRIOR
+from studio.sensitivity import HIGH_TYPE, MAP_FILE, read_map_file
+from studio.stages import Stage, StageContext
+from studio.timing import Prior
+
+
+# The allocation's size grid: this many steps over the largest mix (a few KB on SmolLM2, ~0.4 MB at 8 B), so
+# solving takes well under a second at any size; a mix is never over its budget, at most a step under it.
+RESOLUTION_STEPS = 20_000
+
+
+class GGUFAutoRecipe(Recipe):
+    name = "gguf-auto"
+    family = FAMILY
+    title = "GGUF automatic mix (from the sensitivity map)"
+    description = "A type per tensor for a bits-per-weight budget or a KLD ceiling, chosen from the model's map."
+    options = (
+        Option("target_bpw", "float", 0.0, "bits per weight of the quantized matrices (e.g. 5.0); 0: use max_kld",
+               minimum=0.0, maximum=16.0),
+        Option("max_kld", "float", 0.0, "the smallest mix whose predicted added KLD stays under this (e.g. 0.02); "
+               "0: use target_bpw", minimum=0.0, maximum=10.0),
+        Option("checkpoint_kld", "bool", True, "also compare with the HF checkpoint (llama.cpp against torch on "
+               "the same token ids)"),
+    )
+    requirements = Requirements(cpu_ok=True, packages=("llama_cpp",),
+                                note="needs the model's sensitivity map: python -m studio sensitivity --model M")
+
+    def label(self, options: dict) -> str:
+        if options["target_bpw"]:
+            return f"gguf:auto@{options['target_bpw']:g}bpw"
+        return f"gguf:auto@kld≤{options['max_kld']:g}"
+
+    def preflight(self, model: ModelFacts, options: dict, settings) -> list[str]:
+        if not model.architecture.endswith(CONVERTIBLE_SUFFIXES) or model.shape is None:
+            return [f"{model.architecture}: an automatic mix needs llama.cpp's GGUF of a model with a known shape"]
+        if bool(options["target_bpw"]) == bool(options["max_kld"]):
+            return ["give one budget: target_bpw (bits per weight) or max_kld (the KLD the mix may add)"]
+        found = read_map_file(settings.model_cache_dir / model.key)
+        if found is None:
+            return ["no sensitivity map for this model yet: measure one first (python -m studio sensitivity "
+                    f"--model {model.path})"]
+        try:
+            choose(model, options, found)
+        except AllocationError as exc:
+            return [str(exc)]
+        return []
+
+    def estimate_output_bytes(self, model: ModelFacts, options: dict) -> int:
+        """The matrices at the budget (or, for a KLD ceiling, at most all at Q8_0), the rest at their size as F32
+        or F16, and room for the metadata."""
+        matrices = sum(t.elements for t in tensors(model.shape)) if model.shape else model.n_params
+        bits = options["target_bpw"] or _bits(HIGH_TYPE)
+        return int(matrices * bits / 8 + (model.n_params - matrices) * 4) + 8 * 2**20
+
+    def time_prior(self, options: dict) -> Prior:
+        return GGUF_PRIOR.plus(CHECKPOINT_PRIOR) if options["checkpoint_kld"] else GGUF_PRIOR
+
+    def memory_by_stage(self, model: ModelFacts, options: dict, budget: memory.Budget) -> dict[Stage, int]:
+        return memory.gguf_stages(model, "Q4_K_M", options["checkpoint_kld"], budget.ram_available)
+
+    def prepare(self, ctx: StageContext) -> None:
+        ctx.enter_stage(Stage.CONVERT)
+        ensure_base_gguf(ctx)
+
+    def own_stages(self, ctx: StageContext) -> tuple[Stage, ...]:
+        return () if base_gguf_path(ctx.cache_dir).exists() else (Stage.CONVERT,)
+
+    def quantize(self, ctx: StageContext) -> Path:
+        found = read_map_file(ctx.cache_dir)
+        if found is None:
+            raise FileNotFoundError(f"the sensitivity map ({MAP_FILE}) is gone from {ctx.cache_dir}")
+        mix = choose(ctx.model, ctx.options, found)
+        ctx.report(0.0, f"mix from the sensitivity map of job #{found['job_id']}: {_census(mix.types)}, "
+                        f"{mix.size_bytes / 2**20:.1f} MiB of matrices, predicted added KLD {mix.cost:.5f}")
+        overrides = ctx.tmp_dir / "tensor-types.txt"
+        overrides.write_text(tensor_type_file(mix))
+        out = ctx.tmp_dir / f"{ctx.model.slug}-{self.label(ctx.options).split(':', 1)[1].replace('≤', '-')}.gguf"
+        tools = ensure_tools(ctx.shared_cache, log=lambda line: ctx.report(0.0, line))
+        ctx.run_logged([str(tools / "llama-quantize"), "--tensor-type-file", str(overrides),
+                        str(base_gguf_path(ctx.cache_dir)), str(out), HIGH_TYPE, str(os.cpu_count() or 1)])
+        return out
+
+
+def _bits(ggml_type: str) -> float:
+    elements, size = block(ggml_type)
+    return size * 8 / elements
+
+
+def costs(found: dict) -> dict[str, dict[str, float]]:
+    """Every candidate type's cost per tensor, from the one measured at the tensor's low type."""
+    out = {}
+    for name, added in found["added_kld"].items():
+        low = _bits(found["low_types"][name])
+        out[name] = {t: max(added, 0.0) * 4.0 ** (low - _bits(t)) for t in CANDIDATE_TYPES if _bits(t) >= low}
+    return out
+
+
+def choose(model: ModelFacts, options: dict, found: dict):
+    """The mix for the options' budget (studio.allocation)."""
+    candidates = groups(model.shape, costs(found))
+    largest = sum(max(c.size_bytes for c in g.choices) for g in candidates)
+    resolution = max(4096, largest // RESOLUTION_STEPS)
+    if options["target_bpw"]:
+        elements = sum(t.elements for t in tensors(model.shape))
+        return best_within_size(candidates, int(elements * options["target_bpw"] / 8), resolution)
+    return smallest_within_cost(candidates, options["max_kld"], resolution)
+
+
+def _census(types: dict[str, str]) -> str:
+    counts: dict[str, int] = {}
+    for t in types.values():
+        counts[t] = counts.get(t, 0) + 1
+    return ", ".join(f"{t}×{n}" for t, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+
+
+RECIPE = GGUFAutoRecipe()
