@@ -12,7 +12,7 @@ from studio.families.base import Evaluated, Family, Loader, Logits
 from studio.gguf_census import gguf_census
 from studio.llamacpp import convert_command, file_lock, llama_cpp_version
 from studio.models import ModelFacts
-from studio.stages import StageContext
+from studio.stages import Stage, StageContext
 
 
 def base_gguf_path(model_cache: Path) -> Path:
@@ -31,6 +31,17 @@ def ensure_base_gguf(ctx: StageContext) -> Path:
         ctx.run_logged(cmd, env=env)
         partial.replace(target)
     return target
+
+
+def convert_stage(ctx: StageContext) -> None:
+    """The stage a GGUF recipe starts with: the model's F16 GGUF (cached)."""
+    ctx.enter_stage(Stage.CONVERT)
+    ensure_base_gguf(ctx)
+
+
+def convert_stages(ctx: StageContext) -> tuple[Stage, ...]:
+    """The conversion, while the F16 GGUF is not cached yet."""
+    return () if base_gguf_path(ctx.cache_dir).exists() else (Stage.CONVERT,)
 
 
 class GGUFFamily(Family):

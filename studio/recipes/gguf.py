@@ -16,7 +16,7 @@ from gguf import QK_K, LlamaFileType
 
 from studio import memory
 from studio.evaluation.texts import text_sha
-from studio.families.gguf import FAMILY, base_gguf_path, ensure_base_gguf
+from studio.families.gguf import FAMILY, convert_stages, ensure_base_gguf
 from studio.gguf_mix import Overrides, gguf_size
 from studio.llamacpp import ensure_tools, file_lock, supported_architectures
 from studio.models import CAUSAL_LM_SUFFIXES, ModelFacts
@@ -145,9 +145,8 @@ class GGUFRecipe(Recipe):
                 ensure_imatrix(ctx, tools, base)
 
     def own_stages(self, ctx: StageContext) -> tuple[Stage, ...]:
-        convert = () if base_gguf_path(ctx.cache_dir).exists() else (Stage.CONVERT,)
         imatrix = self.uses_imatrix(ctx.options) and not imatrix_path(ctx).exists()
-        return convert + ((Stage.IMATRIX,) if imatrix else ())
+        return convert_stages(ctx) + ((Stage.IMATRIX,) if imatrix else ())
 
     def quantize(self, ctx: StageContext) -> Path:
         base = FAMILY.base_artifact(ctx)

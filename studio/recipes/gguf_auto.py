@@ -15,7 +15,7 @@ from pathlib import Path
 from studio import memory
 from studio.allocation import AllocationError, best_within_size, smallest_within_cost
 from studio.auto_mix import CANDIDATE_TYPES, groups, tensor_type_file, tensors
-from studio.families.gguf import FAMILY, base_gguf_path, ensure_base_gguf
+from studio.families.gguf import FAMILY, base_gguf_path, convert_stage, convert_stages
 from studio.gguf_mix import block
 from studio.llamacpp import ensure_tools
 from studio.models import ModelFacts
@@ -81,11 +81,10 @@ class GGUFAutoRecipe(Recipe):
         return memory.gguf_stages(model, "Q4_K_M", options["checkpoint_kld"], budget.ram_available)
 
     def prepare(self, ctx: StageContext) -> None:
-        ctx.enter_stage(Stage.CONVERT)
-        ensure_base_gguf(ctx)
+        convert_stage(ctx)
 
     def own_stages(self, ctx: StageContext) -> tuple[Stage, ...]:
-        return () if base_gguf_path(ctx.cache_dir).exists() else (Stage.CONVERT,)
+        return convert_stages(ctx)
 
     def quantize(self, ctx: StageContext) -> Path:
         found = read_map_file(ctx.cache_dir)

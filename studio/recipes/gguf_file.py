@@ -13,7 +13,7 @@ from gguf import LlamaFileType
 
 from studio import memory
 from studio.evaluation.vocab import compare_with_checkpoint
-from studio.families.gguf import FAMILY, base_gguf_path, ensure_base_gguf
+from studio.families.gguf import FAMILY, convert_stage, convert_stages
 from studio.gguf_header import GGUFHeaderError, read_metadata
 from studio.models import ModelFacts
 from studio.recipes.base import Option, Recipe, Requirements, Variant
@@ -73,11 +73,10 @@ class GGUFFileRecipe(Recipe):
         return {stage: need for stage, need in stages.items() if stage != Stage.QUANTIZE}
 
     def prepare(self, ctx: StageContext) -> None:
-        ctx.enter_stage(Stage.CONVERT)
-        ensure_base_gguf(ctx)
+        convert_stage(ctx)
 
     def own_stages(self, ctx: StageContext) -> tuple[Stage, ...]:
-        return () if base_gguf_path(ctx.cache_dir).exists() else (Stage.CONVERT,)
+        return convert_stages(ctx)
 
     def quantize(self, ctx: StageContext) -> Path:
         """No quantization: the file itself, linked into the job's folder (copied when on another filesystem)."""
