@@ -11,9 +11,10 @@ import gradio as gr
 from components.formatting import esc, messages, mib
 from components.plots import scatter_svg
 from studio import families, service
+from studio.auto_mix import tensor_type_file
 from studio.families import BaseKey
 from studio.config import Settings
-from studio.pareto import frontier
+from studio.pareto import frontier, standing
 from studio.storage import Pending
 from studio.textdiff import word_diff
 
@@ -146,7 +147,19 @@ def _census_cell(r: dict) -> str:
         return "<td>—</td>"
     summary = ", ".join(f"{k}×{v}" for k, v in types[:2]) + (" …" if len(types) > 2 else "")
     every = "<br>".join(f"{esc(k)} × {v}" for k, v in types)
-    return f'<td class="qs-census"><details><summary>{esc(summary)}</summary>{every}</details></td>'
+    return f'<td class="qs-census"><details><summary>{esc(summary)}</summary>{every}</details>{_mix_details(r)}</td>'
+
+
+def _mix_details(r: dict) -> str:
+    """An automatic mix's type per tensor, as the tensor-type file llama-quantize reads (copy it to rebuild)."""
+    made_with = r.get("made_with") or {}
+    if not made_with.get("tensor_types"):
+        return ""
+    chosen = made_with["tensor_types"]
+    return (f'<details class="qs-mix"><summary>per tensor ({len(chosen)})</summary>'
+            f'<div>chosen from the sensitivity map of job #{made_with["sensitivity_job"]}; predicted added KLD '
+            f'{made_with["predicted_kld"]:.4f}. llama-quantize --tensor-type-file:</div>'
+            f'<pre>{esc(tensor_type_file(chosen))}</pre></details>')
 
 
 def _delta_cell(r: dict, key: str, fmt: str, css: str = "") -> str:
@@ -241,16 +254,36 @@ def plots_html(rows: list[dict], x_name: str, y_name: str) -> str:
     """Quality loss vs size with its Pareto frontier, and decode speed vs size (frontier: faster and smaller)."""
     x_key, y_key = X_AXES.get(x_name, "bpw"), Y_AXES.get(y_name, "ppl_delta_pct")
     usable = [r for r in rows if r.get(y_key) is not None]
-    quality = [{"x": r[x_key], "y": r[y_key], "label": _point_label(r), "kind": "base" if r["is_base"] else r["family"]}
-               for r in usable]
+    quality = [{"x": r[x_key], "y": r[y_key], "label": _point_label(r), "kind": "base" if r["is_base"] else r["family"],
+                "auto": r.get("automatic", False)} for r in usable]
     speed = [{"x": r[x_key], "y": r["decode_tok_s"], "label": r["recipe"],
               "kind": "base" if r["is_base"] else r["family"]} for r in rows
              if not r.get("generations_skipped") and Pending.GENERATIONS not in r.get("pending", ())]
     quality_front = frontier([(p["x"], p["y"]) for p in quality])
     speed_front = frontier([(p["x"], -p["y"]) for p in speed])
     return ('<div class="qs-plots">'
-            + scatter_svg(quality, x_name, y_name, quality_front, "pareto-plot")
+            + scatter_svg(quality, x_name, y_name, quality_front, "pareto-plot") + verdict_html(quality, x_name, y_name)
             + scatter_svg(speed, x_name, "Decode tok/s", speed_front, "speed-plot") + HOW_TO_READ + "</div>")
+
+
+def verdict_html(points: list[dict], x_name: str, y_name: str) -> str:
+    """For each automatic mix on the quality plot: whether a stock recipe beats it (smaller or equal and lower or
+    equal on the plot's axes, better on one), or it sits on their frontier, and which it beats."""
+    xy = [(p["x"], p["y"]) for p in points]
+    stock = [j for j, p in enumerate(points) if not p["auto"] and p["kind"] != "base"]
+    lines = []
+    for i in (i for i, p in enumerate(points) if p["auto"]):
+        beaten_by, beats = standing(xy, i, stock)
+        names = ", ".join(points[j]["label"] for j in beats) or "none"
+        if beaten_by:
+            lines.append(f'<li class="qs-beaten"><b>{esc(points[i]["label"])}</b> is beaten by '
+                         f'{esc(", ".join(points[j]["label"] for j in beaten_by))} (no larger and no worse in '
+                         f'{esc(y_name)}).</li>')
+        else:
+            lines.append(f'<li class="qs-frontier-ok"><b>{esc(points[i]["label"])}</b> is on the frontier: no stock '
+                         f'recipe here is both as small ({esc(x_name)}) and as good ({esc(y_name)}). It beats: '
+                         f'{esc(names)}.</li>')
+    return f'<ul class="qs-verdict" id="auto-verdict">{"".join(lines)}</ul>' if lines else ""
 
 
 def _point_label(r: dict) -> str:

@@ -51,7 +51,9 @@ def scatter_svg(points: list[dict], x_label: str, y_label: str, frontier: list[i
         parts.append(f'<polyline class="qs-frontier" points="{path}"/>')
     on_frontier = set(frontier)
     centres = [(sx(p["x"]), sy(p["y"])) for p in points]
-    placed = place_labels([p["label"] for p in points], centres, on_frontier)
+    kinds = [kind for kind in LEGEND if any(p["kind"] == kind for p in points)]
+    rings = any(p.get("auto") for p in points)
+    placed = place_labels([p["label"] for p in points], centres, on_frontier, len(kinds) + rings)
     for i, p in enumerate(points):
         cls = f"qs-point qs-{p['kind']}" + (" qs-on-frontier" if i in on_frontier else "")
         cx, cy = centres[i]
@@ -60,10 +62,11 @@ def scatter_svg(points: list[dict], x_label: str, y_label: str, frontier: list[i
             lx, ly, anchor = placed[i]
             label = (f'<text class="qs-point-label" x="{lx:.1f}" y="{ly:.1f}" text-anchor="{anchor}">'
                      f'{esc(p["label"])}</text>')
-        parts.append(f'<g class="{cls}" data-recipe="{esc(p["label"])}"><circle cx="{cx:.1f}" cy="{cy:.1f}" r="5">'
-                     f'<title>{esc(p["label"])}: {x_label} {p["x"]:.3g}, {y_label} {p["y"]:.4g}</title></circle>'
+        ring = f'<circle class="qs-auto-ring" cx="{cx:.1f}" cy="{cy:.1f}" r="9"/>' if p.get("auto") else ""
+        parts.append(f'<g class="{cls}" data-recipe="{esc(p["label"])}">{ring}<circle cx="{cx:.1f}" cy="{cy:.1f}" '
+                     f'r="5"><title>{esc(p["label"])}: {x_label} {p["x"]:.3g}, {y_label} {p["y"]:.4g}</title></circle>'
                      f"{label}</g>")
-    parts.append(_legend([kind for kind in LEGEND if any(p["kind"] == kind for p in points)]))
+    parts.append(_legend(kinds, rings))
     parts.append("</svg>")
     return "".join(parts)
 
@@ -73,21 +76,29 @@ LEGEND = {"base": "base (unquantized)", "gguf": "GGUF (llama.cpp)", "hf": "Huggi
 CHAR_W, LABEL_H = 5.6, 11  # the labels' 10 px font: width a character, height a line
 
 
-def _legend(kinds: list[str]) -> str:
-    rows = "".join(f'<g class="qs-legend-item qs-{kind}">'
-                   f'<circle cx="{W - PAD_R - 150}" cy="{PAD_T + 8 + 15 * i}" r="4"/>'
-                   f'<text class="qs-legend-text" x="{W - PAD_R - 140}" y="{PAD_T + 12 + 15 * i}">'
-                   f"{esc(LEGEND[kind])}</text></g>" for i, kind in enumerate(kinds))
+AUTO_LEGEND = "automatic mix (ringed)"
+
+
+def _legend(kinds: list[str], rings: bool) -> str:
+    entries = [(f"qs-{kind}", "", LEGEND[kind]) for kind in kinds] + ([("qs-auto", '<circle class="qs-auto-ring" '
+                                                                        'r="7"/>', AUTO_LEGEND)] if rings else [])
+    rows = "".join(f'<g class="qs-legend-item {cls}" transform="translate({W - PAD_R - 150} {PAD_T + 8 + 15 * i})">'
+                   f'{ring}<circle r="4"/><text class="qs-legend-text" x="10" y="4">{esc(text)}</text></g>'
+                   for i, (cls, ring, text) in enumerate(entries))
     return (f'<g class="qs-plot-legend"><rect x="{W - PAD_R - 160}" y="{PAD_T}" width="158" '
-            f'height="{15 * len(kinds) + 2}" rx="3"/>{rows}</g>')
+            f'height="{_legend_height(len(entries))}" rx="3"/>{rows}</g>')
 
 
-def place_labels(labels: list[str], centres: list[tuple[float, float]], first: set[int]
+def _legend_height(rows: int) -> int:
+    return 15 * rows + 2
+
+
+def place_labels(labels: list[str], centres: list[tuple[float, float]], first: set[int], legend_rows: int = 3
                  ) -> list[tuple[float, float, str] | None]:
     """Where each point's label goes: right, left, above or below it, the first spot that stays inside the plot
     and clear of every point, the legend and the labels placed before it (frontier points first); None when
     there is no such spot: that point's name is in its hover text."""
-    legend = (W - PAD_R - 160, PAD_T, W - PAD_R - 2, PAD_T + 50)
+    legend = (W - PAD_R - 160, PAD_T, W - PAD_R - 2, PAD_T + _legend_height(legend_rows))
     taken = [legend] + [(x - 5, y - 5, x + 5, y + 5) for x, y in centres]
     out: list[tuple[float, float, str] | None] = [None] * len(labels)
     for i in sorted(range(len(labels)), key=lambda i: (i not in first, i)):

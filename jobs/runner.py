@@ -164,7 +164,7 @@ class JobRunner:
         tokens_path, bos = self.tokens(family, family.tokenizer_source(model, base_artifact))
         final = self.move_in(artifact)
         rows = _Rows(final, base_artifact, family.base_key(model.key, job.eval_text_sha, job.n_ctx, job.max_chunks),
-                     quant_seconds, bool(options.get("checkpoint_kld")))
+                     quant_seconds, bool(options.get("checkpoint_kld")), ctx.made_with)
         # perplexity, divergence from the base (in lockstep), speed and generations: one process. The rows go in at
         # the pass's first look (or its end, for a short pass) and are completed as it ends; the slower figures
         # fill in afterwards, marked pending until they do.
@@ -264,7 +264,8 @@ class JobRunner:
         if rows.result_id is None:
             rows.result_id = self._insert_result(self.recipe, self.model, rows.artifact, scored, rows.base_key,
                                                  is_base=False, label=self.job.recipe,
-                                                 quant_seconds=rows.quant_seconds, pending=later + checkpoint)
+                                                 quant_seconds=rows.quant_seconds, pending=later + checkpoint,
+                                                 made_with=rows.made_with)
         else:
             self.fill_in(rows.result_id, scores=scored, measured=scored)
         if "base_scores" in scored:  # absent when the base's logits were read from an earlier pass: its row exists
@@ -319,7 +320,8 @@ class JobRunner:
             s.commit()
 
     def _insert_result(self, recipe, model, artifact: Path, evaluation: dict, base_key: BaseKey, *, is_base: bool,
-                       label: str, pending: list[str], quant_seconds: float | None = None) -> int:
+                       label: str, pending: list[str], quant_seconds: float | None = None,
+                       made_with: dict | None = None) -> int:
         """A row from a pass's scores and, when they came with them, the measured load, memory and generations
         (else left unmeasured, `pending`)."""
         census = recipe.family.census(artifact, model)
@@ -331,7 +333,7 @@ class JobRunner:
                 artifact=str(artifact), size_bytes=census.get("size_bytes") or artifact.stat().st_size,
                 n_params=census["n_params"],
                 emulated=False if is_base else recipe.is_emulated(self.options),
-                bpw=census["bpw"], tensor_types=census["tensor_types"],
+                bpw=census["bpw"], tensor_types=census["tensor_types"], made_with=made_with or None,
                 fallback_tensors=0 if is_base else recipe.fallback_tensors(self.options, census),
                 n_ctx=self.job.n_ctx, quant_seconds=quant_seconds, eval_text_sha=self.job.eval_text_sha,
                 divergence=evaluation.get("divergence") or {}, pending=pending, filled_by=self.job_id,
@@ -351,6 +353,7 @@ class _Rows:
     base_key: BaseKey
     quant_seconds: float
     checkpoint_kld: bool
+    made_with: dict  # studio.stages.StageContext.made_with
     result_id: int | None = None
     base_id: int | None = None  # the base row this job stored, whose generations it fills in
 

@@ -17,7 +17,6 @@ from pathlib import Path
 from jobs.process import die_with_parent
 from jobs.runner import Cancelled, JobRunner
 from studio import sensitivity
-from studio.allocation import Mix
 from studio.auto_mix import tensor_type_file, tensors
 from studio.config import Settings
 from studio.evaluation import llama_backend
@@ -80,7 +79,7 @@ class SensitivityRunner(JobRunner):
                 (ctx.tmp_dir / high.name).replace(high)
             if not low.exists():
                 overrides = ctx.tmp_dir / "low-types.txt"
-                overrides.write_text(tensor_type_file(Mix(low_types, 0, 0.0)))
+                overrides.write_text(tensor_type_file(low_types))
                 tools = ensure_tools(ctx.shared_cache, log=lambda line: ctx.report(0.0, line))
                 ctx.run_logged([str(tools / "llama-quantize"), "--tensor-type-file", str(overrides), str(f16),
                                 str(ctx.tmp_dir / low.name), sensitivity.HIGH_TYPE, str(os.cpu_count() or 1)])

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from studio.allocation import Choice, Group, Mix
+from studio.allocation import Choice, Group
 from studio.architecture import Architecture, Tensor
 from studio.gguf_mix import quantizable, block, tensor_bytes
 
@@ -42,6 +42,7 @@ def groups(arch: Architecture, costs: dict[str, dict[str, float]], types: tuple[
     return out
 
 
-def tensor_type_file(mix: Mix) -> str:
-    """llama-quantize's --tensor-type-file: one `REGEX=type` per line, each naming one tensor exactly."""
-    return "".join(f"^{re.escape(name)}$={ggml_type.lower()}\n" for name, ggml_type in mix.types.items())
+def tensor_type_file(types: dict[str, str]) -> str:
+    """llama-quantize's --tensor-type-file for a type per tensor: one `REGEX=type` per line, each naming one
+    tensor exactly."""
+    return "".join(f"^{re.escape(name)}$={ggml_type.lower()}\n" for name, ggml_type in types.items())

@@ -16,3 +16,17 @@ def frontier(points: list[tuple[float, float]]) -> list[int]:
             out.append(i)
             best_y = points[i][1]
     return out
+
+
+def dominates(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    """a is at least as good as b on both axes and strictly better on one (lower is better)."""
+    return a[0] <= b[0] and a[1] <= b[1] and (a[0] < b[0] or a[1] < b[1])
+
+
+def standing(points: list[tuple[float, float]], candidate: int, others: list[int]) -> tuple[list[int], list[int]]:
+    """Where one point stands among `others`: those that beat it (on the frontier when there are none), and those
+    it beats."""
+    mine = points[candidate]
+    beaten_by = [j for j in others if dominates(points[j], mine)]
+    beats = [j for j in others if dominates(mine, points[j])]
+    return beaten_by, beats

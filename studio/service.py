@@ -254,6 +254,7 @@ def result_row(result: Result, base: Result | None) -> dict:
         "family": result.family, "is_base": result.is_base, "artifact": result.artifact,
         "size_bytes": result.size_bytes, "n_params": result.n_params, "bpw": result.bpw,
         "tensor_types": result.tensor_types, "fallback_tensors": result.fallback_tensors,
+        "made_with": result.made_with or {}, "automatic": "sensitivity_job" in (result.made_with or {}),
         "ppl": result.ppl, "ppl_base": base_ppl,
         "ppl_delta": result.ppl - base_ppl if base_ppl else None,
         "ppl_delta_pct": 100 * (result.ppl / base_ppl - 1) if base_ppl else None,

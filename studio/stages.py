@@ -7,7 +7,7 @@ committed).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Callable
@@ -56,3 +56,6 @@ class StageContext:
     report: Callable[[float, str | None], None]  # (fraction of stage done, log line)
     run_logged: Callable[..., None]  # run a subprocess, streaming its output to the job log
     enter_stage: Callable[[Stage], None]  # name the sub-stage now running (checks for cancellation)
+    # what the artifact was made from beyond its options (an automatic mix: the sensitivity map's job and the type
+    # chosen per tensor), stored with its row
+    made_with: dict = field(default_factory=dict)

@@ -33,7 +33,7 @@ def test_the_types_chosen_are_the_types_llama_cpp_writes(smol, smol_f16, studio_
     # SmolLM2's 576-wide rows take no k-quant block: those tensors were offered the 32-wide types only.
     assert all(not ty.endswith("_K") for name, ty in mix.types.items() if "ffn_down" not in name)
     overrides = tmp_path / "tensor-types.txt"
-    overrides.write_text(tensor_type_file(mix))
+    overrides.write_text(tensor_type_file(mix.types))
     out = tmp_path / "auto.gguf"
     tools = ensure_tools(studio_cache, log=lambda line: None)
     subprocess.run([str(tools / "llama-quantize"), "--tensor-type-file", str(overrides), str(smol_f16), str(out),

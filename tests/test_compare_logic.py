@@ -201,3 +201,25 @@ def test_the_results_version_changes_when_a_row_comes_goes_or_is_filled_in(setti
     seen.append(service.results_version(settings))
     assert len(set(seen)) == len(seen), seen
     assert seen[0] == (0, 0, 0, 0) and seen[3][0] == 2 and seen[4][0] == 1
+
+
+def test_an_automatic_mix_is_ringed_and_told_where_it_stands_among_the_stock_recipes():
+    """The verdict is the dominance relation on the plot's axes, for a mix on the frontier and one beaten (the
+    expected names read by hand from the points: SmolLM2's measured figures, rounded)."""
+    import re
+
+    from components.compare import plots_html
+    stock = [row(1, "gguf:base (F16)", "gguf", 1600, True, kld=0.0), row(2, "gguf:Q4_K_M", "gguf", 620, kld=0.054),
+             row(3, "gguf:Q3_K_M", "gguf", 546, kld=0.134), row(4, "gguf:Q3_K_S", "gguf", 514, kld=0.406),
+             row(5, "gguf:Q6_K", "gguf", 820, kld=0.01)]
+    good = {**row(6, "gguf:auto@5.1bpw", "gguf", 511, kld=0.09), "automatic": True}
+    poor = {**row(7, "gguf:auto@6.2bpw", "gguf", 630, kld=0.06), "automatic": True}
+    html = plots_html(stock + [good, poor], "Bits/weight", "Mean KLD")
+    quality = html.split('id="speed-plot"')[0]
+    assert len(re.findall(r'<g class="[^"]*" data-recipe="gguf:auto@[^"]*"><circle class="qs-auto-ring"', quality)) == 2
+    assert "automatic mix (ringed)" in quality
+    verdict = re.search(r'<ul class="qs-verdict" id="auto-verdict">(.*?)</ul>', html).group(1)
+    on, beaten = verdict.split("</li>")[:2]
+    assert "gguf:auto@5.1bpw</b> is on the frontier" in on and "It beats: gguf:Q3_K_M, gguf:Q3_K_S." in on
+    assert "gguf:auto@6.2bpw</b> is beaten by gguf:Q4_K_M" in beaten and "Q6_K" not in beaten
+    assert "auto-verdict" not in plots_html(stock, "Bits/weight", "Mean KLD")  # no automatic mix, nothing to say

@@ -8,7 +8,6 @@ import subprocess
 import numpy as np
 import pytest
 
-from studio.allocation import Mix
 from studio.architecture import Architecture
 from studio.auto_mix import tensor_type_file, tensors
 from studio.evaluation import llama_backend
@@ -28,10 +27,10 @@ def files(smol, smol_run, studio_cache, tmp_path_factory):
     f16 = next(smol_run["workspace"].glob("cache/*/base-f16.gguf"))
     arch = Architecture.from_config(json.loads((smol / "config.json").read_text()))
     quantize = str(ensure_tools(studio_cache, log=lambda line: None) / "llama-quantize")
-    every_low = Mix({t.name: low_type(t.ne[0]) for t in tensors(arch)}, 0, 0.0)
+    every_low = {t.name: low_type(t.ne[0]) for t in tensors(arch)}
     one = "blk.3.ffn_down.weight"
-    for name, types in (("low", every_low.types), ("reference", {one: low_type(1536)})):
-        (where / f"{name}.txt").write_text(tensor_type_file(Mix(types, 0, 0.0)))
+    for name, types in (("low", every_low), ("reference", {one: low_type(1536)})):
+        (where / f"{name}.txt").write_text(tensor_type_file(types))
         subprocess.run([quantize, "--tensor-type-file", str(where / f"{name}.txt"), str(f16),
                         str(where / f"{name}.gguf"), "Q8_0", "2"], check=True, capture_output=True, timeout=900)
     subprocess.run([quantize, str(f16), str(where / "high.gguf"), "Q8_0", "2"], check=True, capture_output=True,
@@ -123,7 +122,7 @@ def test_an_automatic_mix_is_the_allocation_s_choice_within_its_budget(tiny_map,
     from studio.recipes.gguf_auto import choose
     from studio.sensitivity import read_map_file
     from tests.conftest import run_cli
-    env, _ = tiny_map
+    env, found = tiny_map
     proc = run_cli(["quantize", "--model", str(tiny), "--recipe", "gguf-auto", "--option",
                     f"gguf-auto.target_bpw={target_bpw}", "--option", "gguf-auto.checkpoint_kld=false", "--ctx", "128",
                     "--max-chunks", "2", "--prompt", "Hi", "--max-new-tokens", "4", "--wait", "--json"], env)
@@ -138,6 +137,9 @@ def test_an_automatic_mix_is_the_allocation_s_choice_within_its_budget(tiny_map,
     elements = sum(t.elements for t in tensors(model.shape))
     assert sum(int(written[n].n_bytes) for n in mix.types) <= elements * target_bpw / 8
     assert row["recipe"] == f"gguf:auto@{target_bpw:g}bpw" and row["kld_mean"] > 0
+    made_with = row["made_with"]  # the row says what it was made from: the map's job and every tensor's type
+    assert made_with["sensitivity_job"] == found["sensitivity_job"] and made_with["tensor_types"] == mix.types
+    assert made_with["predicted_kld"] == pytest.approx(mix.cost)
 
 
 def test_an_automatic_mix_is_refused_without_a_map_or_a_single_budget(tmp_path, studio_cache, tiny, tiny_map):

@@ -93,8 +93,9 @@ class GGUFAutoRecipe(Recipe):
         mix = choose(ctx.model, ctx.options, found)
         ctx.report(0.0, f"mix from the sensitivity map of job #{found['job_id']}: {_census(mix.types)}, "
                         f"{mix.size_bytes / 2**20:.1f} MiB of matrices, predicted added KLD {mix.cost:.5f}")
+        ctx.made_with.update(sensitivity_job=found["job_id"], tensor_types=mix.types, predicted_kld=mix.cost)
         overrides = ctx.tmp_dir / "tensor-types.txt"
-        overrides.write_text(tensor_type_file(mix))
+        overrides.write_text(tensor_type_file(mix.types))
         out = ctx.tmp_dir / f"{ctx.model.slug}-{self.label(ctx.options).split(':', 1)[1].replace('≤', '-')}.gguf"
         tools = ensure_tools(ctx.shared_cache, log=lambda line: ctx.report(0.0, line))
         ctx.run_logged([str(tools / "llama-quantize"), "--tensor-type-file", str(overrides),

@@ -88,6 +88,7 @@ class Result(SQLModel, table=True):
     n_params: int
     bpw: float
     tensor_types: dict = Field(default_factory=dict, sa_column=Column(JSON))
+    made_with: dict | None = Field(default=None, sa_column=Column(JSON))  # studio.stages.StageContext.made_with
     fallback_tensors: int = 0
     ppl: float
     nll_sum: float
