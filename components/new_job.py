@@ -3,7 +3,7 @@ with Preflight and Quantize and their outcome right below them; everything else 
 calibration, each chosen recipe's options, generated from its schema) folded under Advanced."""
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import gradio as gr
@@ -53,10 +53,14 @@ def _option_forms(chosen: set[str]) -> tuple[list[tuple[str, str]], list, dict[s
     return keys, widgets, forms
 
 
-def chosen_recipes(types, hf_recipes, gguf_files: str = "") -> set[str]:
+AUTO_RECIPE = "gguf-auto"
+
+
+def chosen_recipes(types, hf_recipes, gguf_files: str = "", auto: bool = False) -> set[str]:
     """Registry names of the recipes the form has chosen: every GGUF type is the one recipe `gguf`, every file
     brought the one recipe `gguf-file`."""
-    return ({"gguf"} if types else set()) | set(hf_recipes or ()) | ({"gguf-file"} if _files(gguf_files) else set())
+    return (({"gguf"} if types else set()) | set(hf_recipes or ()) | ({"gguf-file"} if _files(gguf_files) else set())
+            | ({AUTO_RECIPE} if auto else set()))
 
 
 def _files(text: str | None) -> list[str]:
@@ -78,7 +82,7 @@ def whole_number(value, what: str) -> int | None:
     return int(number)
 
 
-def _request(settings: Settings, option_keys, model, types, hf_recipes, gguf_files, text_choice, upload,
+def _request(settings: Settings, option_keys, model, types, hf_recipes, auto, gguf_files, text_choice, upload,
              calibration_upload, n_ctx, max_chunks, whole_text, prompts, max_new, *option_values):
     if text_choice == UPLOAD:
         if not upload:
@@ -86,7 +90,7 @@ def _request(settings: Settings, option_keys, model, types, hf_recipes, gguf_fil
         text = service.save_upload(settings, Path(upload))
     else:
         text = BUILTIN_SAMPLE
-    chosen = chosen_recipes(types, hf_recipes, gguf_files)
+    chosen = chosen_recipes(types, hf_recipes, gguf_files, auto)
     values = {key: value for key, value in zip(option_keys, option_values) if key[0] in chosen}
     if calibration_upload:  # the uploaded file replaces 'builtin' wherever a recipe takes a calibration text
         calibration = str(service.save_upload(settings, Path(calibration_upload)))
@@ -95,7 +99,7 @@ def _request(settings: Settings, option_keys, model, types, hf_recipes, gguf_fil
     overrides = tuple((f"{name}.{key}", value) for (name, key), value in values.items() if value is not None)
     return service.JobRequest(
         model=(model or "").strip(), recipes=tuple(f"gguf:{t}" for t in (types or [])) + tuple(hf_recipes or ())
-        + tuple(f"gguf-file:{path}" for path in _files(gguf_files)),
+        + ((AUTO_RECIPE,) if auto else ()) + tuple(f"gguf-file:{path}" for path in _files(gguf_files)),
         eval_text=text, overrides=overrides,
         n_ctx=whole_number(n_ctx, "the context") or 0, max_chunks=whole_number(max_chunks, "max chunks"),
         whole_text=bool(whole_text),
@@ -109,9 +113,22 @@ def _outcome(kind: str, lines: list[str]) -> str:
     return messages(kind, lines)
 
 
-def build(settings: Settings, enqueue: Enqueue):
-    """The form; returns (GGUF types, HF recipes, the open-in-Jobs button, the submitted job ids) for the
-    Planner's presets and the jump to the Jobs tab (wired in app.py)."""
+@dataclass(frozen=True)
+class Form:
+    """The New-job widgets other tabs fill or follow (wired in app.py): the Planner's presets, the jump to the Jobs
+    tab, the sensitivity map's "keep these high"."""
+    model: gr.Dropdown
+    gguf_types: gr.CheckboxGroup
+    hf_recipes: gr.CheckboxGroup
+    advanced: gr.Accordion
+    option_forms: dict  # recipe name -> its options' accordion
+    option_widgets: dict  # (recipe name, option name) -> widget
+    open_jobs: gr.Button
+    submitted: gr.State
+
+
+def build(settings: Settings, enqueue: Enqueue) -> Form:
+    """The form."""
     gguf = recipes.get("gguf")
     model = gr.Dropdown(service.model_choices(settings), value=None, allow_custom_value=True, label="Model",
                         elem_id="model-input", filterable=True,
@@ -124,6 +141,8 @@ def build(settings: Settings, enqueue: Enqueue):
         hf_recipes = gr.CheckboxGroup(hf_names, value=[], label="Hugging Face-format recipes", elem_id="hf-recipes",
                                       info="evaluated with torch against the checkpoint itself; one job each",
                                       scale=2)
+        auto = gr.Checkbox(False, label="GGUF automatic mix", elem_id="gguf-auto", scale=1,
+                           info="a type per tensor from the model's sensitivity map, for the budget under Advanced")
     with gr.Row(equal_height=False):
         text_choice = gr.Radio([BUILTIN, UPLOAD], value=BUILTIN, label="Evaluation text", elem_id="text-choice")
         upload = gr.File(label="Text file (.txt, UTF-8)", file_types=[".txt"], type="filepath", visible=False,
@@ -137,7 +156,7 @@ def build(settings: Settings, enqueue: Enqueue):
         again_btn = gr.Button("Run them again", visible=False, elem_id="run-again", size="sm")
     submitted = gr.State([])
     with gr.Accordion("Advanced: protocol, prompts, calibration text, recipe options", open=False,
-                      elem_id="advanced"):
+                      elem_id="advanced") as advanced:
         with gr.Row():
             n_ctx = gr.Number(512, label="Context (tokens)", precision=0, elem_id="n-ctx")
             max_chunks = gr.Textbox("", label="Max chunks", elem_id="max-chunks", placeholder="automatic",
@@ -156,7 +175,7 @@ def build(settings: Settings, enqueue: Enqueue):
                                      "AWQ; empty: the built-in WikiText-2 slice", file_types=[".txt"],
                                      type="filepath", elem_id="calibration-upload")
         option_keys, option_widgets, forms = _option_forms(chosen_recipes(types.value, hf_recipes.value))
-    inputs = [model, types, hf_recipes, gguf_files, text_choice, upload, calibration_upload, n_ctx, max_chunks,
+    inputs = [model, types, hf_recipes, auto, gguf_files, text_choice, upload, calibration_upload, n_ctx, max_chunks,
               whole_text, prompts, max_new, *option_widgets]
 
     def on_check(*values):
@@ -184,15 +203,17 @@ def build(settings: Settings, enqueue: Enqueue):
     def on_again(*values):
         return submit(values, again=True)
 
-    def on_recipes(chosen_types, chosen_hf, files):
-        chosen = chosen_recipes(chosen_types, chosen_hf, files)
+    def on_recipes(chosen_types, chosen_hf, files, chosen_auto):
+        chosen = chosen_recipes(chosen_types, chosen_hf, files, chosen_auto)
         return [gr.update(visible=name in chosen) for name in forms]
 
     check_btn.click(on_check, inputs, status)
     submit_btn.click(on_submit, inputs, [status, submitted, open_jobs, again_btn])
     again_btn.click(on_again, inputs, [status, submitted, open_jobs, again_btn])
-    for picker in (types, hf_recipes, gguf_files):
-        picker.change(on_recipes, [types, hf_recipes, gguf_files], list(forms.values()), show_progress="hidden")
+    for picker in (types, hf_recipes, gguf_files, auto):
+        picker.change(on_recipes, [types, hf_recipes, gguf_files, auto], list(forms.values()),
+                      show_progress="hidden")
     text_choice.change(lambda choice: gr.update(visible=choice == UPLOAD), text_choice, upload,
                        show_progress="hidden")
-    return types, hf_recipes, open_jobs, submitted
+    return Form(model, types, hf_recipes, advanced, forms, dict(zip(option_keys, option_widgets)), open_jobs,
+                submitted)

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
+from typing import Callable
 
 import gradio as gr
 
 from components.formatting import esc
 from studio import sensitivity
 from studio.config import Settings
+from studio.sensitivity import KEEP_TOP, KEEP_TYPE, keep_high
 
 GROUPS = ("attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down")
 OUTSIDE = ("token_embd", "output")  # the matrices outside the decoder layers
-KEEP_TYPE = "Q8_0"
-KEEP_TOP = 8
 
 
 def _colour(value: float, lo: float, hi: float) -> str:
@@ -52,28 +53,56 @@ def heatmap_html(found) -> str:
             f"<div class='qs-scroll'><table class='qs-heat'>{head}{rows}</table></div>{outside}</div>")
 
 
-def keep_high(found, top: int = KEEP_TOP) -> str:
-    """The GGUF recipe's `tensor_types` option keeping the `top` most sensitive tensors at Q8_0."""
-    ranked = sorted(found.added_kld.items(), key=lambda kv: -kv[1])[:top]
-    return ",".join(f"{re.escape(name.removesuffix('.weight'))}={KEEP_TYPE}" for name, _ in ranked)
+@dataclass(frozen=True)
+class Panel:
+    load: Callable
+    inputs: list
+    outputs: list
+    pick: gr.Dropdown
+    keep: gr.Button
 
 
-def build(settings: Settings):
+def build(settings: Settings) -> Panel:
     with gr.Accordion("Sensitivity map: which tensors to keep high", open=False, elem_id="sensitivity-panel"):
         pick = gr.Dropdown(label="Map (python -m studio sensitivity --model M measures one)",
                            elem_id="sensitivity-pick")
         view = gr.HTML(elem_id="sensitivity-html")
-        overrides = gr.Textbox(label=f"Keep the {KEEP_TOP} most sensitive at {KEEP_TYPE}: the GGUF recipe's "
-                               "tensor_types option (New job → Advanced)", elem_id="sensitivity-keep",
-                               interactive=False, buttons=["copy"])
+        with gr.Row(equal_height=True):
+            overrides = gr.Textbox(label=f"The {KEEP_TOP} most sensitive at {KEEP_TYPE}: the GGUF recipe's "
+                                   "tensor_types option", elem_id="sensitivity-keep", interactive=False,
+                                   buttons=["copy"], scale=3)
+            keep = gr.Button(f"Keep these {KEEP_TOP} high in a new job", elem_id="sensitivity-keep-btn", scale=1,
+                             size="sm")
 
     def load(chosen):
         found = sensitivity.maps(settings)
         choices = [(f"#{m.id} {m.model.rsplit('/', 1)[-1]} ({m.created_at:%Y-%m-%d %H:%M})", m.id) for m in found]
         current = next((m for m in found if m.id == chosen), found[0] if found else None)
         if current is None:
-            return gr.update(choices=[], value=None), "<p class='qs-empty'>No sensitivity map yet.</p>", ""
-        return gr.update(choices=choices, value=current.id), heatmap_html(current), keep_high(current)
+            return (gr.update(choices=[], value=None), "<p class='qs-empty'>No sensitivity map yet.</p>", "",
+                    gr.update(interactive=False))
+        return (gr.update(choices=choices, value=current.id), heatmap_html(current),
+                keep_high(current.added_kld).gguf, gr.update(interactive=True))
 
-    pick.input(load, pick, [pick, view, overrides])
-    return load, pick, [pick, view, overrides]
+    outputs = [pick, view, overrides, keep]
+    pick.input(load, pick, outputs)
+    return Panel(load, [pick], outputs, pick, keep)
+
+
+def wire_keep(settings: Settings, panel: Panel, form, tabs) -> None:
+    """"Keep these high": the New-job form on the map's model, its GGUF tensor_types and every HF recipe's keep
+    filled with the most sensitive tensors, the options shown, the tab opened."""
+    hf_keeps = [widget for (name, option), widget in form.option_widgets.items() if option == "keep"]
+
+    def fill(map_id, types):
+        current = next((m for m in sensitivity.maps(settings) if m.id == map_id), None)
+        if current is None:
+            raise gr.Error("pick a sensitivity map first")
+        chosen = keep_high(current.added_kld)
+        gr.Info(f"New job: {len(chosen.tensors)} tensors kept at {KEEP_TYPE} (see Advanced → GGUF options)")
+        return (current.model, types or ["Q4_K_M"], chosen.gguf, *[chosen.hf] * len(hf_keeps),
+                gr.Accordion(open=True), gr.Accordion(open=True), gr.Tabs(selected="new"))
+
+    panel.keep.click(fill, [panel.pick, form.gguf_types],
+                     [form.model, form.gguf_types, form.option_widgets[("gguf", "tensor_types")], *hf_keeps,
+                      form.option_forms["gguf"], form.advanced, tabs])

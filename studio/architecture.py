@@ -8,6 +8,7 @@ a linear layer), because llama.cpp chooses a type per tensor from its name and r
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, replace
 
 
@@ -111,6 +112,21 @@ class Architecture:
     def embedding_elements(self) -> int:
         """The 16-bit tensors quantizers keep: the embedding, and the output matrix when it is its own."""
         return self.vocab * self.hidden * (1 if self.tied_embeddings else 2)
+
+
+# A decoder layer's matrices: llama.cpp's tensor group -> the transformers module (Llama-family naming)
+HF_MODULES = {"attn_q": "self_attn.q_proj", "attn_k": "self_attn.k_proj", "attn_v": "self_attn.v_proj",
+              "attn_output": "self_attn.o_proj", "ffn_gate": "mlp.gate_proj", "ffn_up": "mlp.up_proj",
+              "ffn_down": "mlp.down_proj"}
+
+
+def hf_module(gguf_tensor: str) -> str | None:
+    """The transformers module holding a GGUF tensor of a decoder layer ("blk.3.ffn_down.weight" ->
+    "model.layers.3.mlp.down_proj"); None for the others (embeddings, output, norms)."""
+    match = re.fullmatch(r"blk\.(\d+)\.(\w+)\.weight", gguf_tensor)
+    if match is None or match[2] not in HF_MODULES:
+        return None
+    return f"model.layers.{match[1]}.{HF_MODULES[match[2]]}"
 
 
 def _sliding(c: dict, layers: int) -> tuple[int | None, int]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Callable
 import numpy as np
 from sqlmodel import select
 
+from studio.architecture import hf_module
 from studio.evaluation import llama_backend
 from studio.evaluation.protocol import Protocol, ProtocolError, divergence
 from studio.evaluation.texts import TextError, text_sha
@@ -77,6 +79,26 @@ def _logits(gguf: Path, chunks: list[list[int]], protocol: Protocol) -> list[np.
 def _mean_kld(logits: list[np.ndarray], base: list[np.ndarray], targets: list[np.ndarray]) -> float:
     klds = [divergence(m, b, t)["kld"] for m, b, t in zip(logits, base, targets)]
     return float(np.concatenate(klds).mean())
+
+
+# -- what a map recommends ---------------------------------------------------------------------------------------
+
+KEEP_TYPE = "Q8_0"  # the type "keep these high" asks for
+KEEP_TOP = 8
+
+
+@dataclass(frozen=True)
+class KeepHigh:
+    """The most sensitive tensors, as each family's override option spells them."""
+    tensors: list[str]
+    gguf: str  # the GGUF recipe's tensor_types: PATTERN=TYPE, comma-separated
+    hf: str  # the HF recipes' keep: module-name patterns (embeddings and output are kept there anyway)
+
+
+def keep_high(added_kld: dict[str, float], top: int = KEEP_TOP) -> KeepHigh:
+    ranked = [name for name, _ in sorted(added_kld.items(), key=lambda kv: -kv[1])[:top]]
+    gguf = ",".join(f"{re.escape(name.removesuffix('.weight'))}={KEEP_TYPE}" for name in ranked)
+    return KeepHigh(ranked, gguf, ",".join(m for name in ranked if (m := hf_module(name)) is not None))
 
 
 # -- the job that measures a map, and where maps are kept -------------------------------------------------------

@@ -39,6 +39,14 @@ def _in_view(page, selector: str) -> bool:
     return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= page.viewport_size["height"]
 
 
+def _wait_until(condition, seconds: float = 120) -> None:
+    """A value that Gradio's event sets: polled until it holds (bounded generously for a busy machine)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "the page never reached the state waited for"
+        time.sleep(0.2)
+
+
 def test_quantize_watch_and_compare_in_a_real_browser(page, smol):
     page.get_by_role("tab", name="Hardware").click()
     page.locator("#recipes-table tr[data-recipe=gguf]").get_by_text("available", exact=True).wait_for()
@@ -153,10 +161,7 @@ def test_planner_and_recommendation_preset(page):
     page.locator("#use-recommendation").click()
     nf4 = page.locator("#hf-recipes").get_by_role("checkbox", name="bnb-nf4")
     nf4.wait_for()  # the preset switched to the New job tab
-    deadline = time.monotonic() + 120
-    while not nf4.is_checked() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert nf4.is_checked()
+    _wait_until(nf4.is_checked)
     assert not page.locator("#gguf-types").get_by_role("checkbox", name="Q4_K_M").is_checked()
 
 
@@ -182,6 +187,17 @@ def test_the_sensitivity_map_on_compare(tmp_path, studio_cache, tiny):
         assert keep.count("=Q8_0") == 8
         page.locator("#sensitivity-panel").scroll_into_view_if_needed()
         page.screenshot(path=str(ARTIFACTS / "sensitivity.png"), full_page=True)
+        # "keep these high": the New-job form on the map's model with the same overrides, for GGUF and HF alike
+        page.locator("#sensitivity-keep-btn").click()
+        overrides = page.locator("#opt-gguf-tensor_types textarea, #opt-gguf-tensor_types input").first
+        overrides.wait_for()
+        _wait_until(lambda: overrides.input_value() == keep)
+        model = page.locator("#model-input input").first
+        assert model.input_value() == str(tiny)
+        hf_keep = page.locator("#opt-int8-rtn-keep textarea, #opt-int8-rtn-keep input").first.input_value()
+        assert hf_keep.count("model.layers.") == sum(1 for part in keep.split(",") if part.startswith("blk"))
+        overrides.scroll_into_view_if_needed()
+        page.screenshot(path=str(ARTIFACTS / "sensitivity-keep.png"))
         browser.close()
 
 

@@ -127,9 +127,9 @@ def test_an_uploaded_calibration_text_feeds_every_recipe_that_calibrates(setting
     source = tmp_path / "my calibration.txt"
     source.write_text("The quick brown fox jumps over the lazy dog. " * 400, encoding="utf-8")
     keys = [("gguf", "imatrix_text"), ("gptq", "calibration"), ("gptq", "samples"), ("awq", "calibration")]
-    req = _request(settings, keys, "model", ["Q2_K"], ["gptq", "awq"], " /a/file.gguf \n\n", BUILTIN, None,
+    req = _request(settings, keys, "model", ["Q2_K"], ["gptq", "awq"], True, " /a/file.gguf \n\n", BUILTIN, None,
                    str(source), 512, 2, False, "Hi", 8, "builtin", "builtin", 16, "/typed/by/hand.txt")
-    assert req.recipes == ("gguf:Q2_K", "gptq", "awq", "gguf-file:/a/file.gguf")  # a job per file brought
+    assert req.recipes == ("gguf:Q2_K", "gptq", "awq", "gguf-auto", "gguf-file:/a/file.gguf")  # a job per file
     overrides = dict(req.overrides)
     saved = Path(overrides["gptq.calibration"])
     assert overrides["gguf.imatrix_text"] == str(saved) and saved.parent == settings.uploads_dir

@@ -156,7 +156,8 @@ def test_an_automatic_mix_is_refused_without_a_map_or_a_single_budget(tmp_path, 
 
 
 def test_the_heatmap_shows_every_tensor_with_its_numbers_and_the_overrides_keep_the_worst():
-    from components.sensitivity_view import heatmap_html, keep_high
+    from components.sensitivity_view import heatmap_html
+    from studio.sensitivity import keep_high
     from studio.storage import SensitivityMap
     added = {f"blk.{i}.{g}.weight": (i + 1) * 1e-4 * (k + 1) for i in range(3)
              for k, g in enumerate(("attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"))}
@@ -169,4 +170,6 @@ def test_the_heatmap_shows_every_tensor_with_its_numbers_and_the_overrides_keep_
     assert "+0.00210 mean KLD over 510 tokens" in html  # layer 2's ffn_down: 3 x 7 x 1e-4
     assert "background:#ff6914' title='token_embd.weight" in html  # the most sensitive, the deepest colour
     assert "background:#ffffff' title='blk.0.attn_q.weight" in html  # the least, white
-    assert keep_high(found, 2) == r"token_embd=Q8_0,blk\.2\.ffn_down=Q8_0"
+    kept = keep_high(found.added_kld, 3)
+    assert kept.gguf == r"token_embd=Q8_0,blk\.2\.ffn_down=Q8_0,blk\.2\.ffn_up=Q8_0"
+    assert kept.hf == "model.layers.2.mlp.down_proj,model.layers.2.mlp.up_proj"  # HF keeps the embedding anyway
