@@ -9,12 +9,12 @@ import sys
 import time
 
 from bench import (base_cache, conversion, first_row, gguf_8b, gguf_job, gguf_perplexity, hf_memory, hf_perplexity,
-                   machine, report, scaling, server)
+                   machine, report, scaling, sensitivity_map, server)
 from bench.fixtures import Sizes, make_workspace, remove_workspace
 from studio.config import Settings
 
 BENCHMARKS = ("gguf-perplexity", "gguf-job", "hf-perplexity", "conversion", "hf-memory", "server", "scaling",
-              "first-row", "base-cache", "gguf-8b")
+              "first-row", "base-cache", "sensitivity-map", "gguf-8b")
 LONG = ("gguf-8b",)  # half an hour and 40 GB of disk: only when named with --only
 
 
@@ -46,6 +46,7 @@ def run(selected: list[str], sizes: Sizes, log) -> list:
             "server": lambda: server.benchmark(ws, sizes, log),
             "first-row": lambda: first_row.benchmark(ws, sizes, log),
             "base-cache": lambda: base_cache.benchmark(ws, sizes, log),
+            "sensitivity-map": lambda: sensitivity_map.benchmark(ws, sizes, log),
             "scaling": lambda: [scaling.evaluation_benchmark(ws, sizes, cache_dir, log),
                                 scaling.quantize_benchmark(ws, sizes, cache_dir, log)],
         }

@@ -151,15 +151,19 @@ def _census_cell(r: dict) -> str:
 
 
 def _mix_details(r: dict) -> str:
-    """An automatic mix's type per tensor, as the tensor-type file llama-quantize reads (copy it to rebuild)."""
+    """An automatic mix's type per tensor: for GGUF the tensor-type file llama-quantize reads (copy it to rebuild),
+    for the HF formats each linear layer's format."""
     made_with = r.get("made_with") or {}
     if not made_with.get("tensor_types"):
         return ""
     chosen = made_with["tensor_types"]
+    if r["family"] == "gguf":
+        what, listing = "llama-quantize --tensor-type-file", tensor_type_file(chosen)
+    else:
+        what, listing = "each linear layer's format", "".join(f"{layer}={fmt}\n" for layer, fmt in chosen.items())
     return (f'<details class="qs-mix"><summary>per tensor ({len(chosen)})</summary>'
             f'<div>chosen from the sensitivity map of job #{made_with["sensitivity_job"]}; predicted added KLD '
-            f'{made_with["predicted_kld"]:.4f}. llama-quantize --tensor-type-file:</div>'
-            f'<pre>{esc(tensor_type_file(chosen))}</pre></details>')
+            f'{made_with["predicted_kld"]:.4f}. {what}:</div><pre>{esc(listing)}</pre></details>')
 
 
 def _delta_cell(r: dict, key: str, fmt: str, css: str = "") -> str:

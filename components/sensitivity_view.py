@@ -11,6 +11,7 @@ import gradio as gr
 
 from components.formatting import esc
 from studio import sensitivity
+from studio.architecture import gguf_tensor, hf_module
 from studio.config import Settings
 from studio.sensitivity import KEEP_TOP, KEEP_TYPE, keep_high
 
@@ -29,16 +30,20 @@ def _colour(value: float, lo: float, hi: float) -> str:
 
 def heatmap_html(found) -> str:
     """One map as a table; every cell's hover names the tensor, its low type and what it adds."""
-    added = found.added_kld
+    hf = found.family == "hf"  # its names are transformers modules; the embeddings and output are not measured
+    added = {(gguf_tensor(name) if hf else name): value for name, value in found.added_kld.items()}
+    low_types = {(gguf_tensor(name) if hf else name): value for name, value in found.low_types.items()}
     positive = [v for v in added.values() if v > 0]
     lo, hi = (math.log10(min(positive)), math.log10(max(positive))) if positive else (0.0, 0.0)
     layers = sorted({int(m[1]) for name in added if (m := re.match(r"blk\.(\d+)\.", name))})
 
     def cell(name: str) -> str:
         if name not in added:
-            return "<td class='qs-none' title='no such matrix (an output tied to the embedding)'>—</td>"
+            why = "kept in 16 bits by the HF formats" if hf else "no such matrix (an output tied to the embedding)"
+            return f"<td class='qs-none' title='{why}'>—</td>"
         value = added[name]
-        tip = (f"{name} alone at {found.low_types[name]} (the rest at {found.high_type}): "
+        shown = hf_module(name) if hf else name
+        tip = (f"{shown} alone at {low_types[name]} (the rest at {found.high_type}): "
                f"{value:+.5f} mean KLD over {found.tokens_scored} tokens")
         return f"<td style='background:{_colour(value, lo, hi)}' title='{esc(tip)}'>{value:.2g}</td>"
 
@@ -47,7 +52,8 @@ def heatmap_html(found) -> str:
                    for i in layers)
     outside = "".join(f"<span class='qs-outside'>{o}: <table><tr>{cell(f'{o}.weight')}</tr></table></span>"
                       for o in OUTSIDE)
-    return (f"<div id='sensitivity-map' class='qs-heatmap'><p>{esc(found.model.rsplit('/', 1)[-1])}: each tensor "
+    return (f"<div id='sensitivity-map' class='qs-heatmap'><p>{esc(found.model.rsplit('/', 1)[-1])} "
+            f"({'the studio HF formats' if hf else 'llama.cpp types'}): each tensor "
             f"alone at its low type, the rest at {found.high_type} (which itself adds {found.baseline_kld:.5f}); "
             f"{found.tokens_scored} calibration tokens, measured in {found.seconds:.0f} s. Darker = hurts more.</p>"
             f"<div class='qs-scroll'><table class='qs-heat'>{head}{rows}</table></div>{outside}</div>")
@@ -76,7 +82,8 @@ def build(settings: Settings) -> Panel:
 
     def load(chosen):
         found = sensitivity.maps(settings)
-        choices = [(f"#{m.id} {m.model.rsplit('/', 1)[-1]} ({m.created_at:%Y-%m-%d %H:%M})", m.id) for m in found]
+        choices = [(f"#{m.id} {m.model.rsplit('/', 1)[-1]}, {m.family} ({m.created_at:%Y-%m-%d %H:%M})", m.id)
+                   for m in found]
         current = next((m for m in found if m.id == chosen), found[0] if found else None)
         if current is None:
             return (gr.update(choices=[], value=None), "<p class='qs-empty'>No sensitivity map yet.</p>", "",

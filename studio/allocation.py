@@ -37,6 +37,27 @@ class Mix:
     size_bytes: int
     cost: float
 
+    def census(self) -> str:
+        """How many groups took each type, the commonest first: "Q4_K×120, Q6_K×60"."""
+        counts: dict[str, int] = {}
+        for t in self.types.values():
+            counts[t] = counts.get(t, 0) + 1
+        return ", ".join(f"{t}×{n}" for t, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+
+
+# The size grid of `for_budget`: this many steps over the largest mix (a few KB on SmolLM2, ~0.4 MB at 8 B), so
+# solving takes well under a second at any size; a mix is never over its budget, at most a step under it.
+RESOLUTION_STEPS = 20_000
+
+
+def for_budget(groups: list[Group], *, size_bytes: int | None = None, max_cost: float | None = None) -> Mix:
+    """The automatic mixes' one call: the least cost within a size, or else the least size within a cost."""
+    largest = sum(max(c.size_bytes for c in g.choices) for g in groups)
+    resolution = max(4096, largest // RESOLUTION_STEPS)
+    if size_bytes is not None:
+        return best_within_size(groups, size_bytes, resolution)
+    return smallest_within_cost(groups, max_cost, resolution)
+
 
 def smallest_size_bytes(groups: list[Group]) -> int:
     return sum(min(c.size_bytes for c in g.choices) for g in groups)

@@ -129,6 +129,13 @@ def hf_module(gguf_tensor: str) -> str | None:
     return f"model.layers.{match[1]}.{HF_MODULES[match[2]]}"
 
 
+def gguf_tensor(module: str) -> str | None:
+    """hf_module's inverse: "model.layers.3.mlp.down_proj" -> "blk.3.ffn_down.weight"; None for other names."""
+    match = re.fullmatch(r"model\.layers\.(\d+)\.(\w+\.\w+)", module)
+    group = next((g for g, m in HF_MODULES.items() if match and m == match[2]), None)
+    return f"blk.{match[1]}.{group}.weight" if group else None
+
+
 def _sliding(c: dict, layers: int) -> tuple[int | None, int]:
     """(window, layers using it) from the ways configs say it: transformers 5's `layer_types`, Gemma 3's
     `sliding_window_pattern` (every Nth layer is global) and Gemma 2 (alternating). A bare `sliding_window`

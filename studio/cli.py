@@ -38,6 +38,8 @@ def _parser() -> argparse.ArgumentParser:
                     "(default: the built-in WikiText-2 slice)")
     se.add_argument("--ctx", type=int, default=512)
     se.add_argument("--chunks", type=int, default=2, help="chunks of the calibration text each tensor is scored on")
+    se.add_argument("--family", default="gguf", help="gguf: llama.cpp's types on the GGUF (for gguf-auto); hf: the "
+                    "studio's own formats on the checkpoint's linear layers (for hf-auto)")
     se.add_argument("--wait", action="store_true", help="wait for the map and print it, most sensitive first")
     se.add_argument("--json", action="store_true")
     j = sub.add_parser("jobs", help="list jobs")
@@ -147,7 +149,7 @@ def cmd_sensitivity(settings: Settings, args, queue: Queue) -> int:
     from studio.preflight import PreflightError
     try:
         job_id = sensitivity.submit(settings, sensitivity.MapRequest(args.model, args.calibration, args.ctx,
-                                                                     args.chunks), queue.enqueue)
+                                                                     args.chunks, args.family), queue.enqueue)
     except PreflightError as exc:
         print("preflight refused:\n" + "\n".join(f"  - {r}" for r in exc.reasons), file=sys.stderr)
         return 2
@@ -163,7 +165,8 @@ def cmd_sensitivity(settings: Settings, args, queue: Queue) -> int:
     found = next(m for m in sensitivity.maps(settings) if m.job_id == job_id)
     ranked = sorted(found.added_kld.items(), key=lambda kv: -kv[1])
     if args.json:
-        print(json.dumps({"sensitivity_job": job_id, "model": found.model, "high_type": found.high_type,
+        print(json.dumps({"sensitivity_job": job_id, "family": found.family, "model": found.model,
+                          "high_type": found.high_type, "relative_error": found.relative_error,
                           "baseline_kld": found.baseline_kld, "tokens_scored": found.tokens_scored,
                           "seconds": found.seconds, "tensors": [{"name": n, "low_type": found.low_types[n],
                                                                  "added_kld": kld} for n, kld in ranked]}, indent=2))

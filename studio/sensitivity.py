@@ -18,13 +18,13 @@ from typing import Callable
 import numpy as np
 from sqlmodel import select
 
-from studio.architecture import hf_module
+from studio.architecture import gguf_tensor, hf_module
 from studio.evaluation import llama_backend
 from studio.evaluation.protocol import Protocol, ProtocolError, divergence
 from studio.evaluation.texts import TextError, text_sha
 from studio.gguf_header import read_layout
 from studio.gguf_splice import splice
-from studio.models import ModelError, confine, read_model_facts, resolve_model
+from studio.models import CAUSAL_LM_SUFFIXES, ModelError, confine, read_model_facts, resolve_model
 from studio.preflight import PreflightError
 from studio.recipes.calibration import calibration_path
 from studio.recipes.gguf import CONVERTIBLE_SUFFIXES
@@ -54,21 +54,21 @@ def measure(f16: Path, high: Path, low: Path, tokens: np.ndarray, bos: int | Non
     t0 = time.perf_counter()
     chunks = [protocol.chunk_input(tokens, i, bos) for i in range(protocol.n_chunks(len(tokens)))]
     targets = [protocol.targets(tokens, i) for i in range(len(chunks))]
-    base = _logits(f16, chunks, protocol)
-    baseline = _mean_kld(_logits(high, chunks, protocol), base, targets)
+    base = pass_logits(f16, chunks, protocol)
+    baseline = _mean_kld(pass_logits(high, chunks, protocol), base, targets)
     layouts = (read_layout(high), read_layout(low))
     candidate = workdir / "candidate.gguf"
     added = {}
     for i, name in enumerate(names):
         splice(high, low, {name}, candidate, layouts)
-        added[name] = _mean_kld(_logits(candidate, chunks, protocol), base, targets) - baseline
+        added[name] = _mean_kld(pass_logits(candidate, chunks, protocol), base, targets) - baseline
         progress((i + 1) / len(names))
     candidate.unlink(missing_ok=True)
     scored = sum(len(t) for t in targets)
     return Sensitivity(baseline, added, scored, time.perf_counter() - t0)
 
 
-def _logits(gguf: Path, chunks: list[list[int]], protocol: Protocol) -> list[np.ndarray]:
+def pass_logits(gguf: Path, chunks: list[list[int]], protocol: Protocol) -> list[np.ndarray]:
     llm = llama_backend.open_for_logits(gguf, protocol.n_ctx)
     try:
         return [llama_backend.chunk_logits(llm, chunk, protocol) for chunk in chunks]
@@ -96,9 +96,11 @@ class KeepHigh:
 
 
 def keep_high(added_kld: dict[str, float], top: int = KEEP_TOP) -> KeepHigh:
+    """From a map of either family: its names are GGUF tensors or transformers modules."""
     ranked = [name for name, _ in sorted(added_kld.items(), key=lambda kv: -kv[1])[:top]]
-    gguf = ",".join(f"{re.escape(name.removesuffix('.weight'))}={KEEP_TYPE}" for name in ranked)
-    return KeepHigh(ranked, gguf, ",".join(m for name in ranked if (m := hf_module(name)) is not None))
+    as_gguf = [gguf_tensor(name) or name for name in ranked]
+    gguf = ",".join(f"{re.escape(name.removesuffix('.weight'))}={KEEP_TYPE}" for name in as_gguf)
+    return KeepHigh(ranked, gguf, ",".join(m for name in as_gguf if (m := hf_module(name)) is not None))
 
 
 # -- the job that measures a map, and where maps are kept -------------------------------------------------------
@@ -107,12 +109,16 @@ JOB_KIND = "sensitivity"  # Job.recipe_name of a sensitivity job (jobs.sensitivi
 HIGH_TYPE = "Q8_0"
 
 
+FAMILIES = ("gguf", "hf")  # llama.cpp's types on the GGUF (this module), the studio's formats (studio.sensitivity_hf)
+
+
 @dataclass(frozen=True)
 class MapRequest:
     model: str
     calibration: str = "builtin"  # the built-in WikiText-2 slice, disjoint from the evaluation sample, or a file
     n_ctx: int = 512
     chunks: int = 2
+    family: str = "gguf"
 
 
 def submit(settings, req: MapRequest, enqueue) -> int:
@@ -126,33 +132,41 @@ def submit(settings, req: MapRequest, enqueue) -> int:
         sha = text_sha(text)
     except (ModelError, TextError, ProtocolError, OSError) as exc:
         raise PreflightError([str(exc)]) from exc
-    if not model.architecture.endswith(CONVERTIBLE_SUFFIXES) or model.shape is None:
-        raise PreflightError([f"{model.architecture}: the sensitivity map is measured on llama.cpp's GGUF of a "
-                              "causal language model with a known shape"])
-    key = hashlib.sha256(f"{JOB_KIND}|{model.key}|{sha}|{req.n_ctx}|{req.chunks}".encode()).hexdigest()[:24]
+    if req.family not in FAMILIES:
+        raise PreflightError([f"family {req.family!r}: a map is measured for one of {', '.join(FAMILIES)}"])
+    suffixes = CONVERTIBLE_SUFFIXES if req.family == "gguf" else CAUSAL_LM_SUFFIXES
+    if not model.architecture.endswith(suffixes) or model.shape is None:
+        where = "llama.cpp's GGUF" if req.family == "gguf" else "the checkpoint's linear layers"
+        raise PreflightError([f"{model.architecture}: the sensitivity map is measured on {where} of a causal "
+                              "language model with a known shape"])
+    key = hashlib.sha256(f"{JOB_KIND}|{req.family}|{model.key}|{sha}|{req.n_ctx}|{req.chunks}".encode()
+                         ).hexdigest()[:24]
     with session(settings.db_url) as s:
         if (dup := pending_duplicate(s, key)) is not None:
             raise PreflightError([f"this sensitivity map is already being measured: job #{dup.id} ({dup.state})"])
         job = Job(model=str(model.path), model_key=model.key, recipe=JOB_KIND, recipe_name=JOB_KIND,
                   eval_text_path=str(text), eval_text_sha=sha, n_ctx=req.n_ctx, max_chunks=req.chunks, prompts=[],
-                  dedupe_key=key, options={"high": HIGH_TYPE})
+                  dedupe_key=key, options={"family": req.family})
         s.add(job)
         s.commit()
     enqueue(settings, job.id)
     return job.id
 
 
-MAP_FILE = "sensitivity-map.json"  # in the model's cache: the latest map, for recipes (which see no database)
+# In the model's cache, per family: the latest map, for recipes (which see no database)
+MAP_FILES = {"gguf": "sensitivity-map.json", "hf": "sensitivity-map-hf.json"}
 
 
-def write_map_file(cache_dir: Path, low_types: dict[str, str], added_kld: dict[str, float], job_id: int) -> None:
-    partial = cache_dir / (MAP_FILE + ".partial")
-    partial.write_text(json.dumps({"job_id": job_id, "low_types": low_types, "added_kld": added_kld}))
-    partial.replace(cache_dir / MAP_FILE)
+def write_map_file(cache_dir: Path, found: SensitivityMap) -> None:
+    name = MAP_FILES[found.family]
+    partial = cache_dir / (name + ".partial")
+    partial.write_text(json.dumps({"job_id": found.job_id, "low_types": found.low_types,
+                                   "added_kld": found.added_kld, "relative_error": found.relative_error}))
+    partial.replace(cache_dir / name)
 
 
-def read_map_file(cache_dir: Path) -> dict | None:
-    path = cache_dir / MAP_FILE
+def read_map_file(cache_dir: Path, family: str = "gguf") -> dict | None:
+    path = cache_dir / MAP_FILES[family]
     return json.loads(path.read_text()) if path.is_file() else None
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from studio.evaluation.torch_backend import compute_dtype
 from studio.recipes import packed
 from studio.recipes.base import Option, Requirements
-from studio.recipes.hf import KEEP_OPTION, PackedRecipe, keep_patterns
+from studio.recipes.hf import KEEP_OPTION, Codec, PackedRecipe, keep_patterns
 from studio.stages import StageContext
 
 NATIVE_CC = 10.0
@@ -45,15 +45,18 @@ class FP4Recipe(PackedRecipe):
     def is_emulated(self, options: dict) -> bool:
         return True
 
+    def codec(self, options: dict) -> Codec:
+        return Codec(type(self).quantize_fn, type(self).dequantize_fn)
+
     def quantize(self, ctx: StageContext) -> Path:
         out = self.new_artifact_dir(ctx)
-        layers = packed.write_packed(ctx.model.path, out, self.name, ctx.options, type(self).quantize_fn,
+        layers = packed.write_packed(ctx.model.path, out, self.name, ctx.options, self.codec(ctx.options).quantize,
                                      keep_patterns(ctx.options), lambda f: ctx.report(f, None))
         ctx.report(1.0, f"{self.name}: {len(layers)} linear layers in E2M1 ({self.scale_note})")
         return out
 
     def load(self, artifact: Path, device: str):
-        return packed.load_packed(artifact, type(self).dequantize_fn, device, compute_dtype(device))
+        return packed.load_packed(artifact, self.codec({}).dequantize, device, compute_dtype(device))
 
     def load_snippet(self, artifact: Path) -> str:
         return packed.load_snippet(self.name, artifact, f"exact {self.name.upper()}, expanded on load")

@@ -19,7 +19,7 @@ from studio.memory import Budget
 from studio.models import ModelFacts
 from studio.recipes import formats, packed
 from studio.recipes.base import Option, Requirements
-from studio.recipes.hf import KEEP_OPTION, PackedRecipe, keep_patterns
+from studio.recipes.hf import KEEP_OPTION, Codec, PackedRecipe, keep_patterns
 from studio.stages import Stage, StageContext
 
 if TYPE_CHECKING:  # imported where used: the server imports this module and never needs torch
@@ -87,6 +87,14 @@ class FP8Recipe(PackedRecipe):
     def is_emulated(self, options: dict) -> bool:
         return options["activations"] != "w8a8" or options["execution"] == "emulated" or not gpu_has_fp8()
 
+    def codec(self, options: dict) -> Codec:
+        """The studio's layout: per-tensor or per-channel scales beside the codes, or 128x128 tiles."""
+        if options["scales"] == "block-128":
+            return Codec(formats.quantize_fp8_blocks, formats.dequantize_fp8_tiles)
+        per_channel = options["scales"] == "per-channel"
+        return Codec(partial(formats.quantize_fp8, fmt=options["format"], per_channel=per_channel),
+                     formats.dequantize_fp8)
+
     def quantize(self, ctx: StageContext) -> Path:
         o = ctx.options
         out = self.new_artifact_dir(ctx)
@@ -97,8 +105,7 @@ class FP8Recipe(PackedRecipe):
             layers = packed.write_packed(ctx.model.path, out, self.name, o, quantize, keep_patterns(o),
                                          lambda f: ctx.report(f, None), quantization_config=config)
         else:
-            quantize = partial(formats.quantize_fp8, fmt=o["format"], per_channel=o["scales"] == "per-channel")
-            layers = packed.write_packed(ctx.model.path, out, self.name, o, quantize, keep_patterns(o),
+            layers = packed.write_packed(ctx.model.path, out, self.name, o, self.codec(o).quantize, keep_patterns(o),
                                          lambda f: ctx.report(f, None))
         ctx.report(1.0, f"fp8: {len(layers)} linear layers in {o['format'].upper()} "
                         f"({o['scales']}, {o['activations']})")

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 from studio import memory
-from studio.allocation import AllocationError, best_within_size, smallest_within_cost
+from studio.allocation import AllocationError, for_budget
 from studio.auto_mix import CANDIDATE_TYPES, groups, tensor_type_file, tensors
 from studio.families.gguf import FAMILY, base_gguf_path, convert_stage, convert_stages
 from studio.gguf_mix import block
@@ -21,14 +21,9 @@ from studio.llamacpp import ensure_tools
 from studio.models import ModelFacts
 from studio.recipes.base import Option, Recipe, Requirements
 from studio.recipes.gguf import CHECKPOINT_PRIOR, CONVERTIBLE_SUFFIXES, GGUF_PRIOR
-from studio.sensitivity import HIGH_TYPE, MAP_FILE, read_map_file
+from studio.sensitivity import HIGH_TYPE, MAP_FILES, read_map_file
 from studio.stages import Stage, StageContext
 from studio.timing import Prior
-
-
-# The allocation's size grid: this many steps over the largest mix (a few KB on SmolLM2, ~0.4 MB at 8 B), so
-# solving takes well under a second at any size; a mix is never over its budget, at most a step under it.
-RESOLUTION_STEPS = 20_000
 
 
 class GGUFAutoRecipe(Recipe):
@@ -89,9 +84,9 @@ class GGUFAutoRecipe(Recipe):
     def quantize(self, ctx: StageContext) -> Path:
         found = read_map_file(ctx.cache_dir)
         if found is None:
-            raise FileNotFoundError(f"the sensitivity map ({MAP_FILE}) is gone from {ctx.cache_dir}")
+            raise FileNotFoundError(f"the sensitivity map ({MAP_FILES['gguf']}) is gone from {ctx.cache_dir}")
         mix = choose(ctx.model, ctx.options, found)
-        ctx.report(0.0, f"mix from the sensitivity map of job #{found['job_id']}: {_census(mix.types)}, "
+        ctx.report(0.0, f"mix from the sensitivity map of job #{found['job_id']}: {mix.census()}, "
                         f"{mix.size_bytes / 2**20:.1f} MiB of matrices, predicted added KLD {mix.cost:.5f}")
         ctx.made_with.update(sensitivity_job=found["job_id"], tensor_types=mix.types, predicted_kld=mix.cost)
         overrides = ctx.tmp_dir / "tensor-types.txt"
@@ -120,19 +115,10 @@ def costs(found: dict) -> dict[str, dict[str, float]]:
 def choose(model: ModelFacts, options: dict, found: dict):
     """The mix for the options' budget (studio.allocation)."""
     candidates = groups(model.shape, costs(found))
-    largest = sum(max(c.size_bytes for c in g.choices) for g in candidates)
-    resolution = max(4096, largest // RESOLUTION_STEPS)
     if options["target_bpw"]:
         elements = sum(t.elements for t in tensors(model.shape))
-        return best_within_size(candidates, int(elements * options["target_bpw"] / 8), resolution)
-    return smallest_within_cost(candidates, options["max_kld"], resolution)
-
-
-def _census(types: dict[str, str]) -> str:
-    counts: dict[str, int] = {}
-    for t in types.values():
-        counts[t] = counts.get(t, 0) + 1
-    return ", ".join(f"{t}×{n}" for t, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+        return for_budget(candidates, size_bytes=int(elements * options["target_bpw"] / 8))
+    return for_budget(candidates, max_cost=options["max_kld"])
 
 
 RECIPE = GGUFAutoRecipe()

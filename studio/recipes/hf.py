@@ -6,7 +6,9 @@ from __future__ import annotations
 import fnmatch
 import shutil
 from abc import abstractmethod
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from studio import memory
 from studio.architecture import Architecture
@@ -142,6 +144,13 @@ class HFRecipe(Recipe):
         return out
 
 
+@dataclass(frozen=True)
+class Codec:
+    """A weight to its stored parts (codes, scales…) and back: studio.recipes.packed's Quantizer and Dequantizer."""
+    quantize: Callable
+    dequantize: Callable
+
+
 class PackedRecipe(HFRecipe):
     """A format the studio implements itself, written to its packed checkpoint (studio.recipes.packed): quantized
     a tensor at a time, and evaluated layer by layer when the model does not fit as float32."""
@@ -161,6 +170,11 @@ class PackedRecipe(HFRecipe):
         tensors = len(model.shape.tensors())
         room = packed.HEADER_ENTRY_BYTES * tensors * packed.MAX_PARTS + 4096 + 128 * tensors + 4096
         return stored + room * -(-stored // packed.SHARD_BYTES)
+
+    def codec(self, options: dict) -> Codec | None:
+        """How one weight is stored in the studio's layout of the packed checkpoint, and read back; None where
+        each layer has its own (an automatic mix)."""
+        return None
 
     def time_prior(self, options: dict) -> Prior:
         """Quantizing (the format's own rate) and the evaluation in torch with the checkpoint and its base row,

@@ -9,7 +9,7 @@ from studio.evaluation.torch_backend import compute_dtype
 from studio.models import ModelFacts
 from studio.recipes import formats, packed
 from studio.recipes.base import Option, Requirements
-from studio.recipes.hf import KEEP_OPTION, PackedRecipe, group_size_problem, keep_patterns
+from studio.recipes.hf import KEEP_OPTION, Codec, PackedRecipe, group_size_problem, keep_patterns
 from studio.stages import StageContext
 
 GROUP_SIZES = (32, 64, 128, 256)
@@ -47,19 +47,22 @@ class Int8RTNRecipe(PackedRecipe):
     def is_emulated(self, options: dict) -> bool:
         return True
 
+    def codec(self, options: dict) -> Codec:
+        group = self._group(options)
+        return Codec(partial(formats.quantize_int8, symmetric=options["scheme"] == "symmetric", group_size=group),
+                     partial(formats.dequantize_int8, group_size=group))
+
     def quantize(self, ctx: StageContext) -> Path:
         out = self.new_artifact_dir(ctx)
         o = ctx.options
-        quantize = partial(formats.quantize_int8, symmetric=o["scheme"] == "symmetric", group_size=self._group(o))
-        layers = packed.write_packed(ctx.model.path, out, self.name, o, quantize, keep_patterns(o),
+        layers = packed.write_packed(ctx.model.path, out, self.name, o, self.codec(o).quantize, keep_patterns(o),
                                      lambda f: ctx.report(f, None))
         ctx.report(1.0, f"int8-rtn: {len(layers)} linear layers quantized ({o['scheme']}, {o['granularity']})")
         return out
 
     def load(self, artifact: Path, device: str):
         options = packed.read_metadata(artifact)["options"]
-        return packed.load_packed(artifact, partial(formats.dequantize_int8, group_size=self._group(options)),
-                                  device, compute_dtype(device))
+        return packed.load_packed(artifact, self.codec(options).dequantize, device, compute_dtype(device))
 
     def load_snippet(self, artifact: Path) -> str:
         return packed.load_snippet("int8-rtn", artifact, "packed INT8, expanded on load")

@@ -40,14 +40,16 @@ PARTS_PREFIX = {"studio": "{}.weight.", "transformers": "{}."}
 TRANSFORMERS_PARTS = ("weight", "weight_scale_inv")
 
 
-def write_packed(source: Path, out: Path, recipe: str, options: dict, quantize: Quantizer,
+def write_packed(source: Path, out: Path, recipe: str, options: dict, quantize: Quantizer | None,
                  keep: list[str], progress: Callable[[float], None],
-                 quantization_config: Callable[[list[str]], dict] | None = None) -> list[str]:
+                 quantization_config: Callable[[list[str]], dict] | None = None,
+                 mix: dict[str, tuple[str, Quantizer]] | None = None) -> list[str]:
     """Quantize every eligible Linear of the checkpoint at `source` into `out`; returns their names.
 
     With `quantization_config` (given the names of the Linears left alone), the parts are stored
     under the layer's own name (`<layer>.weight`, `<layer>.weight_scale_inv`) and config.json gets
-    that config: a checkpoint transformers loads itself."""
+    that config: a checkpoint transformers loads itself. With `mix` (layer -> its format's name and quantizer: an
+    automatic mix), each layer named there is stored in its own format, recorded in the metadata."""
     import torch
     model = empty_model(source)
     layers = quantizable_linears(model, keep)
@@ -61,7 +63,8 @@ def write_packed(source: Path, out: Path, recipe: str, options: dict, quantize: 
     names, read = _checkpoint_tensors(source, model, layers)
     by_weight = {f"{name}.weight": name for name in layers}
     metadata = {"format": "pt", "studio_recipe": recipe, "studio_options": json.dumps(options),
-                "studio_layers": json.dumps(layers), "studio_layout": layout}
+                "studio_layers": json.dumps(layers), "studio_layout": layout,
+                **({"studio_mix": json.dumps({layer: fmt for layer, (fmt, _) in mix.items()})} if mix else {})}
     writer = ShardWriter(out, metadata, max_entries=len(names) * MAX_PARTS)
     done = 0
     for name in names:
@@ -69,7 +72,8 @@ def write_packed(source: Path, out: Path, recipe: str, options: dict, quantize: 
         if name not in by_weight:
             writer.add(name, sixteen_bit(tensor))
             continue
-        for part, q in quantize(tensor).items():
+        layer_quantize = mix[by_weight[name]][1] if mix and by_weight[name] in mix else quantize
+        for part, q in layer_quantize(tensor).items():
             writer.add(PARTS_PREFIX[layout].format(by_weight[name]) + part, q)
         done += 1
         progress(done / len(layers))
@@ -193,18 +197,21 @@ def read_metadata(artifact: Path) -> dict:
     layout = meta.get("studio_layout") or ("transformers" if "quantization_config" in json.loads(
         (artifact / "config.json").read_text()) else "studio")
     return {"recipe": meta["studio_recipe"], "options": json.loads(meta["studio_options"]),
-            "layers": json.loads(meta["studio_layers"]), "layout": layout}
+            "layers": json.loads(meta["studio_layers"]), "layout": layout,
+            "mix": json.loads(meta.get("studio_mix", "{}"))}
 
 
 class PackedWeights:
     """A packed artifact read by the names of the model's own parameters: a quantized layer's weight is its
-    parts expanded by `dequantize`, anything else the stored tensor. Without `dequantize`, only the parts
-    themselves are read (`read_part`)."""
+    parts expanded by `dequantize` (or by its own, `by_layer`, in a mix), anything else the stored tensor.
+    Without `dequantize`, only the parts themselves are read (`read_part`)."""
 
-    def __init__(self, artifact: Path, dequantize: Dequantizer | None = None):
+    def __init__(self, artifact: Path, dequantize: Dequantizer | None = None,
+                 by_layer: dict[str, Dequantizer] | None = None):
         meta = read_metadata(artifact)
         self._stored = SafetensorsWeights(artifact)
         self._dequantize = dequantize
+        self._by_weight = {f"{layer}.weight": fn for layer, fn in (by_layer or {}).items()}
         self._parts = {f"{layer}.weight": _parts(layer, meta["layout"], self._stored.names())
                        for layer in meta["layers"]}
         parts = {n for names in self._parts.values() for n in names.values()}
@@ -218,7 +225,8 @@ class PackedWeights:
 
     def read(self, name: str, dtype):
         if name in self._parts:
-            return self._dequantize({part: self._stored.read(n) for part, n in self._parts[name].items()}).to(dtype)
+            dequantize = self._by_weight.get(name, self._dequantize)
+            return dequantize({part: self._stored.read(n) for part, n in self._parts[name].items()}).to(dtype)
         return self._stored.read(name, dtype)
 
     def read_part(self, name: str, part: str) -> torch.Tensor:
@@ -234,10 +242,11 @@ def _parts(layer: str, layout: str, stored: list[str]) -> dict[str, str]:
     return {n[len(start):]: n for n in stored if n.startswith(start)}
 
 
-def load_packed(artifact: Path, dequantize: Dequantizer, device: str, dtype) -> torch.nn.Module:
+def load_packed(artifact: Path, dequantize: Dequantizer | None, device: str, dtype,
+                by_layer: dict[str, Dequantizer] | None = None) -> torch.nn.Module:
     """The model with each quantized weight expanded to `dtype`: held whole when that fits, else streamed."""
     model = empty_model(artifact, dtype)
-    weights = PackedWeights(artifact, dequantize)
+    weights = PackedWeights(artifact, dequantize, by_layer)
     if device == "cpu" and must_stream(4 * sum(p.numel() for p in model.parameters())):
         return stream_weights(model, weights, dtype)
     unexpected = [n for n in weights.names() if n not in model.state_dict()]

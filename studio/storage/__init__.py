@@ -107,6 +107,8 @@ def _create_tables(engine: Engine) -> None:
                     continue
                 kind = column.type.compile(engine.dialect)
                 default = " DEFAULT 0" if kind.upper() == "BOOLEAN" else ""
+                if column.server_default is not None:  # what the rows already there hold
+                    default = " DEFAULT '{}'".format(str(column.server_default.arg).replace("'", "''"))
                 conn.exec_driver_sql(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}{default}')
                 if column.name == "recipe_name":
                     _backfill_recipe_names(conn, table.name)

@@ -125,6 +125,9 @@ class SensitivityMap(SQLModel, table=True):
     """How much each tensor of a model hurts at a low type (studio.sensitivity), measured by a job."""
     id: int | None = Field(default=None, primary_key=True)
     job_id: int = Field(index=True)
+    # the format family whose types were measured: llama.cpp's on the GGUF ("gguf"), the studio's own formats on
+    # the checkpoint's linear layers ("hf"; a server default: older databases hold only GGUF maps)
+    family: str = Field(default="gguf", sa_column_kwargs={"server_default": "gguf"})
     model: str
     model_key: str = Field(index=True)
     calibration_sha: str
@@ -135,5 +138,7 @@ class SensitivityMap(SQLModel, table=True):
     low_types: dict = Field(default_factory=dict, sa_column=Column(JSON))  # tensor name -> the low type measured
     added_kld: dict = Field(default_factory=dict, sa_column=Column(JSON))  # tensor name -> mean KLD it adds
     baseline_kld: float  # the model at the high type, against its F16
+    # tensor name -> {format: its weight error's energy over the low format's} (HF maps: what costs the others)
+    relative_error: dict | None = Field(default=None, sa_column=Column(JSON))
     seconds: float
     created_at: datetime = Field(default_factory=utcnow)
