@@ -28,7 +28,8 @@ class Tensor:
 
 @dataclass(frozen=True)
 class Architecture:
-    """What the weights and the KV cache of a Llama-family model (dense or mixture-of-experts) depend on."""
+    """What the weights and the KV cache of a Llama-family model (dense or mixture-of-experts, and Gemma 2 and 3's
+    extra norms) depend on."""
     layers: int
     hidden: int
     intermediate: int
@@ -41,6 +42,8 @@ class Architecture:
     qkv_bias: bool = False  # Qwen2 adds a bias to q, k and v
     sliding_window: int | None = None  # tokens a sliding-window layer attends to
     sliding_layers: int = 0  # how many of the layers use that window (Gemma 2: every other; Gemma 3: 5 of 6)
+    post_norms: bool = False  # Gemma 2 and 3 also normalise the attention's and the MLP's outputs
+    qk_norm: bool = False  # Gemma 3 normalises each head's q and k (a head_dim-wide norm each)
     source: str = "config.json"
 
     @classmethod
@@ -53,11 +56,13 @@ class Architecture:
         intermediate = expert_width or c.get("intermediate_size") or 4 * hidden
         layers = c.get("num_hidden_layers") or 0
         window, sliding = _sliding(c, layers)
+        model_type = c.get("model_type") or config.get("model_type")
         return cls(layers=layers, hidden=hidden, intermediate=intermediate, heads=heads,
                    kv_heads=c.get("num_key_value_heads") or heads, head_dim=c.get("head_dim") or hidden // heads,
                    vocab=c.get("vocab_size") or 0, tied_embeddings=bool(c.get("tie_word_embeddings", False)),
                    experts=experts, qkv_bias=c.get("model_type") == "qwen2" or bool(c.get("attention_bias")),
-                   sliding_window=window, sliding_layers=sliding, source=source)
+                   sliding_window=window, sliding_layers=sliding, post_norms=model_type in POST_NORMS,
+                   qk_norm=model_type in QK_NORMS, source=source)
 
     @property
     def gqa(self) -> int:
@@ -78,6 +83,12 @@ class Architecture:
             if self.qkv_bias:
                 out += [Tensor(b + "attn_q.bias", (q,)), Tensor(b + "attn_k.bias", (kv,)),
                         Tensor(b + "attn_v.bias", (kv,))]
+            if self.qk_norm:
+                out += [Tensor(b + "attn_q_norm.weight", (self.head_dim,)),
+                        Tensor(b + "attn_k_norm.weight", (self.head_dim,))]
+            if self.post_norms:
+                out += [Tensor(b + "post_attention_norm.weight", (self.hidden,)),
+                        Tensor(b + "post_ffw_norm.weight", (self.hidden,))]
             out += self._mlp(b)
         return out
 
@@ -112,6 +123,12 @@ class Architecture:
     def embedding_elements(self) -> int:
         """The 16-bit tensors quantizers keep: the embedding, and the output matrix when it is its own."""
         return self.vocab * self.hidden * (1 if self.tied_embeddings else 2)
+
+
+# The model types (a config's, or its text_config's) whose layers carry llama.cpp's post_attention_norm and
+# post_ffw_norm, and attn_q_norm and attn_k_norm: 1-D, kept in F32, never quantized, but in the file's size.
+POST_NORMS = frozenset({"gemma2", "gemma3", "gemma3_text"})
+QK_NORMS = frozenset({"gemma3", "gemma3_text"})
 
 
 # A decoder layer's matrices: llama.cpp's tensor group -> the transformers module (Llama-family naming)

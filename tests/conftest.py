@@ -14,7 +14,7 @@ import pytest
 
 from studio.config import REPO_ROOT, Settings
 from tests.fleet import free_port
-from tests.models import build_smollm2_checkpoint, build_tiny_llama, smollm2_gguf
+from tests.models import build_gemma3_checkpoint, build_smollm2_checkpoint, build_tiny_llama, smollm2_gguf
 from tests.ollama_standin import OllamaStandIn, smollm2_q4_k_m, store_gguf_result
 
 # A run started in the background by a non-interactive shell (a CI script, `make test &`) inherits SIGINT
@@ -39,6 +39,12 @@ def studio_cache() -> Path:
 @pytest.fixture(scope="session")
 def smol(studio_cache) -> Path:
     return build_smollm2_checkpoint(studio_cache / "test-models")
+
+
+@pytest.fixture(scope="session")
+def gemma3(studio_cache) -> Path:
+    """Gemma 3 270M: a second real architecture (262k vocabulary, 640-wide rows, q/k norms, windowed layers)."""
+    return build_gemma3_checkpoint(studio_cache / "test-models")
 
 
 @pytest.fixture(scope="session")

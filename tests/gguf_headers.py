@@ -8,12 +8,8 @@ from pathlib import Path
 import numpy as np
 from gguf import GGMLQuantizationType, GGUFReader, GGUFWriter
 
-from studio.architecture import Architecture, Tensor
+from studio.architecture import Architecture
 from studio.gguf_mix import ALIGNMENT, base_type, tensor_bytes
-
-
-# Gemma 2's layers have two norms more than Llama's, and alternate sliding-window and global attention.
-GEMMA2_NORMS = ("post_attention_norm", "post_ffw_norm")
 
 
 def write_header_only_gguf(path: Path, arch: Architecture, gguf_arch: str = "llama",
@@ -39,8 +35,6 @@ def write_header_only_gguf(path: Path, arch: Architecture, gguf_arch: str = "lla
         writer.add_sliding_window(arch.sliding_window)
         writer.add_key_length(arch.head_dim)
         writer.add_value_length(arch.head_dim)
-        tensors += [Tensor(f"blk.{i}.{norm}.weight", (arch.hidden,))
-                    for i in range(arch.layers) for norm in GEMMA2_NORMS]
     if vocabulary_from:
         _copy_vocabulary(writer, vocabulary_from)
     data = 0

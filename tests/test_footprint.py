@@ -4,6 +4,7 @@ choices (`llama-quantize --dry-run`, on SmolLM2's real F16 file and on header-on
 from __future__ import annotations
 
 import collections
+import json
 import re
 import subprocess
 import sys
@@ -85,6 +86,24 @@ def test_every_file_type_on_smollm2_gets_llama_cpps_own_mix(tools, smol_f16, smo
         predicted = gguf_mix.tensor_types(smol_facts.shape, file_type, gguf_mix.Overrides(imatrix=imatrix))
         assert by_category(predicted) == by_category(types), file_type
         size = gguf_mix.gguf_size(smol_facts.shape, file_type, gguf_mix.Overrides(imatrix=imatrix))
+        assert size.tensor_bytes == pytest.approx(quant_bytes, rel=1e-3, abs=0.01 * 2**20), file_type
+
+
+def test_gemma3_s_file_is_the_tensors_counted_and_gets_llama_cpps_own_mix(tools, gemma3, studio_cache, tmp_path):
+    """A second real architecture, converted by llama.cpp: every tensor's name and shape as counted from its
+    config (q/k norms and post-norms included), and each plain file type's mix and size as llama-quantize chooses
+    them (640-wide rows: the k-quants fall back to 32-wide types)."""
+    from studio.gguf_header import read_layout
+    f16 = tmp_path / "gemma3-f16.gguf"
+    cmd, env = convert_command(studio_cache, gemma3, f16)
+    subprocess.run(cmd, env=env, check=True, capture_output=True, timeout=900)
+    shape = Architecture.from_config(json.loads((gemma3 / "config.json").read_text()))
+    written = {t.name: t.dims for t in read_layout(f16).tensors}
+    assert written == {t.name: tuple(t.ne) for t in shape.tensors()}
+    for file_type in ("Q4_K_M", "Q3_K_S", "Q5_K_S", "Q6_K", "Q8_0", "Q4_0"):
+        types, quant_bytes = dry_run(tools, f16, file_type)
+        assert by_category(gguf_mix.tensor_types(shape, file_type, gguf_mix.Overrides())) == by_category(types)
+        size = gguf_mix.gguf_size(shape, file_type, gguf_mix.Overrides())
         assert size.tensor_bytes == pytest.approx(quant_bytes, rel=1e-3, abs=0.01 * 2**20), file_type
 
 
@@ -191,7 +210,7 @@ def context_models(smol_f16, smol_facts, tmp_path_factory) -> dict[str, tuple[Pa
     folder = tmp_path_factory.mktemp("contexts")
     eight = replace(KNOWN["Llama-3.1-8B"], vocab=smol_facts.shape.vocab)
     gemma = Architecture(26, 2304, 9216, 8, 4, 256, smol_facts.shape.vocab, True, sliding_window=4096,
-                         sliding_layers=13)
+                         sliding_layers=13, post_norms=True)
     return {"smollm2": (smol_f16, smol_facts.shape),
             "8b": (write_header_only_gguf(folder / "8b.gguf", eight, vocabulary_from=smol_f16), eight),
             "gemma2": (write_header_only_gguf(folder / "gemma2.gguf", gemma, "gemma2", smol_f16), gemma)}

@@ -125,3 +125,35 @@ def test_recommendations_come_from_measured_results_when_there_are_some():
     # Without results, on a CPU: the table's answer agrees with its own caveat.
     table = recommend.recommend("fast-quantization", hw(None))
     assert not table.measured and table.recipes[0] != "gptq" and "GPTQ" in table.caveat
+
+
+# Gemma 3 270M's config.json (transformers 5 writes `layer_types`; older ones `sliding_window_pattern: 6`).
+GEMMA3_270M = {"architectures": ["Gemma3ForCausalLM"], "model_type": "gemma3_text", "hidden_size": 640,
+               "intermediate_size": 2048, "num_hidden_layers": 18, "num_attention_heads": 4, "num_key_value_heads": 1,
+               "head_dim": 256, "vocab_size": 262144, "sliding_window": 512, "tie_word_embeddings": True,
+               "layer_types": (["sliding_attention"] * 5 + ["full_attention"]) * 3}
+
+
+@pytest.mark.parametrize("config", [
+    GEMMA3_270M,
+    {**{k: v for k, v in GEMMA3_270M.items() if k != "layer_types"}, "sliding_window_pattern": 6},
+    {"architectures": ["Gemma3ForConditionalGeneration"], "model_type": "gemma3", "text_config": GEMMA3_270M},
+])
+def test_gemma3_has_its_four_extra_norms_and_five_windowed_layers_in_six(config):
+    """llama.cpp's file of Gemma 3 270M: 236 tensors, 268,098,176 parameters (the checkpoint's safetensors count),
+    each layer with attn_q_norm and attn_k_norm (head_dim wide) and post_attention_norm and post_ffw_norm."""
+    shape = architecture.Architecture.from_config(config)
+    names = {t.name: t.ne for t in shape.tensors()}
+    assert len(names) == 236 and shape.n_params == 268_098_176
+    assert names["blk.17.attn_q_norm.weight"] == names["blk.17.attn_k_norm.weight"] == (256,)
+    assert names["blk.0.post_attention_norm.weight"] == names["blk.0.post_ffw_norm.weight"] == (640,)
+    assert "output.weight" not in names  # tied
+    assert (shape.sliding_window, shape.sliding_layers) == (512, 15)
+
+
+def test_gemma2_has_its_post_norms_but_no_qk_norms():
+    config = {"model_type": "gemma2", "hidden_size": 2304, "num_hidden_layers": 26, "num_attention_heads": 8,
+              "num_key_value_heads": 4, "head_dim": 256, "vocab_size": 256000, "sliding_window": 4096,
+              "intermediate_size": 9216, "tie_word_embeddings": True}
+    names = {t.name for t in architecture.Architecture.from_config(config).tensors()}
+    assert "blk.25.post_ffw_norm.weight" in names and not any("attn_q_norm" in n for n in names)
