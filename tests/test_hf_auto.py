@@ -57,9 +57,12 @@ def test_the_hf_map_measures_every_linear_layer_as_a_direct_loop_does(hf_map, ti
     assert found["family"] == "hf" and {t["name"] for t in found["tensors"]} == {n for n, _, _ in arch.linears()}
     assert all(t["low_type"] == "mxfp4" for t in found["tensors"])
     top = found["tensors"][0]["name"]
+    measured = {t["name"]: t["added_kld"] for t in found["tensors"]}
     tokens, bos = tokenize(tiny, calibration_path("builtin").read_bytes().decode("utf-8"))  # CRLF kept, as the job
-    direct = _direct_kld(tiny, top, tokens, bos, Protocol(128, 2))
-    assert found["tensors"][0]["added_kld"] == pytest.approx(direct, rel=1e-3, abs=1e-7) and direct > 0
+    # the first layer's and the last layer's (the map reran only the layers from there on)
+    for layer in ("model.layers.0.self_attn.q_proj", "model.layers.1.mlp.down_proj"):
+        direct = _direct_kld(tiny, layer, tokens, bos, Protocol(128, 2))
+        assert measured[layer] == pytest.approx(direct, rel=1e-3, abs=1e-7) and direct > 0, layer
     from transformers import AutoModelForCausalLM
     weight = AutoModelForCausalLM.from_pretrained(str(tiny), dtype=torch.float32).get_submodule(top).weight.data
     energy = {fmt: float(((back - weight) ** 2).sum()) for fmt, back in (
