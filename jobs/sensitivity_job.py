@@ -47,7 +47,7 @@ class SensitivityRunner(JobRunner):
         cache.mkdir(parents=True, exist_ok=True)
         self.model = model
         ctx = StageContext(job.id, model, {}, tmp, cache, settings.cache_dir, self.report, self.run_logged, self.enter)
-        protocol = Protocol(job.n_ctx, job.max_chunks)
+        protocol = sensitivity.map_protocol(job.n_ctx, job.max_chunks)
         measure = self.measure_hf if (job.options or {}).get("family") == "hf" else self.measure_gguf
         found = measure(ctx, protocol, load_text(Path(job.eval_text_path)))
         self.enter(Stage.STORE)

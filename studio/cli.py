@@ -37,7 +37,8 @@ def _parser() -> argparse.ArgumentParser:
     se.add_argument("--calibration", default="builtin", help="UTF-8 text, disjoint from the evaluation text "
                     "(default: the built-in WikiText-2 slice)")
     se.add_argument("--ctx", type=int, default=512)
-    se.add_argument("--chunks", type=int, default=2, help="chunks of the calibration text each tensor is scored on")
+    se.add_argument("--chunks", type=int, default=1, help="chunks of the calibration text each tensor is scored on "
+                    "(7/8 of each scored)")
     se.add_argument("--family", default="gguf", help="gguf: llama.cpp's types on the GGUF (for gguf-auto); hf: the "
                     "studio's own formats on the checkpoint's linear layers (for hf-auto)")
     se.add_argument("--wait", action="store_true", help="wait for the map and print it, most sensitive first")

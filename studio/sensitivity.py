@@ -106,6 +106,13 @@ def keep_high(added_kld: dict[str, float], top: int = KEEP_TOP) -> KeepHigh:
 # -- the job that measures a map, and where maps are kept -------------------------------------------------------
 
 JOB_KIND = "sensitivity"  # Job.recipe_name of a sensitivity job (jobs.sensitivity_job runs it)
+# A map scores 7/8 of each forward pass (an evaluation: the second half, as llama-perplexity): a sensitivity ranking
+# needs the tokens more than their long contexts, and one chunk then scores about what two would (447 of 512).
+MAP_CONTEXT_SHARE = 0.125
+
+
+def map_protocol(n_ctx: int, chunks: int) -> Protocol:
+    return Protocol(n_ctx, chunks, MAP_CONTEXT_SHARE)
 HIGH_TYPE = "Q8_0"
 
 
@@ -117,7 +124,7 @@ class MapRequest:
     model: str
     calibration: str = "builtin"  # the built-in WikiText-2 slice, disjoint from the evaluation sample, or a file
     n_ctx: int = 512
-    chunks: int = 2
+    chunks: int = 1
     family: str = "gguf"
 
 
@@ -128,7 +135,7 @@ def submit(settings, req: MapRequest, enqueue) -> int:
         text = calibration_path(req.calibration)
         if req.calibration != "builtin":
             text = confine(text.expanduser().absolute(), (settings.workspace, *settings.model_dirs), "calibration")
-        Protocol(req.n_ctx, req.chunks)
+        map_protocol(req.n_ctx, req.chunks)
         sha = text_sha(text)
     except (ModelError, TextError, ProtocolError, OSError) as exc:
         raise PreflightError([str(exc)]) from exc

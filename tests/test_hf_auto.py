@@ -12,6 +12,7 @@ import pytest
 
 from studio.architecture import Architecture
 from studio.evaluation.protocol import Protocol
+from studio.sensitivity import map_protocol
 from studio.recipes import formats
 
 
@@ -61,7 +62,7 @@ def test_the_hf_map_measures_every_linear_layer_as_a_direct_loop_does(hf_map, ti
     tokens, bos = tokenize(tiny, calibration_path("builtin").read_bytes().decode("utf-8"))  # CRLF kept, as the job
     # the first layer's and the last layer's (the map reran only the layers from there on)
     for layer in ("model.layers.0.self_attn.q_proj", "model.layers.1.mlp.down_proj"):
-        direct = _direct_kld(tiny, layer, tokens, bos, Protocol(128, 2))
+        direct = _direct_kld(tiny, layer, tokens, bos, map_protocol(128, 2))
         assert measured[layer] == pytest.approx(direct, rel=1e-3, abs=1e-7) and direct > 0, layer
     from transformers import AutoModelForCausalLM
     weight = AutoModelForCausalLM.from_pretrained(str(tiny), dtype=torch.float32).get_submodule(top).weight.data

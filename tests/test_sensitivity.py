@@ -14,7 +14,7 @@ from studio.evaluation import llama_backend
 from studio.evaluation.protocol import Protocol
 from studio.gguf_splice import splice
 from studio.llamacpp import ensure_tools
-from studio.sensitivity import low_type, measure
+from studio.sensitivity import low_type, map_protocol, measure
 
 CALIBRATION_CHARS = 12_000
 
@@ -104,7 +104,7 @@ def test_the_sensitivity_job_maps_every_tensor_of_the_model(tiny_map, tiny):
     assert all(t["low_type"] == "Q2_K" for t in found["tensors"])  # 256-wide rows take the lowest k-quant
     klds = [t["added_kld"] for t in found["tensors"]]
     assert klds == sorted(klds, reverse=True) and all(np.isfinite(klds)) and klds[0] > 0
-    assert found["tokens_scored"] == 2 * Protocol(128).scored_per_chunk
+    assert found["tokens_scored"] == 2 * map_protocol(128, 2).scored_per_chunk == 2 * 111
     log = run_cli(["log", str(found["sensitivity_job"])], env).stdout
     assert "== stage: sensitivity" in log and f"{len(tensors(arch))} tensors, each alone at its low type" in log
     refused = run_cli(["sensitivity", "--model", str(tiny), "--chunks", "0"], env)

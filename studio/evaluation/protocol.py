@@ -29,6 +29,9 @@ class ProtocolError(ValueError):
 class Protocol:
     n_ctx: int = 512
     max_chunks: int | None = None
+    # the share of each chunk that is context only: llama-perplexity's half for every evaluation; a sensitivity map
+    # scores more of each forward pass (studio.sensitivity.map_protocol)
+    context_share: float = 0.5
 
     def __post_init__(self):
         if self.n_ctx < 16:
@@ -41,7 +44,7 @@ class Protocol:
 
     @property
     def first_scored(self) -> int:
-        return self.n_ctx // 2
+        return int(self.n_ctx * self.context_share)
 
     @property
     def scored_per_chunk(self) -> int:
