@@ -194,7 +194,8 @@ def test_the_sensitivity_map_on_compare(tmp_path, studio_cache, tiny):
         _wait_until(lambda: overrides.input_value() == keep)
         model = page.locator("#model-input input").first
         assert model.input_value() == str(tiny)
-        page.locator("#hf-recipes").get_by_role("checkbox", name="int8-rtn").check()  # shows its options
+        page.locator("#hf-recipes").get_by_role("checkbox", name="int8-rtn").check()  # shows its options, folded
+        page.locator("#options-int8-rtn").get_by_text("INT8 round-to-nearest options").click()
         hf_keep = page.locator("#opt-int8-rtn-keep textarea, #opt-int8-rtn-keep input").first.input_value()
         assert hf_keep.count("model.layers.") == sum(1 for part in keep.split(",") if part.startswith("blk"))
         overrides.scroll_into_view_if_needed()
