@@ -146,6 +146,8 @@ def submit(settings, req: MapRequest, enqueue) -> int:
         where = "llama.cpp's GGUF" if req.family == "gguf" else "the checkpoint's linear layers"
         raise PreflightError([f"{model.architecture}: the sensitivity map is measured on {where} of a causal "
                               "language model with a known shape"])
+    if req.family == "hf":
+        _check_memory(model, map_protocol(req.n_ctx, req.chunks))
     key = hashlib.sha256(f"{JOB_KIND}|{req.family}|{model.key}|{sha}|{req.n_ctx}|{req.chunks}".encode()
                          ).hexdigest()[:24]
     with session(settings.db_url) as s:
@@ -161,6 +163,17 @@ def submit(settings, req: MapRequest, enqueue) -> int:
 
 
 # In the model's cache, per family: the latest map, for recipes (which see no database)
+def _check_memory(model, protocol: Protocol) -> None:
+    import psutil
+
+    from studio.sensitivity_hf import memory_bytes
+    need = memory_bytes(model.n_params, model.shape.layers, model.shape.hidden, protocol)
+    available = psutil.virtual_memory().available
+    if need > available:
+        raise PreflightError([f"the HF sensitivity map holds the checkpoint in float32: about {need / 2**30:.1f} GiB, "
+                              f"{available / 2**30:.1f} GiB available here (the GGUF map, --family gguf, streams)"])
+
+
 MAP_FILES = {"gguf": "sensitivity-map.json", "hf": "sensitivity-map-hf.json"}
 
 

@@ -36,6 +36,13 @@ class HFSensitivity:
     seconds: float
 
 
+def memory_bytes(n_params: int, layers: int, hidden: int, protocol: Protocol) -> int:
+    """What the map holds: the checkpoint in float32, one layer's outputs per decoder layer and chunk (replayed),
+    and torch's floor (measured about 0.5 GiB for the process with transformers)."""
+    chunks = protocol.max_chunks or 1
+    return 4 * n_params + 4 * layers * chunks * protocol.n_ctx * hidden + 512 * 2**20
+
+
 def codec(fmt: str):
     recipe = recipes.get(fmt)
     return recipe.codec(recipe.defaults())

@@ -155,6 +155,24 @@ def test_an_automatic_mix_is_refused_without_a_map_or_a_single_budget(tmp_path, 
         assert proc.returncode == 2 and expected in proc.stderr, (options, proc.stderr)
 
 
+def test_an_hf_map_of_a_model_too_big_to_hold_is_refused_with_its_numbers(tmp_path, studio_cache, smol):
+    """The HF map holds the checkpoint in float32: at the 8 B shape that is ~30 GiB, refused on a machine with less
+    (the figure checked against the shape's own count), while the GGUF map, which streams, is not refused for it."""
+    import psutil
+
+    from tests.conftest import make_env, run_cli
+    from tests.models import LLAMA_8B, SMOL_VOCAB, build_sparse_checkpoint
+    model = build_sparse_checkpoint(tmp_path / "models" / "llama-8b-shape", LLAMA_8B, smol)
+    env = make_env(tmp_path / "ws", studio_cache, [model.parent])
+    need = 4 * LLAMA_8B.n_params(SMOL_VOCAB) + 4 * 32 * 512 * 4096 + 512 * 2**20
+    if need < psutil.virtual_memory().available:
+        pytest.skip("this machine holds an 8 B model in float32")
+    refused = run_cli(["sensitivity", "--family", "hf", "--model", str(model)], env)
+    assert refused.returncode == 2, refused.stderr
+    assert f"holds the checkpoint in float32: about {need / 2**30:.1f} GiB" in refused.stderr
+    assert run_cli(["sensitivity", "--model", str(model)], env).returncode == 0  # queued: llama.cpp streams it
+
+
 def test_the_heatmap_shows_every_tensor_with_its_numbers_and_the_overrides_keep_the_worst():
     from components.sensitivity_view import heatmap_html
     from studio.sensitivity import keep_high
