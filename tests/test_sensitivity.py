@@ -111,8 +111,8 @@ def test_the_sensitivity_job_maps_every_tensor_of_the_model(tiny_map, tiny):
     assert refused.returncode == 2 and "max chunks must be at least 1" in refused.stderr
 
 
-@pytest.mark.parametrize("target_bpw", [5.0, 3.5])
-def test_an_automatic_mix_is_the_allocation_s_choice_within_its_budget(tiny_map, tiny, target_bpw):
+@pytest.mark.parametrize("target_bpw,imatrix", [(5.0, "on"), (3.5, "off")])
+def test_an_automatic_mix_is_the_allocation_s_choice_within_its_budget(tiny_map, tiny, target_bpw, imatrix):
     """gguf-auto at a bits-per-weight budget: llama.cpp wrote the types the allocation chose from the map, and the
     matrices take no more than the budget."""
     from gguf import GGMLQuantizationType, GGUFReader
@@ -124,7 +124,8 @@ def test_an_automatic_mix_is_the_allocation_s_choice_within_its_budget(tiny_map,
     from tests.conftest import run_cli
     env, found = tiny_map
     proc = run_cli(["quantize", "--model", str(tiny), "--recipe", "gguf-auto", "--option",
-                    f"gguf-auto.target_bpw={target_bpw}", "--option", "gguf-auto.checkpoint_kld=false", "--ctx", "128",
+                    f"gguf-auto.target_bpw={target_bpw}", "--option", "gguf-auto.checkpoint_kld=false", "--option",
+                    f"gguf-auto.imatrix={imatrix}", "--ctx", "128",
                     "--max-chunks", "2", "--prompt", "Hi", "--max-new-tokens", "4", "--wait", "--json"], env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     [row] = json.loads(proc.stdout)
@@ -136,7 +137,10 @@ def test_an_automatic_mix_is_the_allocation_s_choice_within_its_budget(tiny_map,
     assert {n: GGMLQuantizationType(written[n].tensor_type).name for n in mix.types} == mix.types
     elements = sum(t.elements for t in tensors(model.shape))
     assert sum(int(written[n].n_bytes) for n in mix.types) <= elements * target_bpw / 8
-    assert row["recipe"] == f"gguf:auto@{target_bpw:g}bpw" and row["kld_mean"] > 0
+    assert row["recipe"] == f"gguf:auto@{target_bpw:g}bpw" + ("+imatrix" if imatrix == "on" else "")
+    assert row["kld_mean"] > 0
+    log = run_cli(["log", str(row["job_id"])], env).stdout
+    assert ("== stage: imatrix" in log) == ("load_imatrix: loaded" in log) == (imatrix == "on")
     made_with = row["made_with"]  # the row says what it was made from: the map's job and every tensor's type
     assert made_with["sensitivity_job"] == found["sensitivity_job"] and made_with["tensor_types"] == mix.types
     assert made_with["predicted_kld"] == pytest.approx(mix.cost)

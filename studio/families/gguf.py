@@ -33,10 +33,10 @@ def ensure_base_gguf(ctx: StageContext) -> Path:
     return target
 
 
-def convert_stage(ctx: StageContext) -> None:
+def convert_stage(ctx: StageContext) -> Path:
     """The stage a GGUF recipe starts with: the model's F16 GGUF (cached)."""
     ctx.enter_stage(Stage.CONVERT)
-    ensure_base_gguf(ctx)
+    return ensure_base_gguf(ctx)
 
 
 def convert_stages(ctx: StageContext) -> tuple[Stage, ...]:

@@ -16,7 +16,7 @@ from gguf import QK_K, LlamaFileType
 
 from studio import memory
 from studio.evaluation.texts import text_sha
-from studio.families.gguf import FAMILY, convert_stages, ensure_base_gguf
+from studio.families.gguf import FAMILY, convert_stage, convert_stages
 from studio.gguf_mix import Overrides, gguf_size
 from studio.llamacpp import ensure_tools, file_lock, supported_architectures
 from studio.models import CAUSAL_LM_SUFFIXES, ModelFacts
@@ -137,8 +137,7 @@ class GGUFRecipe(Recipe):
 
     def prepare(self, ctx: StageContext) -> None:
         """The F16 GGUF (convert), then the tools and importance matrix when the options need them."""
-        ctx.enter_stage(Stage.CONVERT)
-        base = ensure_base_gguf(ctx)
+        base = convert_stage(ctx)
         if self.needs_tools(ctx.options):
             tools = ensure_tools(ctx.shared_cache, log=lambda line: ctx.report(0.0, line))
             if self.uses_imatrix(ctx.options):

@@ -20,7 +20,7 @@ from studio.gguf_mix import block
 from studio.llamacpp import ensure_tools
 from studio.models import ModelFacts
 from studio.recipes.base import Option, Recipe, Requirements
-from studio.recipes.gguf import CHECKPOINT_PRIOR, CONVERTIBLE_SUFFIXES, GGUF_PRIOR
+from studio.recipes.gguf import CHECKPOINT_PRIOR, CONVERTIBLE_SUFFIXES, GGUF_PRIOR, ensure_imatrix, imatrix_path
 from studio.sensitivity import HIGH_TYPE, MAP_FILES, read_map_file
 from studio.stages import Stage, StageContext
 from studio.timing import Prior
@@ -36,6 +36,11 @@ class GGUFAutoRecipe(Recipe):
                minimum=0.0, maximum=16.0),
         Option("max_kld", "float", 0.0, "the smallest mix whose predicted added KLD stays under this (e.g. 0.02); "
                "0: use target_bpw", minimum=0.0, maximum=10.0),
+        Option("imatrix", "choice", "on", "quantize every tensor with the importance matrix of the calibration "
+               "text (llama-imatrix), as the stock presets do for their low types", choices=("on", "off")),
+        Option("imatrix_text", "path", "builtin", "calibration text for the importance matrix: 'builtin' (a "
+               "WikiText-2 slice disjoint from the evaluation sample) or a UTF-8 file in the workspace",
+               choices=("builtin",)),
         Option("checkpoint_kld", "bool", True, "also compare with the HF checkpoint (llama.cpp against torch on "
                "the same token ids)"),
     )
@@ -43,9 +48,8 @@ class GGUFAutoRecipe(Recipe):
                                 note="needs the model's sensitivity map: python -m studio sensitivity --model M")
 
     def label(self, options: dict) -> str:
-        if options["target_bpw"]:
-            return f"gguf:auto@{options['target_bpw']:g}bpw"
-        return f"gguf:auto@kld≤{options['max_kld']:g}"
+        budget = f"{options['target_bpw']:g}bpw" if options["target_bpw"] else f"kld≤{options['max_kld']:g}"
+        return f"gguf:auto@{budget}" + ("+imatrix" if options["imatrix"] == "on" else "")
 
     def preflight(self, model: ModelFacts, options: dict, settings) -> list[str]:
         if not model.architecture.endswith(CONVERTIBLE_SUFFIXES) or model.shape is None:
@@ -60,6 +64,10 @@ class GGUFAutoRecipe(Recipe):
             choose(model, options, found)
         except AllocationError as exc:
             return [str(exc)]
+        if options["imatrix"] == "on":
+            from studio.recipes.calibration import calibration_problems
+            return [p.replace("calibration", "imatrix_text", 1) for p in calibration_problems(
+                {"calibration": options["imatrix_text"], "samples": 1, "seq_len": 512}, settings)]
         return []
 
     def estimate_output_bytes(self, model: ModelFacts, options: dict) -> int:
@@ -76,10 +84,13 @@ class GGUFAutoRecipe(Recipe):
         return memory.gguf_stages(model, "Q4_K_M", options["checkpoint_kld"], budget.ram_available)
 
     def prepare(self, ctx: StageContext) -> None:
-        convert_stage(ctx)
+        base = convert_stage(ctx)
+        if ctx.options["imatrix"] == "on":
+            ensure_imatrix(ctx, ensure_tools(ctx.shared_cache, log=lambda line: ctx.report(0.0, line)), base)
 
     def own_stages(self, ctx: StageContext) -> tuple[Stage, ...]:
-        return convert_stages(ctx)
+        imatrix = ctx.options["imatrix"] == "on" and not imatrix_path(ctx).exists()
+        return convert_stages(ctx) + ((Stage.IMATRIX,) if imatrix else ())
 
     def quantize(self, ctx: StageContext) -> Path:
         found = read_map_file(ctx.cache_dir)
@@ -91,9 +102,11 @@ class GGUFAutoRecipe(Recipe):
         ctx.made_with.update(sensitivity_job=found["job_id"], tensor_types=mix.types, predicted_kld=mix.cost)
         overrides = ctx.tmp_dir / "tensor-types.txt"
         overrides.write_text(tensor_type_file(mix.types))
-        out = ctx.tmp_dir / f"{ctx.model.slug}-{self.label(ctx.options).split(':', 1)[1].replace('≤', '-')}.gguf"
+        name = self.label(ctx.options).split(':', 1)[1].replace('≤', '-').replace('+', '-')
+        out = ctx.tmp_dir / f"{ctx.model.slug}-{name}.gguf"
         tools = ensure_tools(ctx.shared_cache, log=lambda line: ctx.report(0.0, line))
-        ctx.run_logged([str(tools / "llama-quantize"), "--tensor-type-file", str(overrides),
+        imatrix = ["--imatrix", str(imatrix_path(ctx))] if ctx.options["imatrix"] == "on" else []
+        ctx.run_logged([str(tools / "llama-quantize"), *imatrix, "--tensor-type-file", str(overrides),
                         str(base_gguf_path(ctx.cache_dir)), str(out), HIGH_TYPE, str(os.cpu_count() or 1)])
         return out
 
