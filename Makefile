@@ -9,16 +9,16 @@ APT := $(SUDO) apt-get -o DPkg::Lock::Timeout=900
 # llama-cpp-python compiles from source: use every core.
 export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc)
 
-.PHONY: run test test-slow lint bench install install-dev chromium redis golang clean
+.PHONY: run test test-slow lint bench install install-dev chromium redis postgresql golang clean
 
 run: install
 	$(PY) launch.py
 
-test: install-dev chromium redis golang
+test: install-dev chromium redis postgresql golang
 	$(PY) -m ruff check .
 	$(PY) -m pytest -m "not slow"
 
-test-slow: install-dev chromium redis golang
+test-slow: install-dev chromium redis postgresql golang
 	$(PY) -m pytest -m slow
 
 lint: install-dev
@@ -56,6 +56,12 @@ chromium:
 # The multi-worker tests run a real Redis broker on 127.0.0.1.
 redis:
 	@command -v redis-server >/dev/null || { $(APT) update -qq && $(APT) install -y -qq redis-server; }
+
+# The storage tests run each on SQLite and on a throwaway PostgreSQL cluster (initdb and pg_ctl by hand in a temp
+# folder, no system service): Debian's server binaries.
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || \
+		{ $(APT) update -qq && $(APT) install -y -qq postgresql; }
 
 # Ollama runs chat templates with Go's text/template: the template tests render them with it too.
 golang:

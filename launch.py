@@ -12,6 +12,7 @@ import ipaddress  # noqa: E402
 import sys  # noqa: E402
 
 from studio.config import REPO_ROOT, Settings  # noqa: E402
+from studio.storage import open_database  # noqa: E402
 
 
 # Gradio keeps a copy of every component's config per session (~0.25 MB here), and each headless API
@@ -82,6 +83,7 @@ def main(argv=None) -> None:
 
     settings = Settings.from_env(args.workspace)
     settings.ensure_dirs()
+    open_database(settings.db_url)
     from jobs.queue import enqueue, reap, requeue_pending, start_consumer
 
     reaped = reap(settings)

@@ -208,9 +208,20 @@ def _finish(settings: Settings, job_id: int, returncode: int | None, cancelled: 
 
 
 def reap(settings: Settings) -> list[int]:
-    """Settle jobs left 'running' by a supervisor that is gone: a job that had not started heavy work goes
-    back to the queue, any other fails. Jobs of a live supervisor, here or on another machine (recent
-    heartbeat), are left alone; every other job's temp folder is removed. Returns the failed ids."""
+    """At start: settle jobs left 'running' by a supervisor that is gone (`settle_orphans`), and remove every
+    temp folder of this workspace's jobs not running now. Returns the failed ids."""
+    failed, requeued, alive = settle_orphans(settings)
+    _sweep_tmp(settings, keep=alive)
+    _sweep_outputs(settings, None)
+    if requeued:
+        print(f"re-queued interrupted job(s) {requeued}: they had not started heavy work", file=sys.stderr)
+    return failed
+
+
+def settle_orphans(settings: Settings) -> tuple[list[int], list[int], set[int]]:
+    """Jobs left 'running' by a supervisor that is gone: a job that had not started heavy work goes back to the
+    queue, any other fails. Jobs of a live supervisor, here or on another machine (recent heartbeat), are left
+    alone. Returns (failed, re-queued, alive) ids."""
     failed, requeued, alive = [], [], set()
     with session(settings.db_url) as s:
         for job in s.exec(select(Job).where(Job.state == JobState.RUNNING)).all():
@@ -230,11 +241,28 @@ def reap(settings: Settings) -> list[int]:
         s.commit()
     for job_id in failed:  # Ollama imports among them: undo what they left on their servers
         _settle_import(settings, job_id)
-    _sweep_tmp(settings, keep=alive)
-    _sweep_outputs(settings, None)
-    if requeued:
-        print(f"re-queued interrupted job(s) {requeued}: they had not started heavy work", file=sys.stderr)
-    return failed
+    return failed, requeued, alive
+
+
+# How often a running consumer looks for jobs whose supervisor died (another worker killed, a machine gone):
+# a job is settled by whoever is still running, not only at the next start.
+REAP_SECONDS = float(os.environ.get("STUDIO_REAP_SECONDS") or 30)
+
+
+def _reap_while_running(settings: Settings, stop: threading.Event) -> None:
+    """Settle other supervisors' orphans while this consumer runs; re-queued jobs get a message again. (Temp
+    folders are left to the start of each machine's own consumer: a job this process claims meanwhile has one.)"""
+    while not stop.wait(REAP_SECONDS):
+        try:
+            failed, requeued, _ = settle_orphans(settings)
+        except Exception as exc:  # a database that is down now may be back at the next look
+            print(f"reaper: {type(exc).__name__}: {exc}", file=sys.stderr)
+            continue
+        for job_id in requeued:
+            enqueue(settings, job_id)
+        if failed or requeued:
+            print(f"worker {worker_id()}: settled jobs whose supervisor is gone: failed {failed}, "
+                  f"re-queued {requeued}", file=sys.stderr, flush=True)
 
 
 def _sweep_outputs(settings: Settings, job_ids: set[int] | None) -> None:
@@ -298,10 +326,20 @@ def requeue_pending(settings: Settings) -> int:
 
 
 class QuietConsumer(Consumer):
-    """A consumer whose threads live inside another program: it leaves signal handling alone."""
+    """A consumer whose threads live inside another program: it leaves signal handling alone. Beside its
+    workers a thread settles the jobs of supervisors that died (`_reap_while_running`)."""
 
     def _set_signal_handlers(self):
         pass
+
+    def start_reaper(self, settings: Settings) -> None:
+        self._reaper_stop = threading.Event()
+        threading.Thread(target=_reap_while_running, args=(settings, self._reaper_stop), daemon=True,
+                         name="studio-reaper").start()
+
+    def stop(self, graceful=False):
+        self._reaper_stop.set()
+        super().stop(graceful=graceful)
 
 
 def consumer_lock_path(settings: Settings) -> Path:
@@ -317,6 +355,7 @@ def start_consumer(settings: Settings, workers: int = 1) -> QuietConsumer:
                              periodic=False, initial_delay=0.1, max_delay=1.0, check_worker_health=False)
     consumer._alive_lock = handle
     consumer.start()
+    consumer.start_reaper(settings)
     return consumer
 
 

@@ -13,6 +13,7 @@ import threading
 
 from jobs.queue import reap, requeue_pending, start_consumer, worker_id
 from studio.config import Settings, redact_url
+from studio.storage import open_database
 
 
 def main(argv=None) -> None:
@@ -20,6 +21,7 @@ def main(argv=None) -> None:
     p.add_argument("--workers", type=int, default=1, help="jobs run at once by this process")
     args = p.parse_args(argv)
     settings = Settings.from_env()
+    open_database(settings.db_url)
     failed = reap(settings)
     if failed:
         print(f"marked interrupted job(s) as failed: {failed}", file=sys.stderr)

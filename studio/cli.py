@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from studio.config import Settings
 from studio.evaluation.texts import BUILTIN_SAMPLE, DEFAULT_PROMPTS
 from studio.ollama import cli as ollama_cli
+from studio.storage import open_database
 
 if TYPE_CHECKING:
     from studio.service import Queue
@@ -348,6 +349,7 @@ def main(queue: Queue, argv: list[str] | None = None) -> int:
         return cmd_recipes(args)
     settings = Settings.from_env(args.workspace)
     settings.ensure_dirs()
+    open_database(settings.db_url)
     from studio import service
     if args.command == "quantize":
         return cmd_quantize(settings, args, queue)

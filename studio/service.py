@@ -384,9 +384,8 @@ def delete_result(settings: Settings, result_id: int) -> list[str]:
     """Delete a result row, its generations, the records of its Ollama imports and its files under the
     outputs folder (never a user's checkpoint or a shared cache). A base row goes only when no other result
     is compared to it. Returns what was removed, one line each (the UI shows them after "removed")."""
-    from studio.ollama.store import import_session  # a session that also creates the import tables if missing
 
-    with import_session(settings) as s:
+    with session(settings.db_url) as s:
         result = s.get(Result, result_id)
         if result is None:
             raise DeleteError(f"result #{result_id} does not exist")

@@ -16,6 +16,7 @@ from studio.config import REPO_ROOT, Settings
 from tests.fleet import free_port
 from tests.models import build_gemma3_checkpoint, build_smollm2_checkpoint, build_tiny_llama, smollm2_gguf
 from tests.ollama_standin import OllamaStandIn, smollm2_q4_k_m, store_gguf_result
+from tests.postgres import PostgresCluster, server_bin
 
 # A run started in the background by a non-interactive shell (a CI script, `make test &`) inherits SIGINT
 # ignored, and every program it starts would too: Python then never turns SIGINT into KeyboardInterrupt, so
@@ -67,13 +68,50 @@ def make_env(workspace: Path, studio_cache: Path, model_dirs: list[Path]) -> dic
             "HF_HUB_OFFLINE": "1", "STUDIO_DB_URL": ""}
 
 
+DATABASES = ("sqlite", "postgresql")
+
+
+def pytest_generate_tests(metafunc):
+    """A test marked `both_databases` runs once on SQLite and once on PostgreSQL (through `database`)."""
+    if "database" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_databases"):
+        metafunc.parametrize("database", DATABASES, indirect=True)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> PostgresCluster:
+    """A PostgreSQL cluster of the session's own (`make postgresql` installs Debian's server)."""
+    bin_dir = server_bin()
+    if bin_dir is None:
+        pytest.skip("PostgreSQL's server is not installed (`make postgresql` installs Debian's)")
+    cluster = PostgresCluster(bin_dir).start()
+    yield cluster
+    cluster.stop()
+
+
 @pytest.fixture
-def workspace_env(tmp_path, studio_cache, smol, tiny, monkeypatch):
-    """A fresh workspace; the environment (for in-process calls and child processes) points at it."""
+def database(request) -> str:
+    """Which database the test's studio uses: SQLite, unless the test is marked `both_databases`."""
+    return getattr(request, "param", "sqlite")
+
+
+@pytest.fixture
+def db_url(database, request) -> str | None:
+    """A new PostgreSQL database of the session's cluster, or None: the workspace's own SQLite file."""
+    return request.getfixturevalue("postgres").create_database() if database == "postgresql" else None
+
+
+@pytest.fixture
+def workspace_env(tmp_path, studio_cache, smol, tiny, db_url, monkeypatch):
+    """A fresh workspace; the environment (for in-process calls and child processes) points at it, and at the
+    test's database."""
     env = make_env(tmp_path / "ws", studio_cache, [smol.parent, tiny.parent])
+    env["STUDIO_DB_URL"] = db_url or ""
     for key in ("STUDIO_WORKSPACE", "STUDIO_CACHE", "STUDIO_MODEL_DIRS", "HF_HUB_OFFLINE"):
         monkeypatch.setenv(key, env[key])
-    monkeypatch.delenv("STUDIO_DB_URL", raising=False)
+    if db_url:
+        monkeypatch.setenv("STUDIO_DB_URL", db_url)
+    else:
+        monkeypatch.delenv("STUDIO_DB_URL", raising=False)
     monkeypatch.delenv("STUDIO_QUEUE_URL", raising=False)
     return env
 

@@ -1,6 +1,7 @@
-"""Faults the studio survives, each with real processes, real signals and a real SQLite file: a job
-process killed inside llama.cpp, a worker or the whole studio killed mid-job and restarted, a disk
-that fills during a write, Ctrl-C while waiting, six writers hammering the database, 200 queued jobs.
+"""Faults the studio survives, each with real processes, real signals and a real database (SQLite, and for
+those marked `both_databases` PostgreSQL too): a job process killed inside llama.cpp, a worker or the whole
+studio killed mid-job and restarted, a disk that fills during a write, Ctrl-C while waiting, six writers
+hammering the database, 200 queued jobs.
 """
 from __future__ import annotations
 
@@ -85,6 +86,7 @@ def test_segfault_and_oom_kill_inside_llama_cpp_fail_the_job_and_the_worker_goes
 
 # -- the worker, or the whole studio, killed mid-job ------------------------------------------------------
 
+@pytest.mark.both_databases
 def test_worker_killed_mid_job_then_restarted(settings, workspace_env, tiny, eval_text, tmp_path):
     heavy = submit(settings, tiny, "gguf:Q8_0", eval_text, max_chunks=None)
     light = submit(settings, tiny, "gguf:Q4_0", eval_text)  # queued while the first worker dies
@@ -115,6 +117,7 @@ def test_worker_killed_mid_job_then_restarted(settings, workspace_env, tiny, eva
     _assert_nothing_partial(settings)
 
 
+@pytest.mark.both_databases
 def test_studio_killed_with_two_running_and_five_queued_then_started_again(
         settings, workspace_env, tiny, eval_text, tmp_path):
     port = free_port()
@@ -286,6 +289,7 @@ def _bare_job(**fields) -> Job:
     return Job(model="m", model_key="k", recipe="gguf:Q8_0", eval_text_path="", eval_text_sha="", **fields)
 
 
+@pytest.mark.both_databases
 @pytest.mark.parametrize("seconds", [30, pytest.param(300, marks=pytest.mark.slow)])
 def test_six_job_processes_writing_concurrently_lose_no_update(settings, tmp_path, seconds):
     with session(settings.db_url) as s:
@@ -325,6 +329,7 @@ def _slowest_jobs_read_while(busy, settings: Settings) -> float:
     return slowest
 
 
+@pytest.mark.both_databases
 @pytest.mark.parametrize("drain", [False, pytest.param(True, marks=pytest.mark.slow)])
 def test_200_jobs_queued_at_once(settings, workspace_env, tiny, eval_text, tmp_path, drain):
     """The Jobs tab, loaded over HTTP from the studio that runs them, stays under a second while 200 jobs

@@ -81,6 +81,7 @@ def test_killed_job_fails_with_the_signal_and_the_queue_goes_on(settings, smol, 
     assert never_job.state == "cancelled" and never_job.started_at is None
 
 
+@pytest.mark.both_databases
 def test_the_same_job_twice_while_pending_is_refused(settings, tiny):
     from studio.preflight import PreflightError
 
@@ -89,6 +90,7 @@ def test_the_same_job_twice_while_pending_is_refused(settings, tiny):
         _submit(settings, tiny, "gguf:Q8_0", max_chunks=2)
 
 
+@pytest.mark.both_databases
 def test_reaper_fails_jobs_left_running_by_a_dead_process(settings, tiny):
     from jobs.queue import reap
 

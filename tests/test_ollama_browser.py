@@ -8,7 +8,8 @@ import pytest
 from sqlmodel import select
 
 from studio.config import Settings
-from studio.ollama.store import OllamaImport, import_session
+from studio.ollama.store import OllamaImport
+from studio.storage import session
 from tests.browser import launch_chromium, new_page, studio_server
 from tests.conftest import ARTIFACTS, make_env
 from tests.models import smollm2_gguf
@@ -75,7 +76,7 @@ def test_import_a_result_into_ollama_with_one_click(app_url, standin):
         assert Path(download.value.path()).read_text(encoding="utf-8") == shown
         assert "copy it from" in page.locator("#ollama-files").inner_text()
         browser.close()
-    with import_session(settings) as s:
+    with session(settings.db_url) as s:
         stored = s.exec(select(OllamaImport)).one()
     assert stored.modelfile == shown  # the Modelfile shown is the one used
     assert [m["name"] for m in standin.tags()["models"]] == ["smollm2-135m:q4_k_m"]

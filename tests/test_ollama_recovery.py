@@ -21,8 +21,8 @@ from studio.config import REPO_ROOT, Settings
 from studio.ollama import service
 from studio.ollama.client import OllamaServer
 from studio.ollama.importer import plan_import, run_import
-from studio.ollama.store import OllamaImport, PendingImport, import_session
-from studio.storage import Job, JobState, Result, reading
+from studio.ollama.store import OllamaImport, PendingImport
+from studio.storage import Job, JobState, Result, reading, session
 from tests.conftest import make_env
 from tests.models import smollm2_gguf
 from tests.ollama_standin import smollm2_q4_k_m, store_gguf_result
@@ -68,7 +68,7 @@ def _gone(pid: int) -> bool:
 
 
 def _pending(settings, job_id) -> PendingImport | None:
-    with import_session(settings) as s:
+    with session(settings.db_url) as s:
         return s.get(PendingImport, job_id)
 
 
@@ -162,7 +162,7 @@ def test_an_imported_result_can_be_deleted_and_the_message_says_the_model_stays(
     removed = studio_service.delete_result(settings, ws["result_id"])
     assert removed == [f"the record of its Ollama import as {name!r} into {standin.url}; the model itself stays on "
                        f"that server: remove it there with `OLLAMA_HOST={standin.url} ollama rm {name}`"]
-    with import_session(settings) as s:
+    with session(settings.db_url) as s:
         assert s.get(Result, ws["result_id"]) is None
         assert s.exec(select(OllamaImport).where(OllamaImport.result_id == ws["result_id"])).all() == []
     assert [m["name"] for m in standin.tags()["models"]] == [name]

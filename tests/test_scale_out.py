@@ -1,7 +1,8 @@
 """Several machines: two `python -m jobs.worker` processes, each with its own workspace as on its own
-machine, take jobs from a real Redis broker and report into one shared database. Six jobs split
-across them and every result (and the shared base row) is stored once. And the reaper that runs when a
-studio or worker starts never fails a job another live machine is running."""
+machine, take jobs from a real Redis broker and report into one shared database, SQLite or PostgreSQL. Six
+jobs split across them and every result (and the shared base row) is stored once; a worker killed with -9
+mid-job has its job settled by the other, which goes on with the rest. And the reaper never fails a job another
+live machine is running."""
 from __future__ import annotations
 
 import json
@@ -20,20 +21,25 @@ from studio.config import Settings
 from studio.storage import Job, session
 from studio.storage.tables import utcnow
 from tests.conftest import make_env
-from tests.fleet import Studio, results_of, running, submit, wait_finished
+from tests.fleet import Studio, results_of, running, submit, wait_finished, wait_job
 
 GGUF_TYPES = ("Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q6_K")
 
 
+# A killed worker's job is settled by the other within this (30 s by default).
+REAP_SECONDS = 1.0
+
+
 @pytest.fixture
-def cluster(tmp_path, studio_cache, tiny, redis_url, monkeypatch):
+def cluster(tmp_path, studio_cache, tiny, redis_url, db_url, monkeypatch):
     """The studio's settings (submits only) and the environment of each worker machine."""
-    db_url = f"sqlite:///{tmp_path / 'shared' / 'studio.db'}"
-    (tmp_path / "shared").mkdir()
+    if db_url is None:
+        db_url = f"sqlite:///{tmp_path / 'shared' / 'studio.db'}"
+        (tmp_path / "shared").mkdir()
 
     def machine(name: str) -> dict:
         return {**make_env(tmp_path / name, studio_cache, [tiny.parent]), "STUDIO_DB_URL": db_url,
-                "STUDIO_QUEUE_URL": redis_url}
+                "STUDIO_QUEUE_URL": redis_url, "STUDIO_REAP_SECONDS": str(REAP_SECONDS)}
 
     studio_env = machine("studio")
     for key in ("STUDIO_WORKSPACE", "STUDIO_DB_URL", "STUDIO_QUEUE_URL", "STUDIO_MODEL_DIRS", "HF_HUB_OFFLINE"):
@@ -41,6 +47,7 @@ def cluster(tmp_path, studio_cache, tiny, redis_url, monkeypatch):
     return Settings.from_env(), machine("worker-a"), machine("worker-b")
 
 
+@pytest.mark.both_databases
 def test_six_jobs_split_across_two_redis_workers_and_store_once(cluster, tiny, eval_text, tmp_path):
     settings, env_a, env_b = cluster
     a = Studio.worker(env_a, tmp_path / "worker-a.log")
@@ -68,6 +75,7 @@ def test_six_jobs_split_across_two_redis_workers_and_store_once(cluster, tiny, e
         assert artifact.is_relative_to(tmp_path / machine / "outputs") and artifact.is_file()
 
 
+@pytest.mark.both_databases
 def test_the_reaper_settles_only_jobs_whose_supervisor_is_gone(settings):
     """At start a studio or worker settles jobs left 'running'. It must not touch a job another machine
     is running (that machine's heartbeat says so) nor one a live process here supervises."""
@@ -100,3 +108,41 @@ def test_the_reaper_settles_only_jobs_whose_supervisor_is_gone(settings):
     assert sorted(failed) == sorted(jobs[n].id for n, row in rows.items() if row[-1] == "failed")
     kept = {p.name for p in settings.tmp_dir.iterdir()}
     assert kept == {f"job-{jobs[n].id}" for n, row in rows.items() if row[-1] == "running"}
+
+
+@pytest.mark.both_databases
+def test_a_worker_killed_mid_job_is_settled_by_the_other_which_finishes_the_rest(cluster, tiny, eval_text,
+                                                                                 tmp_path):
+    """kill -9 of a worker whose job is evaluating: its runner dies with it (PDEATHSIG), the other worker's
+    reaper fails that job (heavy work had started) within seconds, and the other five jobs are done, stored
+    once. The killed machine, started again, sweeps its temp folder and owns nothing partial."""
+    settings, env_a, env_b = cluster
+    workers = {"worker-a": Studio.worker(env_a, tmp_path / "worker-a.log"),
+               "worker-b": Studio.worker(env_b, tmp_path / "worker-b.log")}
+    with running(*workers.values()):
+        for w in workers.values():
+            w.wait_for_line("worker ")
+        # The first job evaluates the whole text: long enough to be caught mid-evaluation.
+        ids = [submit(settings, tiny, f"gguf:{t}", eval_text, **({"max_chunks": None} if i == 0 else {}))
+               for i, t in enumerate(GGUF_TYPES)]
+        victim = wait_job(settings, ids[0], lambda j: j.stage == "evaluate" and j.progress > 0)
+        name, killed = next((n, w) for n, w in workers.items() if victim.worker.endswith(f":{w.pid}"))
+        survivor = next(w for w in workers.values() if w is not killed)
+        killed.kill()
+        failed = wait_job(settings, ids[0], lambda j: j.state == "failed", timeout=300)
+        jobs = wait_finished(settings, ids[1:])
+        survivor.wait_for_line("settled jobs whose supervisor is gone")
+    print(f"killed {name} in job {ids[0]}: {failed.error}")
+    assert failed.error.startswith("interrupted in stage evaluate") and f":{killed.pid}" in failed.error
+    assert [j.state for j in jobs] == ["done"] * 5, [(j.id, j.error) for j in jobs]
+    results = results_of(settings)
+    assert Counter(r.job_id for r in results if not r.is_base) == Counter({i: 1 for i in ids[1:]})
+    assert len([r for r in results if r.is_base]) == 1
+
+    again = Studio.worker({**(env_a if name == "worker-a" else env_b)}, tmp_path / f"{name}-again.log")
+    with running(again):
+        again.wait_for_line("worker ")
+    workspace = tmp_path / name
+    assert list((workspace / "tmp").iterdir()) == [], "the killed job's temp folder is swept at the next start"
+    owned = {Path(r.artifact) for r in results}
+    assert {p for p in (workspace / "outputs").rglob("*") if p.is_file()} <= owned

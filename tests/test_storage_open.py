@@ -1,10 +1,12 @@
-"""Opening the database: any number of processes may start at the same instant on a fresh file
-(two workers, or a worker and the studio, started together)."""
+"""Opening the database: any number of processes may start at the same instant on a fresh database, SQLite file
+or PostgreSQL database (two workers, or a worker and the studio, started together): one of them migrates it."""
 from __future__ import annotations
 
 import subprocess
 import sys
 import time
+
+import pytest
 
 from studio.config import REPO_ROOT
 
@@ -21,8 +23,13 @@ def _wait_for_files(paths, procs, timeout: float = 300.0) -> None:
         time.sleep(0.01)
 
 
-def test_eight_processes_open_a_fresh_database_at_the_same_instant(tmp_path):
-    procs = [subprocess.Popen([sys.executable, "-m", "tests.db_opener", str(tmp_path), str(i), str(ROUNDS)],
+@pytest.mark.both_databases
+def test_eight_processes_open_a_fresh_database_at_the_same_instant(tmp_path, database, request):
+    if database == "sqlite":
+        urls = [f"sqlite:///{tmp_path / f'r{r}.db'}" for r in range(ROUNDS)]
+    else:
+        urls = [request.getfixturevalue("postgres").create_database() for _ in range(ROUNDS)]
+    procs = [subprocess.Popen([sys.executable, "-m", "tests.db_opener", str(tmp_path), str(i), *urls],
                               cwd=REPO_ROOT) for i in range(PROCESSES)]
     try:
         failures = []

@@ -13,11 +13,13 @@ OLD_JOB_LABELS = {"gguf:Q2_K+imatrix": "gguf", "gguf:Q4_K_M": "gguf", "int8-rtn"
 
 
 def _old_database(path) -> None:
-    """Today's tables, then the recipe_name columns dropped: the schema of the release before them."""
+    """Today's tables, then the recipe_name columns and the migrations' version table dropped: the schema of the
+    release before them (and before migrations)."""
     from studio.storage import engine_for
     url = f"sqlite:///{path}"
     engine_for(url).dispose()
     with sqlite3.connect(path) as db:
+        db.execute("DROP TABLE alembic_version")
         for table in ("job", "result"):
             db.execute(f"ALTER TABLE {table} DROP COLUMN recipe_name")
         for label in OLD_JOB_LABELS:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from studio.config import Settings
 from studio.ollama.client import OllamaServer, ServerDown
-from studio.ollama.store import PendingImport, import_session
-from studio.storage import Job, JobLog
+from studio.ollama.store import PendingImport
+from studio.storage import Job, JobLog, session
 
 # The supervisor waits for the delete; a server that does not answer within this is reported, not awaited.
 SETTLE_TIMEOUT_SECONDS = 30.0
@@ -21,12 +21,12 @@ def settle_unfinished_import(settings: Settings, job_id: int) -> str | None:
     """If job `job_id` left an import unfinished, undo it: delete the model it created (never one that existed
     before), add what happened to the job's error and log, and drop the record. Returns that note, or None
     when the job left nothing to undo. Call it only once the job's process is gone."""
-    with import_session(settings) as s:
+    with session(settings.db_url) as s:
         pending, stage = s.get(PendingImport, job_id), s.get(Job, job_id).stage
     if pending is None:
         return None
     note = f"the import did not finish (it stopped in stage {stage}): {_undo(pending)}"
-    with import_session(settings) as s:
+    with session(settings.db_url) as s:
         job = s.get(Job, job_id)
         job.error = f"{job.error}; {note}" if job.error else note
         s.add_all([job, JobLog(job_id=job_id, line=note)])

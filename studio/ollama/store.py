@@ -2,15 +2,13 @@
 per import under way between `create` and its end (what a killed import would leave on the server)."""
 from __future__ import annotations
 
-from contextlib import contextmanager
 from datetime import datetime
-from typing import Iterator
 
 from sqlalchemy import JSON, Column, delete
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Field, SQLModel, select
 
 from studio.config import Settings
-from studio.storage import engine_for, session
+from studio.storage import session
 from studio.storage.jobs import mark_done
 from studio.storage.tables import utcnow
 
@@ -48,24 +46,9 @@ class PendingImport(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
-_ready: set[str] = set()
-
-
-@contextmanager
-def import_session(settings: Settings) -> Iterator[Session]:
-    """A session on the studio database, with these tables created on first use (the studio's own
-    create_all may have run before this module was imported)."""
-    if settings.db_url not in _ready:
-        for table in (OllamaImport.__table__, PendingImport.__table__):
-            table.create(engine_for(settings.db_url), checkfirst=True)
-        _ready.add(settings.db_url)
-    with session(settings.db_url) as s:
-        yield s
-
-
 def record_import(settings: Settings, job_id: int, result_id: int, modelfile: str, outcome) -> OllamaImport:
     """Store the import, forget it as pending and mark its job done, in one transaction."""
-    with import_session(settings) as s:
+    with session(settings.db_url) as s:
         row = OllamaImport(job_id=job_id, result_id=result_id, name=outcome.name, host=outcome.host,
                            server_version=outcome.server_version, digest=outcome.digest, uploaded=outcome.uploaded,
                            modelfile=modelfile, smoke_prompt=outcome.smoke_prompt,
@@ -79,18 +62,18 @@ def record_import(settings: Settings, job_id: int, result_id: int, modelfile: st
 
 
 def import_for_job(settings: Settings, job_id: int) -> OllamaImport | None:
-    with import_session(settings) as s:
+    with session(settings.db_url) as s:
         return s.exec(select(OllamaImport).where(OllamaImport.job_id == job_id)).first()
 
 
 def note_pending(settings: Settings, job_id: int, host: str, name: str, existed: bool) -> None:
     """Committed before `create` is sent: a process killed after that leaves this row behind."""
-    with import_session(settings) as s:
+    with session(settings.db_url) as s:
         s.merge(PendingImport(job_id=job_id, host=host, name=name, existed=existed))
         s.commit()
 
 
 def clear_pending(settings: Settings, job_id: int) -> None:
-    with import_session(settings) as s:
+    with session(settings.db_url) as s:
         s.execute(delete(PendingImport).where(PendingImport.job_id == job_id))
         s.commit()

@@ -1,25 +1,35 @@
-"""SQLite (or any SQLAlchemy URL) storage: one engine per process, WAL, BEGIN IMMEDIATE writes.
+"""Storage on SQLite (the default: a file in the workspace) or PostgreSQL (shared by several machines): one
+engine per process and database, one rule for writers on both.
 
-Job processes update the same rows concurrently. pysqlite's default deferred transactions let two
-read-modify-write transactions interleave and one update vanish; BEGIN IMMEDIATE takes the write
-lock up front so writers queue behind busy_timeout instead. Reads that never write (the UI's
-polling, a supervisor checking for cancel) use `reading()`: a deferred, query-only transaction,
-which in WAL mode never waits for a writer and never holds one up.
+Job processes update the same rows concurrently, and several writes read a row, change it and write it back
+(a result's pending figures filled in, a job's end). Two such transactions must never interleave, or one update
+vanishes. On SQLite, pysqlite's default deferred transactions would let them; BEGIN IMMEDIATE takes the
+database's write lock up front so writers queue behind busy_timeout instead. PostgreSQL's default READ COMMITTED
+isolation lets them interleave too, so a writing transaction there first takes one transaction-scoped advisory
+lock: the same single-writer rule, released at commit or rollback, or when a client dies. (Row locks with
+SELECT … FOR UPDATE would have to be remembered at every read-modify-write, and SERIALIZABLE would need every
+writer to retry; the studio's writes are a few short transactions per job-second, far below what one lock
+serializes.) Reads that never write (the UI's polling, a supervisor checking for cancel) use `reading()`: on
+SQLite a deferred, query-only transaction, which in WAL mode never waits for a writer; on PostgreSQL a
+read-only transaction without the lock, which MVCC never blocks.
+
+The schema follows the code through Alembic revisions, applied when a process first opens the database
+(studio.storage.migrate).
 """
 from __future__ import annotations
 
 import os
 import sqlite3
-import sys
 import time
 from contextlib import contextmanager
 from typing import Iterator
 
-from sqlalchemy import event, inspect, text
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, SQLModel, create_engine
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.exc import OperationalError
+from sqlmodel import Session, create_engine
 
+from studio.storage.migrate import SchemaNewerThanStudio, migrate
 from studio.storage.tables import Generation, Job, JobLog, JobState, Pending, Result, SensitivityMap  # noqa: F401
 
 _engines: dict[tuple[int, str, bool], Engine] = {}
@@ -27,21 +37,42 @@ _engines: dict[tuple[int, str, bool], Engine] = {}
 BUSY_TIMEOUT_MS = 60_000
 
 
+# Every writing transaction on PostgreSQL holds this advisory lock (an arbitrary constant: "studio" in ASCII).
+POSTGRES_WRITE_LOCK = 0x73747564696F
+
+
 def engine_for(url: str, read_only: bool = False) -> Engine:
-    read_only = read_only and url.startswith("sqlite")  # other databases: one engine does both
     key = (os.getpid(), url, read_only)  # an engine must not cross a fork
     if key not in _engines:
         if read_only:
             engine_for(url)  # the writing engine creates and migrates the tables first
-        _engines[key] = _make_engine(url, read_only)
+        parsed = make_url(url)
+        if parsed.get_backend_name() == "sqlite":
+            engine = _sqlite_engine(url, read_only)
+        elif parsed.get_backend_name() == "postgresql":
+            engine = _postgres_engine(parsed, read_only)
+        else:
+            raise ValueError(f"STUDIO_DB_URL: {parsed.get_backend_name()!r} databases are not supported "
+                             "(sqlite:///PATH or postgresql://USER:PASSWORD@HOST/NAME)")
+        if not read_only:
+            migrate(engine)
+        _engines[key] = engine
     return _engines[key]
 
 
-def _make_engine(url: str, read_only: bool) -> Engine:
-    if not url.startswith("sqlite"):
-        engine = create_engine(url, pool_pre_ping=True)
-        _create_tables(engine)
-        return engine
+def _postgres_engine(url: URL, read_only: bool) -> Engine:
+    if url.drivername == "postgresql":  # SQLAlchemy's default driver would be psycopg2: the pinned one is psycopg 3
+        url = url.set(drivername="postgresql+psycopg")
+    options = "-c timezone=UTC" + (" -c default_transaction_read_only=on" if read_only else "")
+    engine = create_engine(url, pool_pre_ping=True, connect_args={"options": options})
+    if not read_only:
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn):
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({POSTGRES_WRITE_LOCK})")
+    return engine
+
+
+def _sqlite_engine(url: str, read_only: bool) -> Engine:
     engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False})
 
     @event.listens_for(engine, "connect")
@@ -60,8 +91,6 @@ def _make_engine(url: str, read_only: bool) -> Engine:
     def _on_begin(conn):
         conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
-    if not read_only:
-        _create_tables(engine)
     return engine
 
 
@@ -94,47 +123,16 @@ def _is_busy(exc: sqlite3.OperationalError) -> bool:
     return "locked" in str(exc) or "busy" in str(exc)
 
 
-def _create_tables(engine: Engine) -> None:
-    """Create missing tables and indexes, and add columns that newer versions of the studio declare to
-    tables an older version created (always nullable or defaulted, so old rows stay valid)."""
-    SQLModel.metadata.create_all(engine)
-    with engine.begin() as conn:
-        existing = inspect(conn)
-        for table in SQLModel.metadata.sorted_tables:
-            have = {c["name"] for c in existing.get_columns(table.name)}
-            for column in table.columns:
-                if column.name in have:
-                    continue
-                kind = column.type.compile(engine.dialect)
-                default = " DEFAULT 0" if kind.upper() == "BOOLEAN" else ""
-                if column.server_default is not None:  # what the rows already there hold
-                    default = " DEFAULT '{}'".format(str(column.server_default.arg).replace("'", "''"))
-                conn.exec_driver_sql(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}{default}')
-                if column.name == "recipe_name":
-                    _backfill_recipe_names(conn, table.name)
-    for table in SQLModel.metadata.sorted_tables:
-        for index in table.indexes:
-            _create_index(engine, index)
-
-
-def _backfill_recipe_names(conn, table: str) -> None:
-    """Rows stored before the recipe's name had a column of its own. Their labels were NAME, NAME:VARIANT or
-    NAME:VARIANT+EXTRAS, and Ollama imports were labelled with their whole name; base rows name no recipe."""
-    is_base = "is_base" if table == "result" else "0"
-    rows = conn.exec_driver_sql(f'SELECT id, recipe, {is_base} FROM "{table}"').all()
-    for row_id, label, base in rows:
-        name = None if base else label if label.startswith("ollama:") else label.split(":", 1)[0]
-        conn.execute(text(f'UPDATE "{table}" SET recipe_name = :name WHERE id = :id'), {"name": name, "id": row_id})
-
-
-def _create_index(engine: Engine, index) -> None:
-    """An index a newer version declares; a unique one that old rows already violate is left out, loudly."""
+def open_database(url: str) -> None:
+    """Open (and migrate) the database as a program starts: one migrated by a newer studio, or one that cannot be
+    reached, stops the program with the reason instead of a traceback from the first query."""
     try:
-        with engine.begin() as conn:
-            index.create(conn, checkfirst=True)
-    except IntegrityError as exc:
-        print(f"studio database: index {index.name} not created, existing rows violate it: {exc.orig}",
-              file=sys.stderr)
+        engine_for(url)
+    except SchemaNewerThanStudio as exc:
+        raise SystemExit(f"error: {exc}") from None
+    except OperationalError as exc:
+        where = make_url(url).render_as_string(hide_password=True)
+        raise SystemExit(f"error: the studio database {where} cannot be opened: {exc.orig}") from None
 
 
 @contextmanager

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import Column, Index, JSON, text
+from sqlalchemy import BigInteger, Column, Index, JSON, text
 from sqlmodel import Field, SQLModel
 
 
@@ -84,8 +84,9 @@ class Result(SQLModel, table=True):
     is_base: bool = False
     base_key: str = Field(index=True)  # str(studio.families.BaseKey): rows comparable to each other
     artifact: str
-    size_bytes: int
-    n_params: int
+    # byte and parameter counts pass 2^31 (an 8 B model): 64-bit on every database (revision 0002)
+    size_bytes: int = Field(sa_type=BigInteger)
+    n_params: int = Field(sa_type=BigInteger)
     bpw: float
     tensor_types: dict = Field(default_factory=dict, sa_column=Column(JSON))
     made_with: dict | None = Field(default=None, sa_column=Column(JSON))  # studio.stages.StageContext.made_with
@@ -97,8 +98,8 @@ class Result(SQLModel, table=True):
     n_tokens_scored: int
     prefill_tok_s: float
     decode_tok_s: float
-    peak_rss_bytes: int
-    peak_vram_bytes: int | None = None
+    peak_rss_bytes: int = Field(sa_type=BigInteger)
+    peak_vram_bytes: int | None = Field(default=None, sa_type=BigInteger)
     emulated: bool = False  # the format's arithmetic imitated in higher precision, not run natively
     divergence: dict = Field(default_factory=dict, sa_column=Column(JSON))  # KLD etc. vs the base
     generations_skipped: str | None = None  # why a row has no generations (a model too big to hold)
