@@ -13,7 +13,8 @@ from studio.ollama import service
 from studio.ollama.client import DigestMismatch, ModelExists, OllamaServer, ServerError
 from studio.ollama.importer import SMOKE_PROMPT, plan_import, run_import
 from studio.ollama.names import InvalidModelName
-from studio.ollama.store import OllamaImport, import_session
+from studio.ollama.store import OllamaImport
+from studio.storage import session
 from tests.conftest import run_cli
 from tests.ollama_standin import store_gguf_result
 
@@ -69,7 +70,7 @@ def test_q4_k_m_imports_with_one_command_and_chats_with_the_chatml_template(resu
     assert standin.prompts == [CHATML_PROMPT]
     assert ("POST", f"/api/blobs/{outcome['digest']}") in standin.requests
     assert [m["name"] for m in standin.tags()["models"]] == ["smollm2-135m:q4_k_m"]
-    with import_session(results_ws["settings"]) as s:
+    with session(results_ws["settings"].db_url) as s:
         assert s.get(OllamaImport, outcome["id"]).smoke_answer == outcome["smoke_answer"]
     log = run_cli(["log", str(outcome["job_id"])], results_ws["env"]).stdout
     assert "ollama: writing manifest" in log and "ollama: success" in log
