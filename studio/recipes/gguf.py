@@ -101,9 +101,7 @@ class GGUFRecipe(Recipe):
         if options["type"] in NEEDS_IMATRIX and not self.uses_imatrix(options):
             problems.append(f"{options['type']} needs an importance matrix: set imatrix=auto or on")
         if self.uses_imatrix(options):
-            from studio.recipes.calibration import calibration_problems
-            problems += [p.replace("calibration", "imatrix_text", 1) for p in calibration_problems(
-                {"calibration": options["imatrix_text"], "samples": 1, "seq_len": 512}, settings)]
+            problems += imatrix_text_problems(options, settings)
         return problems
 
     def estimate_output_bytes(self, model: ModelFacts, options: dict) -> int:
@@ -181,6 +179,13 @@ def quantize_file(base: Path, out: Path, options: dict) -> None:
     rc = llama_cpp.llama_model_quantize(str(base).encode(), str(out).encode(), ctypes.byref(params))
     if rc != 0:
         raise RuntimeError(f"llama_model_quantize failed with code {rc} (see the log above)")
+
+
+def imatrix_text_problems(options: dict, settings) -> list[str]:
+    """What is wrong with the importance matrix's calibration text (the GGUF recipes that use one share it)."""
+    from studio.recipes.calibration import calibration_problems
+    return [p.replace("calibration", "imatrix_text", 1) for p in calibration_problems(
+        {"calibration": options["imatrix_text"], "samples": 1, "seq_len": 512}, settings)]
 
 
 def imatrix_path(ctx: StageContext) -> Path:

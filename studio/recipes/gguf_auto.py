@@ -20,7 +20,8 @@ from studio.gguf_mix import block
 from studio.llamacpp import ensure_tools
 from studio.models import ModelFacts
 from studio.recipes.base import Option, Recipe, Requirements
-from studio.recipes.gguf import CHECKPOINT_PRIOR, CONVERTIBLE_SUFFIXES, GGUF_PRIOR, ensure_imatrix, imatrix_path
+from studio.recipes.gguf import (CHECKPOINT_PRIOR, CONVERTIBLE_SUFFIXES, GGUF_PRIOR, ensure_imatrix, imatrix_path,
+                                 imatrix_text_problems)
 from studio.sensitivity import HIGH_TYPE, MAP_FILES, read_map_file
 from studio.stages import Stage, StageContext
 from studio.timing import Prior
@@ -64,11 +65,7 @@ class GGUFAutoRecipe(Recipe):
             choose(model, options, found)
         except AllocationError as exc:
             return [str(exc)]
-        if options["imatrix"] == "on":
-            from studio.recipes.calibration import calibration_problems
-            return [p.replace("calibration", "imatrix_text", 1) for p in calibration_problems(
-                {"calibration": options["imatrix_text"], "samples": 1, "seq_len": 512}, settings)]
-        return []
+        return imatrix_text_problems(options, settings) if options["imatrix"] == "on" else []
 
     def estimate_output_bytes(self, model: ModelFacts, options: dict) -> int:
         """The matrices at the budget (or, for a KLD ceiling, at most all at Q8_0), the rest at their size as F32
