@@ -189,6 +189,9 @@ def _finish(settings: Settings, job_id: int, returncode: int | None, cancelled: 
     disk_note = disk_full_note(settings.workspace)  # before the temp files go: they may be what filled it
     shutil.rmtree(settings.job_tmp_dir(job_id), ignore_errors=True)
     undone = _settle_import(settings, job_id)  # an Ollama import killed mid-way: undo what it left on the server
+    # The runner has exited, so nothing moves into its outputs now: clean up before the end is stored, so a job
+    # shown failed or cancelled has left nothing behind.
+    _sweep_outputs(settings, {job_id}, ended=True)
     with session(settings.db_url) as s:
         job = s.get(Job, job_id)
         if job.state == JobState.RUNNING:  # the runner marks success itself
@@ -204,7 +207,6 @@ def _finish(settings: Settings, job_id: int, returncode: int | None, cancelled: 
         job.pid = None
         s.add(job)
         s.commit()
-    _sweep_outputs(settings, {job_id})  # the runner may have died between moving its artifact in and storing
 
 
 def reap(settings: Settings) -> list[int]:
@@ -265,12 +267,13 @@ def _reap_while_running(settings: Settings, stop: threading.Event) -> None:
                   f"re-queued {requeued}", file=sys.stderr, flush=True)
 
 
-def _sweep_outputs(settings: Settings, job_ids: set[int] | None) -> None:
-    """Clean-up after a job: a failure here is reported, never allowed to stop the supervisor or the reaper."""
+def _sweep_outputs(settings: Settings, job_ids: set[int] | None, ended: bool = False) -> None:
+    """Clean-up after a job (`ended` as for `sweep_unowned`): a failure here is reported, never allowed to stop the
+    supervisor or the reaper."""
     try:
-        for row in drop_first_looks(settings, job_ids):
+        for row in drop_first_looks(settings, job_ids, ended):
             print(f"removed result #{row}: its job ended before its evaluation's full pass", file=sys.stderr)
-        for entry in sweep_unowned(settings, job_ids):
+        for entry in sweep_unowned(settings, job_ids, ended):
             print(f"removed {entry}: its job has finished and no result row owns it", file=sys.stderr)
     except Exception as exc:
         print(f"outputs not swept ({type(exc).__name__}: {exc}); the next start tries again", file=sys.stderr)
