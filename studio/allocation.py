@@ -46,7 +46,8 @@ class Mix:
 
 
 # The size grid of `for_budget`: this many steps over the largest mix (a few KB on SmolLM2, ~0.4 MB at 8 B), so
-# solving takes well under a second at any size; a mix is never over its budget, at most a step under it.
+# solving takes well under a second at any size; a mix is never over its budget, and what the grid's rounding
+# leaves is spent in exact bytes (`_spend_slack`).
 RESOLUTION_STEPS = 20_000
 
 
@@ -70,7 +71,25 @@ def best_within_size(groups: list[Group], size_bytes: int, resolution: int = 1 <
     if not np.isfinite(table[units]):
         raise AllocationError(f"no mix fits {size_bytes / 2**20:.1f} MiB: the smallest is "
                               f"{smallest_size_bytes(groups) / 2**20:.1f} MiB")
-    return _mix(groups, picks, int(np.argmin(table[:units + 1])), resolution)
+    return _spend_slack(groups, _mix(groups, picks, int(np.argmin(table[:units + 1])), resolution), size_bytes)
+
+
+def _spend_slack(groups: list[Group], mix: Mix, size_bytes: int) -> Mix:
+    """The table rounds every choice's size up, so its mix can leave up to a unit per group unspent: a mix that
+    fits exactly (a stock preset's own types, at that preset's size) may not fit the rounded grid. Spend what is
+    left in exact bytes: take the upgrade that removes the most cost per byte while one fits."""
+    chosen = {g.name: next(c for c in g.choices if c.type_name == mix.types[g.name]) for g in groups}
+    size = mix.size_bytes
+    while True:
+        upgrades = [((now.cost - c.cost) / max(c.size_bytes - now.size_bytes, 1), g.name, c) for g in groups
+                    for now in (chosen[g.name],) for c in g.choices
+                    if c.cost < now.cost and size + c.size_bytes - now.size_bytes <= size_bytes]
+        if not upgrades:
+            break
+        _, name, better = max(upgrades, key=lambda u: u[0])
+        size += better.size_bytes - chosen[name].size_bytes
+        chosen[name] = better
+    return Mix({name: c.type_name for name, c in chosen.items()}, size, sum(c.cost for c in chosen.values()))
 
 
 def smallest_within_cost(groups: list[Group], max_cost: float, resolution: int = 1 << 16) -> Mix:

@@ -14,8 +14,11 @@ from studio.allocation import Choice, Group
 from studio.architecture import Architecture, Tensor
 from studio.gguf_mix import quantizable, block, tensor_bytes
 
-# The types an automatic mix chooses among (ggml tensor types, finest first), and the ones it may start from.
-CANDIDATE_TYPES = ("Q8_0", "Q6_K", "Q5_K", "Q5_0", "Q4_K", "Q4_0", "Q3_K", "IQ4_NL", "Q2_K")
+# The types an automatic mix chooses among (ggml tensor types, finest first): the k-quants and IQ4 types for rows
+# that take 256-wide blocks, the 32-wide legacy types (with and without an offset) and IQ4_NL for the others, so a
+# model of 576- or 640-wide rows (SmolLM2, Gemma 3) can still spend a budget in steps of half a bit.
+CANDIDATE_TYPES = ("Q8_0", "Q6_K", "Q5_1", "Q5_K", "Q5_0", "Q4_1", "Q4_K", "Q4_0", "IQ4_NL", "IQ4_XS", "Q3_K",
+                   "Q2_K")
 
 
 def tensors(arch: Architecture) -> list[Tensor]:

@@ -58,3 +58,13 @@ def test_a_budget_nothing_meets_says_what_the_nearest_needs():
         best_within_size(groups, smallest - 1)
     with pytest.raises(AllocationError, match="no mix keeps the cost within"):
         smallest_within_cost(groups, -1.0)
+
+
+def test_a_budget_the_rounded_grid_cannot_see_is_still_spent():
+    """Sizes a byte over whole units (as real tensors are): the table rounds each up, so the mix that fills the
+    budget exactly (every group high) is off its grid; the exact pass after it still finds that mix."""
+    groups = [Group(f"blk.{g}", (Choice("Q6_K", 5 * UNIT + 1, 0.0), Choice("Q4_K", 4 * UNIT + 1, 0.001 * (g + 1))))
+              for g in range(6)]
+    budget = sum(g.choices[0].size_bytes for g in groups)
+    mix = best_within_size(groups, budget, resolution=UNIT)
+    assert mix.types == {g.name: "Q6_K" for g in groups} and mix.size_bytes == budget and mix.cost == 0.0

@@ -11,6 +11,7 @@ import pytest
 from studio.allocation import best_within_size
 from studio.architecture import Architecture
 from studio.auto_mix import CANDIDATE_TYPES, groups, tensor_type_file, tensors
+from studio.gguf_mix import block
 from studio.llamacpp import ensure_tools
 
 
@@ -30,8 +31,8 @@ def test_the_types_chosen_are_the_types_llama_cpp_writes(smol, smol_f16, studio_
     largest = sum(max(c.size_bytes for c in g.choices) for g in candidates)
     mix = best_within_size(candidates, (smallest + largest) // 2, resolution=1024)
     assert len(set(mix.types.values())) >= 4, mix.types  # a real mix, not one type everywhere
-    # SmolLM2's 576-wide rows take no k-quant block: those tensors were offered the 32-wide types only.
-    assert all(not ty.endswith("_K") for name, ty in mix.types.items() if "ffn_down" not in name)
+    # SmolLM2's 576-wide rows take no k-quant or IQ4_XS block: those tensors were offered the 32-wide types only.
+    assert all(block(ty)[0] == 32 for name, ty in mix.types.items() if "ffn_down" not in name)
     overrides = tmp_path / "tensor-types.txt"
     overrides.write_text(tensor_type_file(mix.types))
     out = tmp_path / "auto.gguf"

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from studio.architecture import Architecture
-from studio.auto_mix import tensor_type_file, tensors
+from studio.auto_mix import CANDIDATE_TYPES, tensor_type_file, tensors
 from studio.evaluation import llama_backend
 from studio.evaluation.protocol import Protocol
 from studio.gguf_splice import splice
@@ -119,7 +120,7 @@ def test_an_automatic_mix_is_the_allocation_s_choice_within_its_budget(tiny_map,
 
     from studio.config import Settings
     from studio.models import read_model_facts
-    from studio.recipes.gguf_auto import choose
+    from studio.recipes.gguf_auto import choose, read_type_errors
     from studio.sensitivity import read_map_file
     from tests.conftest import run_cli
     env, found = tiny_map
@@ -131,8 +132,10 @@ def test_an_automatic_mix_is_the_allocation_s_choice_within_its_budget(tiny_map,
     [row] = json.loads(proc.stdout)
     settings = Settings.from_env(env["STUDIO_WORKSPACE"])
     model = read_model_facts(tiny, settings)
-    mix = choose(model, {"target_bpw": target_bpw, "max_kld": 0.0},
-                 read_map_file(settings.model_cache_dir / model.key))
+    options = {"target_bpw": target_bpw, "max_kld": 0.0, "imatrix": imatrix, "imatrix_text": "builtin"}
+    cache_dir = settings.model_cache_dir / model.key
+    errors = read_type_errors(cache_dir, options, settings)  # measured by the job, checked below
+    mix = choose(model, options, read_map_file(cache_dir), errors)
     written = {t.name: t for t in GGUFReader(row["artifact"]).tensors}
     assert {n: GGMLQuantizationType(written[n].tensor_type).name for n in mix.types} == mix.types
     elements = sum(t.elements for t in tensors(model.shape))
@@ -144,6 +147,39 @@ def test_an_automatic_mix_is_the_allocation_s_choice_within_its_budget(tiny_map,
     made_with = row["made_with"]  # the row says what it was made from: the map's job and every tensor's type
     assert made_with["sensitivity_job"] == found["sensitivity_job"] and made_with["tensor_types"] == mix.types
     assert made_with["predicted_kld"] == pytest.approx(mix.cost)
+    n_tensors = len(tensors(model.shape))  # 256-wide rows: every type holds every matrix
+    assert set(errors) == {"low", *CANDIDATE_TYPES} and all(len(e) == n_tensors for e in errors.values())
+    imatrix_file = next(cache_dir.glob("imatrix-*.gguf")) if imatrix == "on" else None
+    weights = _column_weights(imatrix_file)
+    low = _energies(cache_dir / "base-f16.gguf", cache_dir / "sensitivity-low.gguf", weights)  # the map's own file
+    assert errors["low"] == pytest.approx(low, rel=1e-6)
+    assert all(errors["Q8_0"][n] < errors["Q4_K"][n] < errors["Q2_K"][n] for n in low)
+
+
+def _column_weights(imatrix: Path | None) -> dict:
+    """The importance matrix's mean squared activation per column, read with gguf-py (uniform: none)."""
+    from gguf import GGUFReader
+    if imatrix is None:
+        return {}
+    found = {t.name: np.array(t.data, dtype=np.float64) for t in GGUFReader(imatrix).tensors}
+    return {k.removesuffix(".in_sum2"): v / found[k.removesuffix("in_sum2") + "counts"].sum()
+            for k, v in found.items() if k.endswith(".in_sum2")}
+
+
+def _energies(base: Path, quantized: Path, weights: dict) -> dict:
+    """Each quantized matrix's weighted squared error per element against the base: whole tensors, gguf-py's
+    reader and dequantizer (the studio reads rows in slices from its own header reader)."""
+    from gguf import GGMLQuantizationType, GGUFReader
+    from gguf.quants import dequantize
+    reference = {t.name: np.array(t.data, dtype=np.float64) for t in GGUFReader(base).tensors}
+    out = {}
+    for t in GGUFReader(quantized).tensors:
+        if t.tensor_type in (GGMLQuantizationType.F32, GGMLQuantizationType.F16, GGMLQuantizationType.Q8_0):
+            continue  # norms, and the high type the rest of the file holds
+        error = (dequantize(t.data, t.tensor_type).astype(np.float64) - reference[t.name]) ** 2
+        w = weights.get(t.name, np.ones(error.shape[-1]))
+        out[t.name] = float((error * w).sum() / error.size)
+    return out
 
 
 def test_an_automatic_mix_is_refused_without_a_map_or_a_single_budget(tmp_path, studio_cache, tiny, tiny_map):

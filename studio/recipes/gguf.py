@@ -190,7 +190,11 @@ def imatrix_text_problems(options: dict, settings) -> list[str]:
 
 def imatrix_path(ctx: StageContext) -> Path:
     """The importance matrix of the job's model and calibration text, in the model's cache."""
-    return ctx.cache_dir / f"imatrix-{text_sha(calibration_path(ctx.options['imatrix_text']))[:16]}.gguf"
+    return imatrix_file(ctx.cache_dir, ctx.options["imatrix_text"])
+
+
+def imatrix_file(cache_dir: Path, imatrix_text: str) -> Path:
+    return cache_dir / f"imatrix-{text_sha(calibration_path(imatrix_text))[:16]}.gguf"
 
 
 def ensure_imatrix(ctx: StageContext, tools: Path, base: Path) -> Path:
