@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from studio.architecture import Architecture
-from studio.auto_mix import CANDIDATE_TYPES, tensor_type_file, tensors
+from studio.auto_mix import CANDIDATE_TYPES, groups, tensor_type_file, tensors
 from studio.evaluation import llama_backend
 from studio.evaluation.protocol import Protocol
 from studio.gguf_splice import splice
@@ -120,7 +120,7 @@ def test_an_automatic_mix_is_the_allocation_s_choice_within_its_budget(tiny_map,
 
     from studio.config import Settings
     from studio.models import read_model_facts
-    from studio.recipes.gguf_auto import choose, read_type_errors
+    from studio.recipes.gguf_auto import choose, costs, matrices_budget, read_type_errors
     from studio.sensitivity import read_map_file
     from tests.conftest import run_cli
     env, found = tiny_map
@@ -138,8 +138,13 @@ def test_an_automatic_mix_is_the_allocation_s_choice_within_its_budget(tiny_map,
     mix = choose(model, options, read_map_file(cache_dir), errors)
     written = {t.name: t for t in GGUFReader(row["artifact"]).tensors}
     assert {n: GGMLQuantizationType(written[n].tensor_type).name for n in mix.types} == mix.types
-    elements = sum(t.elements for t in tensors(model.shape))
-    assert sum(int(written[n].n_bytes) for n in mix.types) <= elements * target_bpw / 8
+    bits = 8 * sum(int(t.n_bytes) for t in written.values()) / sum(int(t.n_elements) for t in written.values())
+    assert row["bpw"] == pytest.approx(bits) and bits <= target_bpw  # the file's, as rows count them
+    left = matrices_budget(model.shape, target_bpw) - mix.size_bytes  # and no better type for any tensor fits in it
+    candidates = {g.name: g.choices for g in groups(model.shape, costs(read_map_file(cache_dir), errors))}
+    chosen = {name: next(c for c in choices if c.type_name == mix.types[name]) for name, choices in candidates.items()}
+    assert not [c for name, choices in candidates.items() for c in choices
+                if c.cost < chosen[name].cost and c.size_bytes - chosen[name].size_bytes <= left]
     assert row["recipe"] == f"gguf:auto@{target_bpw:g}bpw" + ("+imatrix" if imatrix == "on" else "")
     assert row["kld_mean"] > 0
     log = run_cli(["log", str(row["job_id"])], env).stdout

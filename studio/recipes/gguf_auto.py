@@ -17,11 +17,12 @@ from pathlib import Path
 
 from studio import memory
 from studio.allocation import AllocationError, for_budget
+from studio.architecture import Architecture
 from studio.auto_mix import CANDIDATE_TYPES, fits, groups, tensor_type_file, tensors
 from studio.families.gguf import FAMILY, base_gguf_path, convert_stage, convert_stages
 from studio.gguf_error import column_weights, energies
 from studio.gguf_header import read_layout
-from studio.gguf_mix import block
+from studio.gguf_mix import block, quantizable, tensor_bytes
 from studio.llamacpp import ensure_tools, file_lock
 from studio.models import ModelFacts
 from studio.recipes.base import Option, Recipe, Requirements
@@ -38,7 +39,8 @@ class GGUFAutoRecipe(Recipe):
     title = "GGUF automatic mix (from the sensitivity map)"
     description = "A type per tensor for a bits-per-weight budget or a KLD ceiling, chosen from the model's map."
     options = (
-        Option("target_bpw", "float", 0.0, "bits per weight of the quantized matrices (e.g. 5.0); 0: use max_kld",
+        Option("target_bpw", "float", 0.0, "bits per weight of the file's tensors, as its row counts them (e.g. "
+               "5.0; a stock row's bits/weight gives a mix of at most its size); 0: use max_kld",
                minimum=0.0, maximum=16.0),
         Option("max_kld", "float", 0.0, "the smallest mix whose predicted added KLD stays under this (e.g. 0.02); "
                "0: use target_bpw", minimum=0.0, maximum=10.0),
@@ -74,11 +76,15 @@ class GGUFAutoRecipe(Recipe):
         return imatrix_text_problems(options, settings) if options["imatrix"] == "on" else []
 
     def estimate_output_bytes(self, model: ModelFacts, options: dict) -> int:
-        """The matrices at the budget (or, for a KLD ceiling, at most all at Q8_0), the rest at their size as F32
-        or F16, and room for the metadata."""
-        matrices = sum(t.elements for t in tensors(model.shape)) if model.shape else model.n_params
-        bits = options["target_bpw"] or _bits(HIGH_TYPE)
-        return int(matrices * bits / 8 + (model.n_params - matrices) * 4) + 8 * 2**20
+        """The tensors at the budget (or, for a KLD ceiling, at most the matrices all at Q8_0), and room for the
+        metadata."""
+        if model.shape is None:
+            return int(model.n_params * (options["target_bpw"] or 32) / 8) + 8 * 2**20
+        everything = model.shape.tensors()
+        if options["target_bpw"]:
+            return int(sum(t.elements for t in everything) * options["target_bpw"] / 8) + 8 * 2**20
+        return sum(tensor_bytes(HIGH_TYPE, t.elements) if quantizable(t) else 4 * t.elements
+                   for t in everything) + 8 * 2**20
 
     def time_prior(self, options: dict) -> Prior:
         prior = GGUF_PRIOR.plus(TYPE_ERRORS_PRIOR)
@@ -185,12 +191,19 @@ def _error_ratio(errors: dict | None, name: str, ggml_type: str, low_bits: float
     return errors[ggml_type][name] / errors["low"][name]
 
 
+def matrices_budget(arch: Architecture, bpw: float) -> int:
+    """What the quantized matrices may take in a file of `bpw` bits per weight over all its tensors (as a row
+    counts them): the rest, norms and biases, llama.cpp keeps in F32."""
+    everything = arch.tensors()
+    rest = sum(4 * t.elements for t in everything if not quantizable(t))
+    return int(sum(t.elements for t in everything) * bpw / 8) - rest
+
+
 def choose(model: ModelFacts, options: dict, found: dict, errors: dict | None):
     """The mix for the options' budget (studio.allocation)."""
     candidates = groups(model.shape, costs(found, errors))
     if options["target_bpw"]:
-        elements = sum(t.elements for t in tensors(model.shape))
-        return for_budget(candidates, size_bytes=int(elements * options["target_bpw"] / 8))
+        return for_budget(candidates, size_bytes=matrices_budget(model.shape, options["target_bpw"]))
     return for_budget(candidates, max_cost=options["max_kld"])
 
 
