@@ -134,7 +134,7 @@ def test_an_automatic_mix_is_the_allocation_s_choice_within_its_budget(tiny_map,
     model = read_model_facts(tiny, settings)
     options = {"target_bpw": target_bpw, "max_kld": 0.0, "imatrix": imatrix, "imatrix_text": "builtin"}
     cache_dir = settings.model_cache_dir / model.key
-    errors = read_type_errors(cache_dir, options, settings)  # measured by the job, checked below
+    errors = read_type_errors(cache_dir, options)  # measured by the job, checked below
     mix = choose(model, options, read_map_file(cache_dir), errors)
     written = {t.name: t for t in GGUFReader(row["artifact"]).tensors}
     assert {n: GGMLQuantizationType(written[n].tensor_type).name for n in mix.types} == mix.types

@@ -70,7 +70,7 @@ class GGUFAutoRecipe(Recipe):
             return ["no sensitivity map for this model yet: measure one first (python -m studio sensitivity "
                     f"--model {model.path})"]
         try:
-            choose(model, options, found, read_type_errors(cache_dir, options, settings))
+            choose(model, options, found, read_type_errors(cache_dir, options))
         except AllocationError as exc:
             return [str(exc)]
         return imatrix_text_problems(options, settings) if options["imatrix"] == "on" else []
@@ -121,7 +121,7 @@ class GGUFAutoRecipe(Recipe):
 
 
 # Measuring the type errors: a quantization and a read of the model per candidate type, once per model and matrix
-# (SmolLM2-135M: 13 passes in about a minute here).
+# (13 passes: ~110 s for SmolLM2-135M, ~100 s for Gemma-3-270M on this project's 2 cores under load; BENCHMARKS.md).
 TYPE_ERRORS_PRIOR = Prior(per_job=5.0, per_gparam=400.0, per_gparam_token=0.0)
 
 
@@ -136,7 +136,7 @@ def type_errors_path(cache_dir: Path, imatrix: Path | None) -> Path:
     return cache_dir / f"type-errors-{imatrix.stem if imatrix else 'plain'}.json"
 
 
-def read_type_errors(cache_dir: Path, options: dict, settings) -> dict | None:
+def read_type_errors(cache_dir: Path, options: dict) -> dict | None:
     """The measured table for a job's options, when an earlier job has made it."""
     imatrix = imatrix_file(cache_dir, options["imatrix_text"]) if options["imatrix"] == "on" else None
     path = type_errors_path(cache_dir, imatrix)
