@@ -113,7 +113,8 @@ def test_the_sensitivity_job_maps_every_tensor_of_the_model(tiny_map, tiny):
 
 
 @pytest.mark.parametrize("target_bpw,imatrix", [(5.0, "on"), (3.5, "off")])
-def test_an_automatic_mix_is_the_allocation_s_choice_within_its_budget(tiny_map, tiny, target_bpw, imatrix):
+def test_an_automatic_mix_is_the_allocation_s_choice_within_its_budget(tiny_map, tiny, target_bpw, imatrix,
+                                                                      tmp_path, studio_cache):
     """gguf-auto at a bits-per-weight budget: llama.cpp wrote the types the allocation chose from the map, and the
     matrices take no more than the budget."""
     from gguf import GGMLQuantizationType, GGUFReader
@@ -159,6 +160,14 @@ def test_an_automatic_mix_is_the_allocation_s_choice_within_its_budget(tiny_map,
     low = _energies(cache_dir / "base-f16.gguf", cache_dir / "sensitivity-low.gguf", weights)  # the map's own file
     assert errors["low"] == pytest.approx(low, rel=1e-6)
     assert all(errors["Q8_0"][n] < errors["Q4_K"][n] < errors["Q2_K"][n] for n in low)
+    # a candidate's entries, from a file this test has llama-quantize write (with the job's matrix, if any)
+    overrides, q4k = tmp_path / "q4k.txt", tmp_path / "q4k.gguf"
+    overrides.write_text(tensor_type_file(dict.fromkeys(low, "Q4_K")))
+    matrix = ["--imatrix", str(imatrix_file)] if imatrix_file else []
+    subprocess.run([str(ensure_tools(studio_cache, log=lambda line: None) / "llama-quantize"), *matrix,
+                    "--tensor-type-file", str(overrides), str(cache_dir / "base-f16.gguf"), str(q4k), "Q8_0", "2"],
+                   check=True, capture_output=True, timeout=900)
+    assert errors["Q4_K"] == pytest.approx(_energies(cache_dir / "base-f16.gguf", q4k, weights), rel=1e-6)
 
 
 def _column_weights(imatrix: Path | None) -> dict:
