@@ -29,6 +29,7 @@ from jobs.process import die_with_parent, disk_full_note, exit_reason, spawn
 from studio import families, recipes
 from studio.config import REPO_ROOT, Settings
 from studio.evaluation import base_cache
+from studio.evaluation.protocol import Protocol
 from studio.evaluation.texts import TextError, load_text, text_sha
 from studio.evaluation.tokens import ensure_tokens
 from studio.families import BaseKey, Family
@@ -36,6 +37,7 @@ from studio.llamacpp import file_lock
 from studio.models import ModelError, read_model_facts
 from studio.outputs import artifact_path
 from studio.preflight import recheck_job
+from studio.serving.check import CheckRequest, run_check
 from studio.stages import Stage, StageContext
 from studio.storage import Generation, Pending, Result, reading, session
 from studio.storage.tables import utcnow
@@ -164,7 +166,8 @@ class JobRunner:
         tokens_path, bos = self.tokens(family, family.tokenizer_source(model, base_artifact))
         final = self.move_in(artifact)
         rows = _Rows(final, base_artifact, family.base_key(model.key, job.eval_text_sha, job.n_ctx, job.max_chunks),
-                     quant_seconds, bool(options.get("checkpoint_kld")), ctx.made_with)
+                     quant_seconds, bool(options.get("checkpoint_kld")), ctx.made_with,
+                     serving_check=bool(options.get("vllm_check")))
         # perplexity, divergence from the base (in lockstep), speed and generations: one process. The rows go in at
         # the pass's first look (or its end, for a short pass) and are completed as it ends; the slower figures
         # fill in afterwards, marked pending until they do.
@@ -175,6 +178,8 @@ class JobRunner:
         self.store(rows, evaluation, True)
         if rows.checkpoint_kld:
             self.fill_in(rows.result_id, vs_checkpoint=self.checkpoint_divergence(family, final, tmp / "cross.json"))
+        if rows.serving_check:
+            self.fill_in(rows.result_id, serving=self.serving_check(rows.result_id, final, tokens_path, bos))
         if rows.base_id is not None:
             self.enter(Stage.EVALUATE_BASE)
             measured = self.evaluate(family, base_artifact, tokens_path, bos, tmp / "base-eval.json", perplexity=False)
@@ -188,12 +193,13 @@ class JobRunner:
     def stages_ahead(self, recipe, model, ctx: StageContext) -> list[Stage]:
         job = self.job
         divergence = [Stage.CHECKPOINT_DIVERGENCE] if ctx.options.get("checkpoint_kld") else []
+        serving = [Stage.SERVING_CHECK] if ctx.options.get("vllm_check") else []
         base_key = recipe.family.base_key(model.key, job.eval_text_sha, job.n_ctx, job.max_chunks)
         with reading(self.settings.db_url) as s:
             has_base = s.exec(select(Result.id).where(Result.base_key == str(base_key), Result.is_base)).first()
         base = [] if has_base else [Stage.EVALUATE_BASE, *divergence]
         return [Stage.PREFLIGHT, *recipe.own_stages(ctx), Stage.QUANTIZE, Stage.EVALUATE, Stage.STORE, *divergence,
-                *base]
+                *serving, *base]
 
     def tokens(self, family: Family, source: Path) -> tuple[Path, int | None]:
         """The evaluation text's token ids as the family's backend makes them (cached per model)."""
@@ -248,6 +254,21 @@ class JobRunner:
         return self.evaluate(family, artifact, tokens_path, bos, out, base=self.model.path,
                              recipe_name=None, base_family=checkpoint)["divergence"]
 
+    def serving_check(self, result_id: int, artifact: Path, tokens_path: Path, bos: int | None) -> dict:
+        """The row's artifact loaded and scored in vLLM on the job's chunks and prompts (studio.serving.check)."""
+        self.enter(Stage.SERVING_CHECK)
+        job = self.job
+        with reading(self.settings.db_url) as s:
+            studio_ppl = s.get(Result, result_id).ppl
+            generations = s.exec(select(Generation.text).where(Generation.result_id == result_id)
+                                 .order_by(Generation.prompt_index)).all()
+        request = CheckRequest(
+            artifact=artifact, form=self.recipe.serving_form(self.options), tokenizer=self.model.path,
+            tokens_path=tokens_path, bos=bos, protocol=Protocol(job.n_ctx, job.max_chunks), prompts=job.prompts,
+            max_new_tokens=job.max_new_tokens, studio_ppl=studio_ppl, studio_generations=list(generations),
+            n_params=self.model.n_params, work_dir=self.settings.job_tmp_dir(self.job_id))
+        return run_check(request, self.settings.cache_dir, self.run_logged, self.log).as_dict()
+
     def move_in(self, artifact: Path) -> Path:
         """Move the artifact into outputs, where its row will own it; until then it is its running job's, and the
         supervisor sweeps it if the job ends without a row (`studio.outputs`)."""
@@ -261,10 +282,12 @@ class JobRunner:
         the rest pending) or, for a short pass, at its end; completed with the whole pass's scores."""
         later = [] if whole else [Pending.FULL_PASS, Pending.GENERATIONS]
         checkpoint = [Pending.CHECKPOINT] if rows.checkpoint_kld else []
+        serving = [Pending.SERVING] if rows.serving_check else []
         if rows.result_id is None:
             rows.result_id = self._insert_result(self.recipe, self.model, rows.artifact, scored, rows.base_key,
                                                  is_base=False, label=self.job.recipe,
-                                                 quant_seconds=rows.quant_seconds, pending=later + checkpoint,
+                                                 quant_seconds=rows.quant_seconds,
+                                                 pending=later + checkpoint + serving,
                                                  made_with=rows.made_with)
         else:
             self.fill_in(rows.result_id, scores=scored, measured=scored)
@@ -296,9 +319,9 @@ class JobRunner:
                 return None
 
     def fill_in(self, result_id: int, *, scores: dict | None = None, measured: dict | None = None,
-                vs_checkpoint: dict | None = None) -> None:
+                vs_checkpoint: dict | None = None, serving: dict | None = None) -> None:
         """A stored row's pending figures: the whole pass's scores, the generations with their decode speed, load
-        time and memory, or the divergence from the checkpoint."""
+        time and memory, the divergence from the checkpoint, or the serving check."""
         with session(self.settings.db_url) as s:
             row = s.get(Result, result_id)
             done = set()
@@ -315,6 +338,9 @@ class JobRunner:
             if vs_checkpoint is not None:
                 row.divergence = {**row.divergence, "vs_checkpoint": vs_checkpoint}
                 done.add(Pending.CHECKPOINT)
+            if serving is not None:
+                row.serving = serving
+                done.add(Pending.SERVING)
             row.pending = [p for p in row.pending or [] if p not in done]
             s.add(row)
             s.commit()
@@ -354,6 +380,7 @@ class _Rows:
     quant_seconds: float
     checkpoint_kld: bool
     made_with: dict  # studio.stages.StageContext.made_with
+    serving_check: bool = False  # the job checks its artifact in vLLM (the vllm_check option)
     result_id: int | None = None
     base_id: int | None = None  # the base row this job stored, whose generations it fills in
 

@@ -26,6 +26,7 @@ class Stage(StrEnum):
     EVALUATE = "evaluate"
     CHECKPOINT_DIVERGENCE = "divergence vs checkpoint"
     EVALUATE_BASE = "evaluate base"
+    SERVING_CHECK = "serving check"  # the artifact loaded and scored in vLLM (studio.serving.check)
     # an Ollama import's steps
     CONNECT = "connect"
     HASH = "hash"

@@ -151,15 +151,19 @@ def _sync(device) -> None:
         torch.cuda.synchronize(device)
 
 
+def prompt_ids(tok, prompt: str) -> list[int]:
+    """A prompt as the model is asked it: through its chat template when it has one."""
+    if tok.chat_template:
+        return list(tok.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,
+                                            tokenize=True, return_dict=True)["input_ids"])
+    return list(tok(prompt).input_ids)
+
+
 def _generate(model, tok, prompt: str, max_new_tokens: int) -> tuple[str, int, float, int]:
     """Greedy decoding with the KV cache, timed from the first new token (prefill excluded)."""
     import torch
     device = next(model.parameters()).device
-    if tok.chat_template:
-        ids = tok.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,
-                                      tokenize=True, return_dict=True)["input_ids"]
-    else:
-        ids = tok(prompt).input_ids
+    ids = prompt_ids(tok, prompt)
     stop = set(_as_list(model.generation_config.eos_token_id) + _as_list(tok.eos_token_id))
     new: list[int] = []
     decoded, t_first = 0, None

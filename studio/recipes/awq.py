@@ -5,7 +5,7 @@ from __future__ import annotations
 from studio.recipes.base import Option, Requirements
 from studio.recipes.calibration import CALIBRATION_OPTIONS
 from studio.recipes.gptq import GPTQModelRecipe
-from studio.recipes.hf import KEEP_OPTION
+from studio.recipes.hf import KEEP_OPTION, SERVING_OPTION
 
 GROUP_SIZES = (64, 128)
 
@@ -20,12 +20,14 @@ class AWQRecipe(GPTQModelRecipe):
         Option("zero_point", "bool", True, "asymmetric levels with a zero point per group"),
         *CALIBRATION_OPTIONS,
         KEEP_OPTION,
+        SERVING_OPTION,
     )
     requirements = Requirements(cpu_ok=True, gpu_min_compute_capability=7.5, packages=("gptqmodel",),
                                 note="fast kernels need CUDA; on CPU the scale search is slow (≈20 min for "
                                      "a 135M model with 8 samples)")
     nominal_bits = 4.25
     method, group_sizes = "awq", GROUP_SIZES
+    vllm_gpu_needs = "a CUDA GPU: AWQ Marlin kernels on compute capability ≥ 8.0, AWQ GEMM kernels on ≥ 7.5"
 
     def quantize_config(self, o: dict) -> dict:
         return {"bits": o["bits"], "group_size": o["group_size"], "sym": not o["zero_point"]}

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from studio.memory import MiB
 from studio.recipes.base import Option, Requirements
-from studio.recipes.hf import KEEP_OPTION, QuantizeOnLoadRecipe, kept_module_names, keep_patterns
+from studio.recipes.hf import KEEP_OPTION, SERVING_OPTION, QuantizeOnLoadRecipe, kept_module_names, keep_patterns
 
 
 class BnbInt8Recipe(QuantizeOnLoadRecipe):
@@ -17,10 +17,12 @@ class BnbInt8Recipe(QuantizeOnLoadRecipe):
         Option("threshold", "float", 6.0, "outlier threshold on activation magnitude (0 disables the "
                "16-bit outlier path)", minimum=0.0, maximum=1000.0),
         KEEP_OPTION,
+        SERVING_OPTION,
     )
     requirements = Requirements(cpu_ok=True, packages=("bitsandbytes",), gpu_min_compute_capability=7.5,
                                 note="CUDA compute capability ≥ 7.5, or bitsandbytes' CPU backend")
     nominal_bits = 8.0
+    vllm_gpu_needs = "a CUDA GPU with bitsandbytes installed beside vLLM (its int8 kernels)"
     quantize_floor = 525 * MiB  # SmolLM2: 629 MiB anonymous in all, of which ~104 MiB int8 linears and their scales
 
     def linear_parts(self, rows: int, cols: int, options: dict) -> list[int]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from studio.memory import MiB
 from studio.recipes.base import Option, Requirements
-from studio.recipes.hf import KEEP_OPTION, QuantizeOnLoadRecipe, kept_module_names, keep_patterns
+from studio.recipes.hf import KEEP_OPTION, SERVING_OPTION, QuantizeOnLoadRecipe, kept_module_names, keep_patterns
 
 DTYPES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
 
@@ -27,10 +27,12 @@ class BnbNF4Recipe(QuantizeOnLoadRecipe):
         Option("compute_dtype", "choice", "bf16", "dtype of the matmuls; bf16 needs compute capability ≥ 8.0 on "
                "CUDA (fp16 there otherwise)", choices=tuple(DTYPES)),
         KEEP_OPTION,
+        SERVING_OPTION,
     )
     requirements = Requirements(cpu_ok=True, packages=("bitsandbytes",), gpu_min_compute_capability=6.0,
                                 note="CUDA compute capability ≥ 6.0, or bitsandbytes' CPU backend")
     nominal_bits = 4.5
+    vllm_gpu_needs = "a CUDA GPU with bitsandbytes installed beside vLLM (its 4-bit kernels)"
     quantize_floor = 850 * MiB  # SmolLM2: 891 MiB anonymous in all, the 1 B shape 1,202 (41 and 470 MiB of linears)
 
     def linear_parts(self, rows: int, cols: int, options: dict) -> list[int]:

@@ -76,6 +76,15 @@ def dequantize_int8(t: dict[str, torch.Tensor], group_size: int | None) -> torch
     return _unblock((blocks - zero) * t["scale"].float().unsqueeze(-1), cols)
 
 
+def round_int8_per_token(x: torch.Tensor) -> torch.Tensor:
+    """Dynamic symmetric int8 activations: each token (row of the last dimension) scaled by amax / 127, rounded
+    half to even and clamped to int8, returned as codes x scale in x's dtype (computed in float32)."""
+    import torch
+    flat = x.float()
+    scale = (flat.abs().amax(dim=-1, keepdim=True) / 127).clamp(min=1e-12)
+    return (torch.clamp(torch.round(flat / scale), -128, 127) * scale).to(x.dtype)
+
+
 # -- FP8: x ≈ fp8(x / scale) * scale, scale = amax / max_representable ------------------------------
 
 def quantize_fp8(w: torch.Tensor, fmt: str, per_channel: bool) -> dict[str, torch.Tensor]:

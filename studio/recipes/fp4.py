@@ -7,7 +7,7 @@ from pathlib import Path
 from studio.evaluation.torch_backend import compute_dtype
 from studio.recipes import packed
 from studio.recipes.base import Option, Requirements
-from studio.recipes.hf import KEEP_OPTION, Codec, PackedRecipe, keep_patterns
+from studio.recipes.hf import KEEP_OPTION, SERVING_OPTION, Codec, PackedRecipe, keep_patterns
 from studio.stages import StageContext
 
 NATIVE_CC = 10.0
@@ -27,7 +27,7 @@ class FP4Recipe(PackedRecipe):
         return (Option("execution", "choice", "emulated", f"emulated: exact {self.name.upper()} weights, float "
                        f"matmul, any device; native needs compute capability ≥ {NATIVE_CC}",
                        choices=("emulated", "native")),
-                KEEP_OPTION)
+                KEEP_OPTION, SERVING_OPTION)
 
     def requirements_for(self, options: dict) -> Requirements:
         if options["execution"] == "native":

@@ -19,7 +19,8 @@ from studio.memory import Budget
 from studio.models import ModelFacts
 from studio.recipes import formats, packed
 from studio.recipes.base import Option, Requirements
-from studio.recipes.hf import KEEP_OPTION, Codec, PackedRecipe, keep_patterns
+from studio.recipes.hf import KEEP_OPTION, SERVING_OPTION, Codec, PackedRecipe, keep_patterns
+from studio.serving.forms import ServingForm
 from studio.stages import Stage, StageContext
 
 if TYPE_CHECKING:  # imported where used: the server imports this module and never needs torch
@@ -44,6 +45,7 @@ class FP8Recipe(PackedRecipe):
                "runs the same format on any device; auto picks native where it can",
                choices=("auto", "native", "emulated")),
         KEEP_OPTION,
+        SERVING_OPTION,
     )
     requirements = Requirements(cpu_ok=True, note="native W8A8 needs CUDA compute capability ≥ 8.9 (Ada, Hopper, "
                                 "Blackwell); elsewhere emulated")
@@ -83,6 +85,12 @@ class FP8Recipe(PackedRecipe):
         if options["activations"] == "w8a8":  # FP8Linear holds every quantized layer's FP8 weights
             stages[Stage.EVALUATE] += model.n_params
         return stages
+
+    def serving_form(self, options: dict) -> ServingForm:
+        needs = ("a CUDA GPU: FP8 GEMMs on compute capability ≥ 8.9 (Ada, Hopper, Blackwell)"
+                 if options["activations"] == "w8a8"
+                 else "a CUDA GPU: FP8 Marlin (W8A16) kernels on compute capability ≥ 8.0")
+        return ServingForm(export=True, gpu_needs=needs)
 
     def is_emulated(self, options: dict) -> bool:
         return options["activations"] != "w8a8" or options["execution"] == "emulated" or not gpu_has_fp8()

@@ -13,7 +13,7 @@ from studio.evaluation.torch_backend import load_checkpoint
 from studio.models import ModelFacts
 from studio.recipes.base import Option, Requirements
 from studio.recipes.calibration import CALIBRATION_OPTIONS, calibration_path, calibration_problems
-from studio.recipes.hf import KEEP_OPTION, HFRecipe, group_size_problem, keep_patterns
+from studio.recipes.hf import KEEP_OPTION, SERVING_OPTION, HFRecipe, group_size_problem, keep_patterns
 from studio.stages import StageContext
 
 GROUP_SIZES = (32, 64, 128, -1)
@@ -84,12 +84,14 @@ class GPTQRecipe(GPTQModelRecipe):
                minimum=0.001, maximum=0.5),
         *CALIBRATION_OPTIONS,
         KEEP_OPTION,
+        SERVING_OPTION,
     )
     requirements = Requirements(cpu_ok=True, gpu_min_compute_capability=6.0, packages=("gptqmodel", "optimum"),
                                 note="fast kernels need CUDA; on CPU GPTQModel's torch kernels are slow "
                                      "(minutes for a 135M model)")
     nominal_bits = 4.25
     method, group_sizes = "gptq", GROUP_SIZES
+    vllm_gpu_needs = "a CUDA GPU: GPTQ Marlin kernels on compute capability ≥ 8.0, the older GPTQ kernels below"
 
     def quantize_config(self, o: dict) -> dict:
         return {"bits": o["bits"], "group_size": o["group_size"], "sym": True, "desc_act": o["desc_act"],

@@ -17,6 +17,7 @@ from studio.families.base import Loader
 from studio.families.hf import FAMILY
 from studio.models import CAUSAL_LM_SUFFIXES, ModelFacts
 from studio.recipes.base import Option, Recipe
+from studio.serving.forms import ServingForm
 from studio.stages import Stage, StageContext
 from studio.timing import Prior
 
@@ -26,6 +27,9 @@ SIDE_FILES = ("config.json", "generation_config.json", "tokenizer.json", "tokeni
 KEEP_OPTION = Option("keep", "str", "", "extra modules to keep in high precision, comma-separated "
                      "name patterns (e.g. *.mlp.down_proj,model.layers.0.*); embeddings, norms and lm_head "
                      "always stay")
+SERVING_OPTION = Option("vllm_check", "bool", False, "after the evaluation, load the result in vLLM's CPU build "
+                        "(its own environment, built once per machine: ~3.5 GB) and score it there on the same "
+                        "tokens; the studio's own formats go as a compressed-tensors export")
 
 
 # Three processes' imports of torch and transformers, loading both models (25 s per billion parameters), and
@@ -87,6 +91,11 @@ class HFRecipe(Recipe):
     keeps_high_precision = ("embeddings", "norms", "lm_head")
     nominal_bits: float = 16.0  # bits per quantized weight, scales included, for disk estimates
     streams_evaluation = False  # the artifact can run layer by layer when it does not fit (packed formats)
+    vllm_gpu_needs = "a CUDA GPU"  # what vLLM's kernels for the format need
+
+    def serving_form(self, options: dict) -> ServingForm:
+        """How serving engines read the artifact: the folder itself, its config.json naming the method."""
+        return ServingForm(export=False, gpu_needs=self.vllm_gpu_needs)
 
     @abstractmethod
     def load(self, artifact: Path, device: str):
@@ -170,6 +179,10 @@ class PackedRecipe(HFRecipe):
         tensors = len(model.shape.tensors())
         room = packed.HEADER_ENTRY_BYTES * tensors * packed.MAX_PARTS + 4096 + 128 * tensors + 4096
         return stored + room * -(-stored // packed.SHARD_BYTES)
+
+    def serving_form(self, options: dict) -> ServingForm:
+        """The studio's packed folder is its own: engines read its compressed-tensors export."""
+        return ServingForm(export=True, gpu_needs=self.vllm_gpu_needs)
 
     def codec(self, options: dict) -> Codec | None:
         """How one weight is stored in the studio's layout of the packed checkpoint, and read back; None where

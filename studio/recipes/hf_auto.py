@@ -17,7 +17,7 @@ from studio.evaluation.torch_backend import compute_dtype
 from studio.models import ModelFacts
 from studio.recipes import packed
 from studio.recipes.base import Option, Requirements
-from studio.recipes.hf import PackedRecipe
+from studio.recipes.hf import SERVING_OPTION, PackedRecipe
 from studio.sensitivity import MAP_FILES, read_map_file
 from studio.sensitivity_hf import FORMATS, KEEP, codec
 from studio.stages import StageContext
@@ -35,10 +35,13 @@ class HFAutoRecipe(PackedRecipe):
                "max_kld", minimum=0.0, maximum=16.0),
         Option("max_kld", "float", 0.0, "the smallest mix whose predicted added KLD stays under this (e.g. 0.01); "
                "0: use target_bpw", minimum=0.0, maximum=10.0),
+        SERVING_OPTION,
     )
     requirements = Requirements(cpu_ok=True, note="needs the model's HF sensitivity map: python -m studio "
                                 "sensitivity --family hf --model M; emulated (exact formats, float matmul)")
     nominal_bits = 16.0  # at most: every layer kept
+    vllm_gpu_needs = ("a CUDA GPU with the kernels of every format in the mix (FP8: compute capability ≥ 8.9; "
+                      "NVFP4: ≥ 10.0, or Marlin on ≥ 8.0)")
     quantize_seconds_per_gparam = 101.0  # at worst every layer in NVFP4, the slowest of the formats
 
     def label(self, options: dict) -> str:

@@ -13,6 +13,7 @@ class MXFP4Recipe(FP4Recipe):
     scale_note = "E8M0 (power-of-two) scale per 32"
     nominal_bits = 4.25  # 4 bits + an 8-bit scale per 32
     block = 32
+    vllm_gpu_needs = "a CUDA GPU: MXFP4 Marlin kernels on compute capability ≥ 8.0, native on Blackwell (≥ 10.0)"
     quantize_seconds_per_gparam = 87.0
     quantize_fn = staticmethod(formats.quantize_mxfp4)
     dequantize_fn = staticmethod(formats.dequantize_mxfp4)

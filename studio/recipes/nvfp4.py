@@ -14,6 +14,7 @@ class NVFP4Recipe(FP4Recipe):
     scale_note = "E4M3 scale per 16 + FP32 tensor scale"
     nominal_bits = 4.5  # 4 bits + an 8-bit scale per 16
     block, tensor_scales = 16, (4,)
+    vllm_gpu_needs = "a CUDA GPU: FP4 tensor cores on compute capability ≥ 10.0 (Blackwell), Marlin FP4 on ≥ 8.0"
     quantize_seconds_per_gparam = 101.0
     quantize_fn = staticmethod(formats.quantize_nvfp4)
     dequantize_fn = staticmethod(formats.dequantize_nvfp4)

@@ -25,8 +25,10 @@ class Pending:
     FULL_PASS = "full_pass"  # perplexity and divergence over every chunk: the row shows its first chunks' meanwhile
     GENERATIONS = "generations"  # with them the decode speed, load time and memory
     CHECKPOINT = "vs_checkpoint"  # the divergence from the HF checkpoint
+    SERVING = "serving"  # the serving check: the artifact loaded and scored in vLLM
     WHAT = {FULL_PASS: "perplexity and KLD over every chunk (shown: the first chunks')",
-            GENERATIONS: "generations, decode speed and memory", CHECKPOINT: "the divergence from the checkpoint"}
+            GENERATIONS: "generations, decode speed and memory", CHECKPOINT: "the divergence from the checkpoint",
+            SERVING: "the serving check in vLLM"}
 
 
 class Job(SQLModel, table=True):
@@ -103,6 +105,7 @@ class Result(SQLModel, table=True):
     emulated: bool = False  # the format's arithmetic imitated in higher precision, not run natively
     divergence: dict = Field(default_factory=dict, sa_column=Column(JSON))  # KLD etc. vs the base
     generations_skipped: str | None = None  # why a row has no generations (a model too big to hold)
+    serving: dict | None = Field(default=None, sa_column=Column(JSON))  # studio.serving.check.ServingCheck, as a dict
     quant_seconds: float | None = None
     load_seconds: float | None = None
     pending: list = Field(default_factory=list, sa_column=Column(JSON))  # figures still to come (jobs.runner)

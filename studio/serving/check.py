@@ -1,0 +1,219 @@
+"""The serving check: a result's artifact loaded in vLLM's CPU build, scored on the studio's own chunks and asked the
+job's prompts, beside the studio's figures for the same row.
+
+vLLM reads the folder it would serve: the artifact itself where vLLM reads its format (GPTQ, AWQ, bitsandbytes),
+else the artifact's compressed-tensors export (the studio's own formats), written into the artifact's folder. vLLM
+runs in its own environment and process (studio.serving.vllm_env, vllm_probe.py); it gets the token ids and
+returns log-probabilities and token ids, so its perplexity comes from the same tokens and the same arithmetic as
+the studio's. A format vLLM's CPU build has no kernel for is refused by vLLM itself: its reason is kept, with what
+a GPU needs to run it.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from studio.evaluation.protocol import Protocol
+from studio.serving import vllm_env
+from studio.serving.forms import ServingForm
+
+PROBE = Path(__file__).with_name("vllm_probe.py")
+EXPORT_FOLDER = "compressed-tensors"
+ENGINE = f"vLLM {vllm_env.VLLM_VERSION} (CPU build)"
+DTYPE = "bfloat16"  # vLLM's CPU int8 and 4-bit kernels take 16-bit activations only; its default on CPU
+# Loading and compiling nothing (enforce_eager) takes ~40 s for a 135 M model here; scoring runs at the speed of
+# a bf16 forward pass. A check that has not finished in this long is stopped and reported as not finishing (vLLM
+# CPU's per-channel FP8 path does this: seconds per GEMM).
+BASE_TIMEOUT_S = 600.0
+TIMEOUT_S_PER_GPARAM_TOKEN = 0.05
+# vLLM's own words for why it stopped: the last error line its engine printed.
+ERROR_LINE = re.compile(r"\b(\w*Error|\w*Exception): (.+)")
+GENERIC = ("Engine core initialization failed", "EngineCore failed to start")
+
+
+@dataclass
+class ServingCheck:
+    """What a serving engine made of a result (stored as Result.serving)."""
+    engine: str
+    loads: bool
+    served: str  # the folder the engine read
+    scheme: str  # what it read, in words
+    command: str  # how a user serves it
+    gpu_needs: str
+    reason: str | None = None  # why it did not load or run, in the engine's words
+    ppl: float | None = None
+    studio_ppl: float | None = None
+    n_tokens_scored: int = 0
+    generations_agree: list[int] = field(default_factory=list)  # leading tokens equal to the studio's, per prompt
+    generations_compared: list[int] = field(default_factory=list)  # tokens compared, per prompt
+    seconds: float = 0.0
+
+    @property
+    def ppl_gap_pct(self) -> float | None:
+        if self.ppl is None or not self.studio_ppl:
+            return None
+        return 100.0 * (self.ppl - self.studio_ppl) / self.studio_ppl
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "ppl_gap_pct": self.ppl_gap_pct}
+
+
+@dataclass(frozen=True)
+class CheckRequest:
+    """What the check scores: the row's artifact and figures, the job's tokens, protocol and prompts."""
+    artifact: Path
+    form: ServingForm
+    tokenizer: Path
+    tokens_path: Path
+    bos: int | None
+    protocol: Protocol
+    prompts: list[str]
+    max_new_tokens: int
+    studio_ppl: float
+    studio_generations: list[str]
+    n_params: int
+    work_dir: Path
+
+
+def serve_command(folder: Path, form: ServingForm) -> str:
+    flag = f" --quantization {form.quantization}" if form.quantization else ""
+    return f"vllm serve {folder}{flag}"
+
+
+def run_check(request: CheckRequest, cache_dir: Path, run: Callable[..., None],
+              log: Callable[[str], None]) -> ServingCheck:
+    """Export when the format needs it, build vLLM's environment when the machine has none, and check.
+    `run(cmd, env=…, on_line=…)` runs a command streaming its output to the job's log (the runner's run_logged)."""
+    t0 = time.monotonic()
+    folder, scheme, refusal = _served_folder(request, log)
+    check = ServingCheck(engine=ENGINE, loads=False, served=str(folder), scheme=scheme,
+                         command=serve_command(folder, request.form), gpu_needs=request.form.gpu_needs,
+                         studio_ppl=request.studio_ppl, reason=refusal)
+    if refusal is None:
+        try:
+            python = vllm_env.ensure(cache_dir, log)
+        except vllm_env.BuildError as exc:
+            check.reason = str(exc)
+        else:
+            _probe(check, request, folder, python, run)
+    check.seconds = time.monotonic() - t0
+    log(f"vLLM: {'loads' if check.loads else 'does not load'} {folder.name}"
+        + (f": perplexity {check.ppl:.4f} vs the studio's {check.studio_ppl:.4f} ({check.ppl_gap_pct:+.2f} %)"
+           if check.ppl is not None else f": {check.reason}"))
+    return check
+
+
+def _served_folder(request: CheckRequest, log: Callable[[str], None]) -> tuple[Path, str, str | None]:
+    """The folder vLLM reads, what it holds, and why there is none (a format compressed-tensors does not define)."""
+    from studio.serving import compressed_tensors_export as ct
+    if not request.form.export:
+        return request.artifact, _config_scheme(request.artifact), None
+    out = request.artifact / EXPORT_FOLDER
+    shutil.rmtree(out.with_name(out.name + ".partial"), ignore_errors=True)  # an export cut off by a cancel
+    try:
+        if out.exists():
+            scheme = ct.describe(request.artifact)[0]
+        else:
+            log(f"writing the compressed-tensors export to {out}")
+            scheme = ct.export_compressed_tensors(request.artifact, out).scheme
+    except ct.ExportError as exc:
+        return out, "no compressed-tensors form", f"not exported: {exc}"
+    return out, f"compressed-tensors {scheme}", None
+
+
+def _config_scheme(folder: Path) -> str:
+    config = json.loads((folder / "config.json").read_text()).get("quantization_config") or {}
+    method = config.get("quant_method", "none")
+    details = ", ".join(f"{k} {config[k]}" for k in ("bits", "group_size", "sym", "zero_point") if k in config)
+    return f"{method} ({details})" if details else method
+
+
+def _probe(check: ServingCheck, request: CheckRequest, folder: Path, python: Path, run: Callable[..., None]) -> None:
+    chunks, first = _chunks(request)
+    prompts = _prompt_ids(request.tokenizer, request.prompts)
+    req_path, out_path = request.work_dir / "vllm-request.json", request.work_dir / "vllm-result.json"
+    out_path.unlink(missing_ok=True)
+    longest = max([len(p) for p in prompts] + [0]) + request.max_new_tokens
+    req_path.write_text(json.dumps({
+        "model": str(folder), "quantization": request.form.quantization, "dtype": DTYPE,
+        "max_model_len": max(request.protocol.n_ctx, longest), "chunks": chunks, "first_scored": first,
+        "prompts": prompts, "max_new_tokens": request.max_new_tokens}))
+    errors: list[str] = []
+    timeout = BASE_TIMEOUT_S + TIMEOUT_S_PER_GPARAM_TOKEN * request.n_params / 1e9 * sum(map(len, chunks))
+    try:
+        run(["timeout", "--kill-after=30", f"{timeout:.0f}", str(python), str(PROBE), str(req_path), str(out_path)],
+            env=_engine_env(), on_line=lambda line: _keep_error(line, errors))
+    except RuntimeError as exc:
+        check.reason = _reason(errors, str(exc), timeout)
+        return
+    result = json.loads(out_path.read_text())
+    nll = -sum(sum(lp) for lp in result["chunk_logprobs"])
+    check.n_tokens_scored = sum(map(len, result["chunk_logprobs"]))
+    check.ppl = math.exp(nll / check.n_tokens_scored)
+    check.loads = True
+    check.generations_agree, check.generations_compared = _agreement(request, result["generations"])
+    check.engine = f"vLLM {result['vllm_version']} (CPU build)"
+
+
+def _chunks(request: CheckRequest) -> tuple[list[list[int]], int]:
+    """The studio's evaluation chunks (studio.evaluation.protocol), as token ids, and the first scored position."""
+    tokens = np.load(request.tokens_path)
+    protocol = request.protocol
+    return ([protocol.chunk_input(tokens, i, request.bos) for i in range(protocol.n_chunks(len(tokens)))],
+            protocol.first_scored)
+
+
+def _prompt_ids(tokenizer: Path, prompts: list[str]) -> list[list[int]]:
+    from transformers import AutoTokenizer
+
+    from studio.evaluation.torch_backend import prompt_ids
+    tok = AutoTokenizer.from_pretrained(str(tokenizer), trust_remote_code=False)
+    return [prompt_ids(tok, p) for p in prompts]
+
+
+def _agreement(request: CheckRequest, generated: list[list[int]]) -> tuple[list[int], list[int]]:
+    """Per prompt: how many of vLLM's first tokens equal the studio's greedy ones, of how many compared (the shorter
+    of the two, the end-of-sequence token left out as the studio's text leaves it out)."""
+    from transformers import AutoTokenizer
+    tok = AutoTokenizer.from_pretrained(str(request.tokenizer), trust_remote_code=False)
+    stop = {tok.eos_token_id} if tok.eos_token_id is not None else set()
+    agree, compared = [], []
+    for ids, text in zip(generated, request.studio_generations):
+        ids = ids[:-1] if ids and ids[-1] in stop else ids
+        studio = tok(text, add_special_tokens=False).input_ids
+        n = min(len(ids), len(studio))
+        same = next((i for i in range(n) if ids[i] != studio[i]), n)
+        agree.append(same)
+        compared.append(n)
+    return agree, compared
+
+
+def _engine_env() -> dict[str, str]:
+    """vLLM's CPU settings: the KV cache it reserves (GiB: the checks' contexts are short), and its threads left
+    unpinned (a shared machine's cores are not the job's alone), as many as the machine has."""
+    import os
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
+    return {**env, "VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_CPU_OMP_THREADS_BIND": "nobind",
+            "OMP_NUM_THREADS": str(os.cpu_count() or 1), "VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1",
+            "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+
+
+def _keep_error(line: str, errors: list[str]) -> bool:
+    match = ERROR_LINE.search(line)
+    if match and not any(g in line for g in GENERIC):
+        errors.append(f"{match[1]}: {match[2].strip()}")
+    return False  # still logged
+
+
+def _reason(errors: list[str], failure: str, timeout: float) -> str:
+    if failure.endswith(("status 124", "status 137")):  # timeout's own statuses: stopped, then killed
+        return f"did not finish in {timeout:.0f} s on this machine ({failure})"
+    return errors[-1] if errors else failure
