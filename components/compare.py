@@ -106,6 +106,27 @@ def _checkpoint_cell(r: dict) -> str:
     return "<td>—</td>" if value is None else f'<td class="qs-kld-ckpt">{value:.4f}</td>'
 
 
+def _serving_cell(r: dict) -> str:
+    """Whether vLLM loads the row's artifact (its serving check), with vLLM's perplexity beside the studio's, or why
+    it does not, in vLLM's words, with what a GPU needs to run it."""
+    if Pending.SERVING in r.get("pending", ()):
+        return _pending_cell(r)
+    check = r.get("serving")
+    if not check:
+        return ('<td class="qs-serving" title="not checked: run the recipe with its vllm_check option">—</td>'
+                if r["family"] == "hf" and not r["is_base"] else "<td>—</td>")
+    how = f"{check['engine']} read {check['scheme']}. Serve it: {check['command']}"
+    if not check["loads"]:
+        return (f'<td class="qs-serving qs-serving-no"><details><summary>✗ not here</summary>{esc(check["reason"])}'
+                f'<br><b>Needs</b>: {esc(check["gpu_needs"])}</details></td>')
+    agree = ", ".join(f"{a}/{n}" for a, n in zip(check["generations_agree"], check["generations_compared"]))
+    tip = (f"{how}. Perplexity in vLLM {check['ppl']:.4f} vs the studio's {check['studio_ppl']:.4f} on the same "
+           f"{check['n_tokens_scored']} tokens ({check['ppl_gap_pct']:+.2f} %); greedy generations: first tokens "
+           f"equal to the studio's {agree or '—'} (per prompt)")
+    return (f'<td class="qs-serving qs-serving-yes" title="{esc(tip)}">✓ {check["ppl"]:.4f} '
+            f'<span class="qs-dim">({check["ppl_gap_pct"]:+.2f} %)</span></td>')
+
+
 def _decode_cell(r: dict) -> str:
     if Pending.GENERATIONS in r.get("pending", ()):
         return _pending_cell(r)
@@ -189,6 +210,10 @@ COLUMNS = (
            lambda r: f"<td>{r['bpw']:.2f}</td>"),
     Column("PPL", f"perplexity: exp(mean negative log-likelihood of the next token) {_PROTOCOL}. Lower is better; "
            "compare within a family", lambda r: _scored_cell(r, f"{r['ppl']:.4f}", "qs-ppl")),
+    Column("vLLM", "the serving check: ✓ the artifact (the studio's own formats: its compressed-tensors export) "
+           "loads in vLLM's CPU build, with vLLM's perplexity on the same token ids and its gap to the studio's PPL "
+           "(hover: generations and the serve command); ✗ vLLM refused it here, with its reason and what a GPU "
+           "needs; — not checked (the vllm_check option)", _serving_cell),
     Column("Δ PPL", "PPL minus the base's PPL. Closer to 0 is better", lambda r: _delta_cell(r, "ppl_delta", "+.4f"),
            shown=False),
     Column("Δ %", "PPL change against the base, in %. Closer to 0 is better; above +5 % shows red",

@@ -60,6 +60,9 @@ def _parser() -> argparse.ArgumentParser:
     pl.add_argument("--full-swa", action="store_true", help="sliding-window layers keep a full-length cache "
                     "(llama.cpp's library default; llama-server, Ollama and vLLM keep only the window)")
     pl.add_argument("--json", action="store_true")
+    ex = sub.add_parser("export", help="write a result of the studio's own formats (INT8, FP8, NVFP4, MXFP4) as a "
+                                       "compressed-tensors checkpoint, the format vLLM, SGLang and transformers load")
+    ex.add_argument("result_id", type=int)
     lg = sub.add_parser("log", help="print a job's log")
     lg.add_argument("job_id", type=int)
     rc = sub.add_parser("recipes", help="list the recipes and their options schema (as the New-job form shows them)")
@@ -331,6 +334,17 @@ def _recipes_text(rows: list[dict]) -> str:
     return "\n".join(out)
 
 
+def cmd_export(settings: Settings, args) -> int:
+    from studio import service
+    try:
+        folder, command = service.export_result(settings, args.result_id)
+    except (KeyError, ValueError) as exc:
+        print(f"error: {exc.args[0]}", file=sys.stderr)
+        return 2
+    print(f"{folder}\nserve it: {command}")
+    return 0
+
+
 def cmd_recipes(args) -> int:
     rows = _recipe_rows()
     if args.json:
@@ -374,6 +388,8 @@ def main(queue: Queue, argv: list[str] | None = None) -> int:
         return ollama_cli.run(settings, args, queue)
     if args.command == "plan":
         return cmd_plan(settings, args)
+    if args.command == "export":
+        return cmd_export(settings, args)
     if args.command == "log":
         print("\n".join(service.job_log(settings, args.job_id, tail=100000)))
         return 0

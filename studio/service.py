@@ -20,6 +20,7 @@ from studio.evaluation.protocol import IDENTICAL
 from studio.evaluation.texts import BUILTIN_SAMPLE, DEFAULT_PROMPTS, TextError, store_upload
 from studio.models import local_checkpoints
 from studio.preflight import Plan, PreflightError, run_preflight
+from studio.serving.forms import EXPORT_FOLDER, serve_command
 from studio.storage import Generation, Job, JobLog, JobState, Pending, Result, reading, session
 from studio.storage.jobs import finished_duplicate, pending_duplicate
 from studio.storage.tables import utcnow
@@ -262,7 +263,7 @@ def result_row(result: Result, base: Result | None) -> dict:
         "prefill_tok_s": result.prefill_tok_s, "decode_tok_s": result.decode_tok_s,
         "peak_rss_bytes": result.peak_rss_bytes, "quant_seconds": result.quant_seconds,
         "load_seconds": result.load_seconds, "peak_vram_bytes": result.peak_vram_bytes,
-        "emulated": result.emulated, "load_snippet": load_snippet(result),
+        "emulated": result.emulated, "load_snippet": load_snippet(result), "serving": result.serving,
         "generations_skipped": result.generations_skipped, "measured_at": result.created_at.isoformat(),
         "cpu_share": result.cpu_share, "load_average": result.load_average, "busy": busy_note(result),
         "pending": list(result.pending or []),
@@ -313,8 +314,38 @@ def load_snippet(result: Result) -> str:
     artifact is its family's (a GGUF file, or the checkpoint itself)."""
     entry = recipes.entries().get(result.recipe_name) if result.recipe_name else None
     if entry and entry.recipe:
-        return entry.recipe.load_snippet(Path(result.artifact))
+        return entry.recipe.load_snippet(Path(result.artifact)) + serve_snippet(result, entry.recipe)
     return families.get(result.family).load_snippet(Path(result.artifact))
+
+
+def serve_snippet(result: Result, recipe) -> str:
+    """How to serve an HF row with vLLM (after exporting it, for the studio's own formats), and who loads it."""
+    form = recipe.serving_form(recipe.defaults())
+    if form is None:
+        return ""
+    folder = Path(result.artifact) / EXPORT_FOLDER if form.export else Path(result.artifact)
+    export = f"python -m studio export {result.id}  # writes {folder}\n" if form.export else ""
+    return f"\n\n# Loads in: {form.engines}.\n# Serve it:\n{export}{serve_command(folder, form)}"
+
+
+def export_result(settings: Settings, result_id: int) -> tuple[Path, str]:
+    """A result's compressed-tensors export, written into its artifact's folder (once): the folder and how to
+    serve it. KeyError: no such row; ValueError: a row whose format engines read as it is, or none defines."""
+    from studio.serving import compressed_tensors_export as ct
+    with reading(settings.db_url) as s:
+        result = s.get(Result, result_id)
+    if result is None:
+        raise KeyError(f"no result #{result_id}")
+    entry = recipes.entries().get(result.recipe_name) if result.recipe_name else None
+    form = entry.recipe.serving_form(entry.recipe.defaults()) if entry and entry.recipe else None
+    if form is None or not form.export:
+        raise ValueError(f"result #{result_id} ({result.recipe}) is not in one of the studio's own formats: serving "
+                         "engines read its artifact as it is" + (f" ({serve_command(Path(result.artifact), form)})"
+                                                                  if form else " (a GGUF: llama.cpp, Ollama)"))
+    folder = Path(result.artifact) / EXPORT_FOLDER
+    if not folder.exists():
+        ct.export_compressed_tensors(Path(result.artifact), folder)  # ct.ExportError is a ValueError
+    return folder, serve_command(folder, form)
 
 
 def result_rows(settings: Settings, job_ids: list[int] | None = None, include_base: bool = False) -> list[dict]:

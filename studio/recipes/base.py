@@ -14,6 +14,7 @@ from studio.families import Family
 from studio.families.base import Loader
 from studio.memory import Budget
 from studio.models import ModelFacts
+from studio.serving.forms import ServingForm
 from studio.stages import Stage, StageContext
 
 if TYPE_CHECKING:
@@ -197,6 +198,11 @@ class Recipe(ABC):
         """Python that loads the saved artifact outside the studio (its family's way, unless the recipe's
         format needs its own)."""
         return self.family.load_snippet(artifact)
+
+    def serving_form(self, options: dict) -> ServingForm | None:
+        """How serving engines read the artifact; None where its family's own runtime serves it (GGUF files:
+        llama.cpp, Ollama)."""
+        return None
 
     def fallback_tensors(self, options: dict, census: dict) -> int:
         """How many tensors could not take the requested type (0 unless the format has such rules)."""

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+
+EXPORT_FOLDER = "compressed-tensors"  # inside the artifact's folder: it goes with the row
 
 
 @dataclass(frozen=True)
@@ -17,3 +20,8 @@ class ServingForm:
             return ("the studio (its packed folder); transformers, vLLM and SGLang (the compressed-tensors export); "
                     "TensorRT-LLM reads ModelOpt's checkpoints, which the studio does not write")
         return "transformers and vLLM (the folder itself); TensorRT-LLM reads ModelOpt's checkpoints, not this"
+
+
+def serve_command(folder: Path, form: ServingForm) -> str:
+    flag = f" --quantization {form.quantization}" if form.quantization else ""
+    return f"vllm serve {folder}{flag}"

@@ -22,6 +22,7 @@ def main(request_path: str, result_path: str) -> int:
     llm = LLM(model=request["model"], quantization=request["quantization"], dtype=request["dtype"],
               max_model_len=request["max_model_len"], enforce_eager=True, seed=0, trust_remote_code=False)
     load_seconds = time.perf_counter() - t0
+    print("@vllm-loaded", flush=True)  # studio.serving.check.LOADED: what fails from here on, fails running
     first = request["first_scored"]
     t1 = time.perf_counter()
     scored = llm.generate([TokensPrompt(prompt_token_ids=ids) for ids in request["chunks"]],
