@@ -259,14 +259,16 @@ class JobRunner:
         self.enter(Stage.SERVING_CHECK)
         job = self.job
         with reading(self.settings.db_url) as s:
-            studio_ppl = s.get(Result, result_id).ppl
+            row = s.get(Result, result_id)
             generations = s.exec(select(Generation.text).where(Generation.result_id == result_id)
                                  .order_by(Generation.prompt_index)).all()
         request = CheckRequest(
             artifact=artifact, form=self.recipe.serving_form(self.options), tokenizer=self.model.path,
             tokens_path=tokens_path, bos=bos, protocol=Protocol(job.n_ctx, job.max_chunks), prompts=job.prompts,
-            max_new_tokens=job.max_new_tokens, studio_ppl=studio_ppl, studio_generations=list(generations),
-            n_params=self.model.n_params, work_dir=self.settings.job_tmp_dir(self.job_id))
+            max_new_tokens=job.max_new_tokens, studio_ppl=row.ppl, studio_base_ppl=row.divergence.get("base_ppl"),
+            studio_generations=list(generations), checkpoint=self.model.path,
+            model_cache=self.settings.model_cache_dir / self.model.key, n_params=self.model.n_params,
+            work_dir=self.settings.job_tmp_dir(self.job_id))
         return run_check(request, self.settings.cache_dir, self.run_logged, self.log).as_dict()
 
     def move_in(self, artifact: Path) -> Path:

@@ -10,6 +10,7 @@ a GPU needs to run it.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -28,8 +29,9 @@ from studio.serving.forms import EXPORT_FOLDER, ServingForm, serve_command
 PROBE = Path(__file__).with_name("vllm_probe.py")
 ENGINE = f"vLLM {vllm_env.VLLM_VERSION} (CPU build)"
 # vLLM's CPU int8 and 4-bit kernels take 16-bit activations only (GPTQ and AWQ refuse float32). The checkpoint's own
-# 16-bit type, float16 unless it is bfloat16: float16's 10-bit mantissa keeps vLLM's perplexity within 0.1 % of the
-# studio's float32 one on SmolLM2, where bfloat16's 7 bits moved it by 2.6 % (GPTQ 4-bit, the same 1,020 tokens).
+# 16-bit type (config.json; not the artifact's, which GPTQModel writes as bfloat16), float16 unless it is bfloat16:
+# float16's 10-bit mantissa keeps vLLM's GPTQ perplexity within 0.02 % of the studio's float32 one on SmolLM2, where
+# bfloat16 moved it by 2.6 % (the kernel expands the weights into bfloat16: 8-bit scales), the checkpoint by 0.2 %.
 SIXTEEN_BIT = {"bfloat16": "bfloat16"}
 # Loading and compiling nothing (enforce_eager) takes ~40 s for a 135 M model here; scoring runs at the speed of
 # a bf16 forward pass. A check that has not finished in this long is stopped and reported as not finishing (vLLM
@@ -55,6 +57,8 @@ class ServingCheck:
     reason: str | None = None  # why it did not load or run, in the engine's words
     ppl: float | None = None
     studio_ppl: float | None = None
+    base_ppl: float | None = None  # the checkpoint in vLLM, same type and chunks
+    studio_base_ppl: float | None = None
     n_tokens_scored: int = 0
     generations_agree: list[int] = field(default_factory=list)  # leading tokens equal to the studio's, per prompt
     generations_compared: list[int] = field(default_factory=list)  # tokens compared, per prompt
@@ -66,8 +70,16 @@ class ServingCheck:
             return None
         return 100.0 * (self.ppl - self.studio_ppl) / self.studio_ppl
 
+    @property
+    def format_gap_pct(self) -> float | None:
+        """How much more (or less) the format costs in vLLM than in the studio: its perplexity ratio to its base in
+        each engine, compared. The engines' own precision (vLLM's 16-bit activations, the studio's float32) cancels."""
+        if None in (self.ppl, self.base_ppl, self.studio_ppl, self.studio_base_ppl):
+            return None
+        return 100.0 * ((self.ppl / self.base_ppl) / (self.studio_ppl / self.studio_base_ppl) - 1)
+
     def as_dict(self) -> dict:
-        return {**asdict(self), "ppl_gap_pct": self.ppl_gap_pct}
+        return {**asdict(self), "ppl_gap_pct": self.ppl_gap_pct, "format_gap_pct": self.format_gap_pct}
 
 
 @dataclass(frozen=True)
@@ -82,7 +94,10 @@ class CheckRequest:
     prompts: list[str]
     max_new_tokens: int
     studio_ppl: float
+    studio_base_ppl: float | None  # the base row's, on the same chunks
     studio_generations: list[str]
+    checkpoint: Path  # the base vLLM scores too
+    model_cache: Path  # where vLLM's base figures are kept
     n_params: int
     work_dir: Path
 
@@ -92,10 +107,12 @@ def run_check(request: CheckRequest, cache_dir: Path, run: Callable[..., None],
     """Export when the format needs it, build vLLM's environment when the machine has none, and check.
     `run(cmd, env=…, on_line=…)` runs a command streaming its output to the job's log (the runner's run_logged)."""
     t0 = time.monotonic()
-    folder, scheme, refusal = _served_folder(request, log)
-    check = ServingCheck(engine=ENGINE, loads=False, served=str(folder), scheme=scheme, dtype=_dtype(request.artifact),
-                         command=serve_command(folder, request.form), gpu_needs=request.form.gpu_needs,
-                         studio_ppl=request.studio_ppl, reason=refusal)
+    folder, scheme, activations, refusal = _served_folder(request, log)
+    dtype = _dtype(request.checkpoint, activations)
+    check = ServingCheck(engine=ENGINE, loads=False, served=str(folder), scheme=scheme, dtype=dtype,
+                         command=serve_command(folder, request.form, dtype),
+                         gpu_needs=request.form.gpu_needs,
+                         studio_ppl=request.studio_ppl, studio_base_ppl=request.studio_base_ppl, reason=refusal)
     if refusal is None:
         try:
             python = vllm_env.ensure(cache_dir, log)
@@ -105,30 +122,33 @@ def run_check(request: CheckRequest, cache_dir: Path, run: Callable[..., None],
             _probe(check, request, folder, python, run)
     check.seconds = time.monotonic() - t0
     log(f"vLLM: {'loads' if check.loads else 'does not load'} {folder.name}"
-        + (f": perplexity {check.ppl:.4f} vs the studio's {check.studio_ppl:.4f} ({check.ppl_gap_pct:+.2f} %)"
+        + (f": perplexity {check.ppl:.4f} vs the studio's {check.studio_ppl:.4f} ({check.ppl_gap_pct:+.2f} %); "
+           f"the checkpoint in vLLM {check.base_ppl}, in the studio {check.studio_base_ppl}"
            if check.ppl is not None else f": {check.reason}"))
     return check
 
 
-def _served_folder(request: CheckRequest, log: Callable[[str], None]) -> tuple[Path, str, str | None]:
-    """The folder vLLM reads, what it holds, and why there is none (a format compressed-tensors does not define)."""
+def _served_folder(request: CheckRequest, log: Callable[[str], None]) -> tuple[Path, str, bool, str | None]:
+    """The folder vLLM reads, what it holds, whether its activations are quantized too, and why there is none (a
+    format compressed-tensors does not define)."""
     from studio.serving import compressed_tensors_export as ct
     if not request.form.export:
-        return request.artifact, _config_scheme(request.artifact), None
+        return request.artifact, _config_scheme(request.artifact), False, None
     out = request.artifact / EXPORT_FOLDER
     shutil.rmtree(out.with_name(out.name + ".partial"), ignore_errors=True)  # an export cut off by a cancel
     try:
-        if out.exists():
-            scheme = ct.describe(request.artifact)[0]
-        else:
+        scheme, _, activations = ct.describe(request.artifact)
+        if not out.exists():
             log(f"writing the compressed-tensors export to {out}")
-            scheme = ct.export_compressed_tensors(request.artifact, out).scheme
+            ct.export_compressed_tensors(request.artifact, out)
     except ct.ExportError as exc:
-        return out, "no compressed-tensors form", f"not exported: {exc}"
-    return out, f"compressed-tensors {scheme}", None
+        return out, "no compressed-tensors form", False, f"not exported: {exc}"
+    return out, f"compressed-tensors {scheme}", activations, None
 
 
-def _dtype(folder: Path) -> str:
+def _dtype(folder: Path, activations: bool) -> str:
+    if activations:  # vLLM CPU's int8 GEMM takes bfloat16 only (float16: "scale_C: scalar path not implemented")
+        return "bfloat16"
     config = json.loads((folder / "config.json").read_text())
     return SIXTEEN_BIT.get(str(config.get("dtype") or config.get("torch_dtype")), "float16")
 
@@ -143,32 +163,63 @@ def _config_scheme(folder: Path) -> str:
 def _probe(check: ServingCheck, request: CheckRequest, folder: Path, python: Path, run: Callable[..., None]) -> None:
     chunks, first = _chunks(request)
     prompts = _prompt_ids(request.tokenizer, request.prompts)
-    req_path, out_path = request.work_dir / "vllm-request.json", request.work_dir / "vllm-result.json"
-    out_path.unlink(missing_ok=True)
-    longest = max([len(p) for p in prompts] + [0]) + request.max_new_tokens
-    req_path.write_text(json.dumps({
-        "model": str(folder), "quantization": request.form.quantization, "dtype": check.dtype,
-        # vLLM asks for room for at least one new token beyond the prompt, the chunks' included
-        "max_model_len": max(request.protocol.n_ctx + 1, longest), "chunks": chunks, "first_scored": first,
-        "prompts": prompts, "max_new_tokens": request.max_new_tokens}))
-    errors: list[str] = []
-    loaded = []
-    timeout = BASE_TIMEOUT_S + TIMEOUT_S_PER_GPARAM_TOKEN * request.n_params / 1e9 * sum(map(len, chunks))
-    try:
-        run(["timeout", "--kill-after=30", f"{timeout:.0f}", str(python), str(PROBE), str(req_path), str(out_path)],
-            env=_engine_env(), on_line=lambda line: _keep_error(line, errors) or (line == LOADED and loaded.append(1)))
-    except RuntimeError as exc:
-        check.reason = _reason(errors, str(exc), timeout)
-        if loaded:
-            check.reason = f"loaded, then failed: {check.reason}"
+    result, reason = _run_probe(python, run, request, {
+        "model": str(folder), "quantization": request.form.quantization, "dtype": check.dtype, "chunks": chunks,
+        "first_scored": first, "prompts": prompts, "max_new_tokens": request.max_new_tokens})
+    if result is None:
+        check.reason = reason
         return
-    result = json.loads(out_path.read_text())
-    nll = -sum(sum(lp) for lp in result["chunk_logprobs"])
-    check.n_tokens_scored = sum(map(len, result["chunk_logprobs"]))
-    check.ppl = math.exp(nll / check.n_tokens_scored)
+    check.ppl, check.n_tokens_scored = _perplexity(result)
     check.loads = True
     check.generations_agree, check.generations_compared = _agreement(request, result["generations"])
     check.engine = f"vLLM {result['vllm_version']} (CPU build)"
+    check.base_ppl = _base_perplexity(python, run, request, check.dtype, chunks, first)
+
+
+def _base_perplexity(python: Path, run: Callable[..., None], request: CheckRequest, dtype: str,
+                     chunks: list[list[int]], first: int) -> float | None:
+    """The checkpoint itself in vLLM at the same 16-bit type, on the same chunks: the engine's own distance from the
+    studio's float32 figures, which the format's comparison takes out. Kept per model, chunks and type."""
+    key = hashlib.sha256(json.dumps([dtype, chunks, first]).encode()).hexdigest()[:16]
+    kept = request.model_cache / f"vllm-base-{key}.json"
+    if not kept.exists():
+        result, _ = _run_probe(python, run, request, {
+            "model": str(request.checkpoint), "quantization": None, "dtype": dtype, "chunks": chunks,
+            "first_scored": first, "prompts": [], "max_new_tokens": 1})
+        if result is None:
+            return None
+        kept.write_text(json.dumps({"ppl": _perplexity(result)[0]}))
+    return json.loads(kept.read_text())["ppl"]
+
+
+def _perplexity(result: dict) -> tuple[float, int]:
+    n = sum(map(len, result["chunk_logprobs"]))
+    return math.exp(-sum(sum(lp) for lp in result["chunk_logprobs"]) / n), n
+
+
+def _run_probe(python: Path, run: Callable[..., None], request: CheckRequest, probe: dict) -> tuple[dict | None, str]:
+    """vLLM's answer to one probe request, or why there is none (vLLM's own words)."""
+    req_path, out_path = request.work_dir / "vllm-request.json", request.work_dir / "vllm-result.json"
+    out_path.unlink(missing_ok=True)
+    longest = max([len(p) for p in probe["prompts"]] + [0]) + probe["max_new_tokens"]
+    # vLLM asks for room for at least one new token beyond the prompt, the chunks' included
+    req_path.write_text(json.dumps({**probe, "max_model_len": max(request.protocol.n_ctx + 1, longest)}))
+    errors: list[str] = []
+    loaded: list[bool] = []
+
+    def watch(line: str) -> bool:
+        if line == LOADED:
+            loaded.append(True)
+        return _keep_error(line, errors)
+
+    timeout = BASE_TIMEOUT_S + TIMEOUT_S_PER_GPARAM_TOKEN * request.n_params / 1e9 * sum(map(len, probe["chunks"]))
+    try:
+        run(["timeout", "--kill-after=30", f"{timeout:.0f}", str(python), str(PROBE), str(req_path), str(out_path)],
+            env=_engine_env(), on_line=watch)
+    except RuntimeError as exc:
+        reason = _reason(errors, str(exc), timeout)
+        return None, f"loaded, then failed: {reason}" if loaded else reason
+    return json.loads(out_path.read_text()), ""
 
 
 def _chunks(request: CheckRequest) -> tuple[list[list[int]], int]:

@@ -22,6 +22,7 @@ class ServingForm:
         return "transformers and vLLM (the folder itself); TensorRT-LLM reads ModelOpt's checkpoints, not this"
 
 
-def serve_command(folder: Path, form: ServingForm) -> str:
-    flag = f" --quantization {form.quantization}" if form.quantization else ""
-    return f"vllm serve {folder}{flag}"
+def serve_command(folder: Path, form: ServingForm, dtype: str | None = None) -> str:
+    """`vllm serve`, with the activations' type the serving check ran where it has one."""
+    quantization = f" --quantization {form.quantization}" if form.quantization else ""
+    return f"vllm serve {folder}{quantization}" + (f" --dtype {dtype}" if dtype else "")
