@@ -38,10 +38,11 @@ SIXTEEN_BIT = {"bfloat16": "bfloat16"}
 # CPU's per-channel FP8 path does this: seconds per GEMM).
 BASE_TIMEOUT_S = 600.0
 TIMEOUT_S_PER_GPARAM_TOKEN = 0.05
-# vLLM's own words for why it stopped: the last error line its engine printed.
+# vLLM's own words for why it stopped: the first error line its engine printed, past the generic ones.
 ERROR_LINE = re.compile(r"\b(\w*Error|\w*Exception): (.+)")
 LOADED = "@vllm-loaded"  # the probe's line once vLLM has loaded the model
-GENERIC = ("Engine core initialization failed", "EngineCore failed to start")
+GENERIC = ("Engine core initialization failed", "EngineCore failed to start", "WorkerProc initialization failed",
+           "EngineCore encountered an issue")
 
 
 @dataclass
@@ -275,4 +276,4 @@ def _keep_error(line: str, errors: list[str]) -> bool:
 def _reason(errors: list[str], failure: str, timeout: float) -> str:
     if failure.endswith(("status 124", "status 137")):  # timeout's own statuses: stopped, then killed
         return f"did not finish in {timeout:.0f} s on this machine ({failure})"
-    return errors[-1] if errors else failure
+    return errors[0] if errors else failure  # the root cause comes first; the rest is its unwinding
