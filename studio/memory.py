@@ -152,6 +152,18 @@ def largest_linear_elements(model: ModelFacts) -> int:
     return hidden * (model.intermediate_size or 4 * hidden)
 
 
+# vLLM's CPU build checking a result (studio.serving.check): three processes (the driver, its engine core, one worker)
+# with torch and vLLM imported, 1.66 GiB anonymous in all beside the weights and the KV cache (SmolLM2's W8A8 export:
+# 2.77 GiB peak with its 0.1 GB of weights and the 1 GiB of KV space the check asks for).
+VLLM_FLOOR_BYTES = 1700 * MiB
+VLLM_KV_BYTES = 2**30  # VLLM_CPU_KVCACHE_SPACE=1: the checks' contexts are one evaluation chunk
+
+
+def vllm_check_bytes(served_bytes: int) -> int:
+    """The serving check's peak: vLLM's floor, its KV space, and the weights as served (stored as quantized)."""
+    return VLLM_FLOOR_BYTES + VLLM_KV_BYTES + served_bytes
+
+
 def hf_evaluation_bytes(model: ModelFacts, budget: Budget, streamable: bool, held_quantized: int | None = None) -> int:
     """The quantized model and the checkpoint run in lockstep. On a GPU both are held in 16 bits. On the CPU each
     is held as float32 when that fits (the rule of torch_backend.holds_resident, asked first for the model, then

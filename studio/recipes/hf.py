@@ -35,6 +35,9 @@ SERVING_OPTION = Option("vllm_check", "bool", False, "after the evaluation, load
 # Three processes' imports of torch and transformers, loading both models (25 s per billion parameters), and
 # the forward passes: the quantized model and the checkpoint in lockstep, then the checkpoint alone for its row.
 PACKED_EVALUATION_PRIOR = Prior(per_job=20.0, per_gparam=25.0, per_gparam_token=0.019)
+# The serving check: vLLM started twice (the result, then the checkpoint once per model: ~30 s each on SmolLM2),
+# the export written a tensor at a time, and a 16-bit pass over the evaluated tokens in each.
+VLLM_CHECK_PRIOR = Prior(per_job=70.0, per_gparam=40.0, per_gparam_token=0.004)
 # A safetensors header entry: the tensor's name, dtype, shape and offsets in JSON (~70 bytes beside the name).
 HEADER_ENTRY = 70
 
@@ -135,9 +138,12 @@ class HFRecipe(Recipe):
         return 2
 
     def memory_by_stage(self, model: ModelFacts, options: dict, budget: memory.Budget) -> dict[Stage, int]:
-        return {Stage.QUANTIZE: self.quantize_bytes(model, options),
-                Stage.EVALUATE: memory.hf_evaluation_bytes(model, budget, self.streams_evaluation,
-                                                           self.held_quantized_bytes(model, options))}
+        stages = {Stage.QUANTIZE: self.quantize_bytes(model, options),
+                  Stage.EVALUATE: memory.hf_evaluation_bytes(model, budget, self.streams_evaluation,
+                                                             self.held_quantized_bytes(model, options))}
+        if options.get("vllm_check"):
+            stages[Stage.SERVING_CHECK] = memory.vllm_check_bytes(self.estimate_output_bytes(model, options))
+        return stages
 
     def held_quantized_bytes(self, model: ModelFacts, options: dict) -> int | None:
         """The quantized model's memory when its weights stay quantized there; None: expanded to float32."""
@@ -192,7 +198,8 @@ class PackedRecipe(HFRecipe):
     def time_prior(self, options: dict) -> Prior:
         """Quantizing (the format's own rate) and the evaluation in torch with the checkpoint and its base row,
         measured on the 1 B shape (BENCHMARKS.md, "Real-size models: the studio's own HF formats")."""
-        return PACKED_EVALUATION_PRIOR.plus(Prior(0.0, self.quantize_seconds_per_gparam, 0.0))
+        prior = PACKED_EVALUATION_PRIOR.plus(Prior(0.0, self.quantize_seconds_per_gparam, 0.0))
+        return prior.plus(VLLM_CHECK_PRIOR) if options.get("vllm_check") else prior
 
 
 class QuantizeOnLoadRecipe(HFRecipe):

@@ -15,6 +15,7 @@ import json
 import math
 import re
 import shutil
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -63,6 +64,7 @@ class ServingCheck:
     n_tokens_scored: int = 0
     generations_agree: list[int] = field(default_factory=list)  # leading tokens equal to the studio's, per prompt
     generations_compared: list[int] = field(default_factory=list)  # tokens compared, per prompt
+    peak_bytes: int | None = None  # vLLM's processes' anonymous memory at its peak, serving the result
     seconds: float = 0.0
 
     @property
@@ -164,9 +166,11 @@ def _config_scheme(folder: Path) -> str:
 def _probe(check: ServingCheck, request: CheckRequest, folder: Path, python: Path, run: Callable[..., None]) -> None:
     chunks, first = _chunks(request)
     prompts = _prompt_ids(request.tokenizer, request.prompts)
-    result, reason = _run_probe(python, run, request, {
-        "model": str(folder), "quantization": request.form.quantization, "dtype": check.dtype, "chunks": chunks,
-        "first_scored": first, "prompts": prompts, "max_new_tokens": request.max_new_tokens})
+    with TreePeak() as peak:
+        result, reason = _run_probe(python, run, request, {
+            "model": str(folder), "quantization": request.form.quantization, "dtype": check.dtype, "chunks": chunks,
+            "first_scored": first, "prompts": prompts, "max_new_tokens": request.max_new_tokens})
+    check.peak_bytes = peak.bytes
     if result is None:
         check.reason = reason
         return
@@ -175,6 +179,41 @@ def _probe(check: ServingCheck, request: CheckRequest, folder: Path, python: Pat
     check.generations_agree, check.generations_compared = _agreement(request, result["generations"])
     check.engine = f"vLLM {result['vllm_version']} (CPU build)"
     check.base_ppl = _base_perplexity(python, run, request, check.dtype, chunks, first)
+
+
+class TreePeak:
+    """The peak of this process's children's anonymous memory (RssAnon, summed), sampled every 50 ms while in use:
+    vLLM's driver, engine core and worker processes."""
+
+    def __enter__(self) -> TreePeak:
+        self.bytes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        import psutil
+        me = psutil.Process()
+        while not self._stop.wait(0.05):
+            total = 0
+            for child in me.children(recursive=True):
+                try:
+                    total += _rss_anon(child.pid)
+                except OSError:  # ended meanwhile
+                    continue
+            self.bytes = max(self.bytes, total)
+
+
+def _rss_anon(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("RssAnon:"):
+            return int(line.split()[1]) * 1024
+    return 0
 
 
 def _base_perplexity(python: Path, run: Callable[..., None], request: CheckRequest, dtype: str,
@@ -218,6 +257,8 @@ def _run_probe(python: Path, run: Callable[..., None], request: CheckRequest, pr
         run(["timeout", "--kill-after=30", f"{timeout:.0f}", str(python), str(PROBE), str(req_path), str(out_path)],
             env=_engine_env(), on_line=watch)
     except RuntimeError as exc:
+        if out_path.exists():  # written whole (renamed into place): the failure came after, tearing vLLM down
+            return json.loads(out_path.read_text()), ""
         reason = _reason(errors, str(exc), timeout)
         return None, f"loaded, then failed: {reason}" if loaded else reason
     return json.loads(out_path.read_text()), ""

@@ -31,7 +31,8 @@ def main(request_path: str, result_path: str) -> int:
                       for out, ids in zip(scored, request["chunks"])]
     score_seconds = time.perf_counter() - t1
     generated = llm.generate([TokensPrompt(prompt_token_ids=ids) for ids in request["prompts"]],
-                             SamplingParams(temperature=0.0, max_tokens=request["max_new_tokens"]), use_tqdm=False)
+                             SamplingParams(temperature=0.0, max_tokens=request["max_new_tokens"]),
+                             use_tqdm=False) if request["prompts"] else []
     result = {"vllm_version": __version__, "load_seconds": load_seconds, "score_seconds": score_seconds,
               "chunk_logprobs": chunk_logprobs,
               "generations": [list(out.outputs[0].token_ids) for out in generated]}
@@ -39,6 +40,9 @@ def main(request_path: str, result_path: str) -> int:
     with open(partial, "w") as f:
         json.dump(result, f)
     os.replace(partial, result_path)
+    # Stop the engine's processes now, while everything is alive: left to interpreter exit, its threads sometimes
+    # abort the process ("terminate called without an active exception") after the result is written.
+    llm.llm_engine.engine_core.shutdown()
     return 0
 
 
