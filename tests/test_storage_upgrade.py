@@ -13,8 +13,8 @@ OLD_JOB_LABELS = {"gguf:Q2_K+imatrix": "gguf", "gguf:Q4_K_M": "gguf", "int8-rtn"
 
 
 def _old_database(path) -> None:
-    """Today's tables, then the recipe_name columns and the migrations' version table dropped: the schema of the
-    release before them (and before migrations)."""
+    """Today's tables, then the recipe_name columns, the columns later revisions add and the migrations' version
+    table dropped: the schema of the release before them (and before migrations)."""
     from studio.storage import engine_for
     url = f"sqlite:///{path}"
     engine_for(url).dispose()
@@ -22,6 +22,7 @@ def _old_database(path) -> None:
         db.execute("DROP TABLE alembic_version")
         for table in ("job", "result"):
             db.execute(f"ALTER TABLE {table} DROP COLUMN recipe_name")
+        db.execute("ALTER TABLE result DROP COLUMN serving")  # revision 0003's: newer than that release
         for label in OLD_JOB_LABELS:
             db.execute("INSERT INTO job (model, model_key, recipe, options, eval_text_path, eval_text_sha, n_ctx, "
                        "prompts, max_new_tokens, dedupe_key, state, stage, progress, cancel_requested, created_at) "
