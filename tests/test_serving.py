@@ -117,6 +117,7 @@ def test_compare_shows_the_vllm_column(checked, tmp_path):
         assert "FP4" in no.inner_text() and "Needs" in no.inner_text()
         table.scroll_into_view_if_needed()
         page.screenshot(path=str(ARTIFACTS / "compare-vllm.png"), full_page=True)
+        page.locator(".qs-scroll").first.screenshot(path=str(ARTIFACTS / "compare-vllm-table.png"))
         browser.close()
 
 

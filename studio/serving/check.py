@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+import psutil
 
 from studio.evaluation.protocol import Protocol
 from studio.serving import vllm_env
@@ -182,8 +183,9 @@ def _probe(check: ServingCheck, request: CheckRequest, folder: Path, python: Pat
 
 
 class TreePeak:
-    """The peak of this process's children's anonymous memory (RssAnon, summed), sampled every 50 ms while in use:
-    vLLM's driver, engine core and worker processes."""
+    """The peak of the anonymous memory (RssAnon, summed) of the probe's process and its descendants, sampled every
+    50 ms while in use: vLLM's driver, engine core and worker processes (not torch's compile workers, which a job's
+    process may have started earlier, nor anything else of the job's)."""
 
     def __enter__(self) -> TreePeak:
         self.bytes = 0
@@ -197,16 +199,34 @@ class TreePeak:
         self._thread.join()
 
     def _sample(self) -> None:
-        import psutil
         me = psutil.Process()
         while not self._stop.wait(0.05):
             total = 0
-            for child in me.children(recursive=True):
-                try:
-                    total += _rss_anon(child.pid)
-                except OSError:  # ended meanwhile
-                    continue
+            for probe in _probes(me.children(recursive=True)):
+                for process in [probe, *_descendants(probe)]:
+                    try:
+                        total += _rss_anon(process.pid)
+                    except OSError:  # ended meanwhile
+                        continue
             self.bytes = max(self.bytes, total)
+
+
+def _probes(processes: list) -> list:
+    found = []
+    for process in processes:
+        try:
+            if str(PROBE) in process.cmdline() and process.name() != "timeout":
+                found.append(process)
+        except (OSError, psutil.Error):  # ended meanwhile
+            continue
+    return found
+
+
+def _descendants(process) -> list:
+    try:
+        return process.children(recursive=True)
+    except (OSError, psutil.Error):
+        return []
 
 
 def _rss_anon(pid: int) -> int:
