@@ -120,8 +120,11 @@ def _serving_cell(r: dict) -> str:
         return (f'<td class="qs-serving qs-serving-no"><details><summary>✗ not here</summary>{esc(check["reason"])}'
                 f'<br><b>Needs</b>: {esc(check["gpu_needs"])}</details></td>')
     agree = ", ".join(f"{a}/{n}" for a, n in zip(check["generations_agree"], check["generations_compared"]))
+    own = check.get("format_gap_pct")
+    own = "" if own is None else (f"; measured against each engine's own run of the checkpoint (vLLM's {check['dtype']}"
+                                  f" against the studio's float32 taken out), {own:+.2f} %")
     tip = (f"{how}. Perplexity in vLLM {check['ppl']:.4f} vs the studio's {check['studio_ppl']:.4f} on the same "
-           f"{check['n_tokens_scored']} tokens ({check['ppl_gap_pct']:+.2f} %); greedy generations: first tokens "
+           f"{check['n_tokens_scored']} tokens ({check['ppl_gap_pct']:+.2f} %{own}); greedy generations: first tokens "
            f"equal to the studio's {agree or '—'} (per prompt)")
     return (f'<td class="qs-serving qs-serving-yes" title="{esc(tip)}">✓ {check["ppl"]:.4f} '
             f'<span class="qs-dim">({check["ppl_gap_pct"]:+.2f} %)</span></td>')

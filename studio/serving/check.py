@@ -34,7 +34,6 @@ ENGINE = f"vLLM {vllm_env.VLLM_VERSION} (CPU build)"
 # 16-bit type (config.json; not the artifact's, which GPTQModel writes as bfloat16), float16 unless it is bfloat16:
 # float16's 10-bit mantissa keeps vLLM's GPTQ perplexity within 0.02 % of the studio's float32 one on SmolLM2, where
 # bfloat16 moved it by 2.6 % (the kernel expands the weights into bfloat16: 8-bit scales), the checkpoint by 0.2 %.
-SIXTEEN_BIT = {"bfloat16": "bfloat16"}
 # Loading and compiling nothing (enforce_eager) takes ~40 s for a 135 M model here; scoring runs at the speed of
 # a bf16 forward pass. A check that has not finished in this long is stopped and reported as not finishing (vLLM
 # CPU's per-channel FP8 path does this: seconds per GEMM).
@@ -125,10 +124,13 @@ def run_check(request: CheckRequest, cache_dir: Path, run: Callable[..., None],
         else:
             _probe(check, request, folder, python, run)
     check.seconds = time.monotonic() - t0
-    log(f"vLLM: {'loads' if check.loads else 'does not load'} {folder.name}"
-        + (f": perplexity {check.ppl:.4f} vs the studio's {check.studio_ppl:.4f} ({check.ppl_gap_pct:+.2f} %); "
-           f"the checkpoint in vLLM {check.base_ppl}, in the studio {check.studio_base_ppl}"
-           if check.ppl is not None else f": {check.reason}"))
+    if check.ppl is None:
+        log(f"vLLM does not run {folder.name} here: {check.reason}")
+    else:
+        gap = check.format_gap_pct
+        against_base = "" if gap is None else f"; against each engine's checkpoint {gap:+.2f} %"
+        log(f"vLLM runs {folder.name}: perplexity {check.ppl:.4f} vs the studio's {check.studio_ppl:.4f} "
+            f"({check.ppl_gap_pct:+.2f} %{against_base})")
     return check
 
 
@@ -154,7 +156,7 @@ def _dtype(folder: Path, activations: bool) -> str:
     if activations:  # vLLM CPU's int8 GEMM takes bfloat16 only (float16: "scale_C: scalar path not implemented")
         return "bfloat16"
     config = json.loads((folder / "config.json").read_text())
-    return SIXTEEN_BIT.get(str(config.get("dtype") or config.get("torch_dtype")), "float16")
+    return "bfloat16" if (config.get("dtype") or config.get("torch_dtype")) == "bfloat16" else "float16"
 
 
 def _config_scheme(folder: Path) -> str:
