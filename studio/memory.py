@@ -153,16 +153,20 @@ def largest_linear_elements(model: ModelFacts) -> int:
 
 
 # vLLM's CPU build checking a result (studio.serving.check): three processes (the driver, its engine core, one worker)
-# with torch and vLLM imported, about 2 GiB anonymous in all beside the weights and the KV cache (SmolLM2, sampled
-# every 50 ms: W8A8 export 3.03 GiB at peak, GPTQ 3.02 GiB, each with 0.1 GB of weights and the 1 GiB of KV space
-# the check asks for).
-VLLM_FLOOR_BYTES = 2000 * MiB
+# with torch and vLLM imported, about 1.7 GiB anonymous in all beside the weights, the KV cache and one chunk's
+# log-probabilities over the vocabulary (the probe schedules a chunk a step). SmolLM2, sampled every 50 ms: W8A8
+# export 3.01 GiB at peak over 20 chunks, GPTQ 3.02 GiB, each with 0.1 GB of weights, the 1 GiB of KV space the check
+# asks for and 0.3 GB of log-probabilities.
+VLLM_FLOOR_BYTES = 1700 * MiB
 VLLM_KV_BYTES = 2**30  # VLLM_CPU_KVCACHE_SPACE=1: the checks' contexts are one evaluation chunk
+VLLM_LOGPROB_COPIES = 3  # the logits, their log-softmax and the gathered rows, float32, for a 512-token chunk
 
 
-def vllm_check_bytes(served_bytes: int) -> int:
-    """The serving check's peak: vLLM's floor, its KV space, and the weights as served (stored as quantized)."""
-    return VLLM_FLOOR_BYTES + VLLM_KV_BYTES + served_bytes
+def vllm_check_bytes(model: ModelFacts, served_bytes: int) -> int:
+    """The serving check's peak: vLLM's floor, its KV space, the weights as served (stored as quantized) and one
+    512-token chunk's log-probabilities over the vocabulary."""
+    logprobs = VLLM_LOGPROB_COPIES * 512 * (model.vocab_size or 0) * 4
+    return VLLM_FLOOR_BYTES + VLLM_KV_BYTES + served_bytes + logprobs
 
 
 def hf_evaluation_bytes(model: ModelFacts, budget: Budget, streamable: bool, held_quantized: int | None = None) -> int:

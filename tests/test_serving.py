@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from studio import memory
+from studio.config import Settings
+from studio.models import read_model_facts
 from studio.serving import vllm_env
 from tests.browser import launch_chromium, new_page, studio_server
 from tests.conftest import ARTIFACTS, make_env, run_cli
@@ -40,7 +42,11 @@ def checked(tmp_path_factory, studio_cache, smol, eval_text, vllm_python):
                     "--wait", "--json"], env)
     assert proc.returncode == 0, proc.stderr[-4000:]
     rows = {r["recipe"]: r for r in json.loads(run_cli(["results", "--json"], env).stdout)}
-    return {"env": env, "ws": ws, "rows": rows}
+    with pytest.MonkeyPatch.context() as mp:  # the facts as the jobs' processes read them
+        for name in ("STUDIO_WORKSPACE", "STUDIO_CACHE", "STUDIO_MODEL_DIRS"):
+            mp.setenv(name, env[name])
+        model = read_model_facts(smol, Settings.from_env())
+    return {"env": env, "ws": ws, "rows": rows, "model": model}
 
 
 def _serving(checked, recipe: str) -> dict:
@@ -49,15 +55,18 @@ def _serving(checked, recipe: str) -> dict:
     return row["serving"]
 
 
-def test_int8_w8a8_loads_and_agrees(checked):
-    """vLLM runs its int8 GEMM on the export (bfloat16 activations: its CPU kernel takes no float16): the format costs
-    the same in both engines within 1 %, once each engine's own distance on the checkpoint is taken out."""
+def test_int8_w8a8_loads_and_scores(checked):
+    """vLLM runs its int8 GEMM on the export, in bfloat16 (its CPU kernel takes no float16). On these 1,020 tokens
+    bfloat16 alone moves the checkpoint's perplexity by up to 0.2 % from one batch shape to another, so this checks
+    the figures are vLLM's on the same tokens and near; the 1 % agreement is measured over 20 chunks
+    (test_agreement_over_twenty_chunks, slow)."""
     check = _serving(checked, "int8-rtn:w8a8")
     assert check["loads"], check["reason"]
     assert check["scheme"].startswith("compressed-tensors INT8 W8A8")
     assert check["dtype"] == "bfloat16"
     assert check["n_tokens_scored"] == checked["rows"]["int8-rtn:w8a8"]["n_tokens_scored"]
-    assert abs(check["format_gap_pct"]) < 1.0, check
+    assert check["base_ppl"] is not None and check["studio_base_ppl"] is not None
+    assert abs(check["format_gap_pct"]) < 2.0, check
     assert abs(check["ppl_gap_pct"]) < 2.0, check
     assert all(n == 8 for n in check["generations_compared"]), check
     assert all(agree >= 3 for agree in check["generations_agree"]), check
@@ -73,8 +82,8 @@ def test_gptq_loads_as_it_is_and_agrees(checked):
     assert check["loads"], check["reason"]
     assert check["served"] == checked["rows"]["gptq"]["artifact"]
     assert check["dtype"] == "float16"
-    assert abs(check["ppl_gap_pct"]) < 1.0, check
-    assert abs(check["format_gap_pct"]) < 1.0, check
+    assert abs(check["ppl_gap_pct"]) < 0.5, check  # measured: -0.03 %
+    assert abs(check["format_gap_pct"]) < 0.5, check
     assert all(agree >= 4 for agree in check["generations_agree"]), check
     _memory_as_said(checked, "gptq")
 
@@ -83,7 +92,7 @@ def _memory_as_said(checked, recipe: str) -> None:
     """vLLM's processes' measured peak against the memory model's figure for the stage (on the artifact's size),
     within the ±25 % the memory model holds itself to."""
     row = checked["rows"][recipe]
-    said = memory.vllm_check_bytes(row["size_bytes"])
+    said = memory.vllm_check_bytes(checked["model"], row["size_bytes"])
     assert abs(row["serving"]["peak_bytes"] / said - 1) < 0.25, (row["serving"]["peak_bytes"], said)
 
 
@@ -135,3 +144,28 @@ def test_export_command(checked):
     assert as_is.returncode == 2 and "as it is" in as_is.stderr and "vllm serve" in as_is.stderr
     unknown = run_cli(["export", "9999"], env)
     assert unknown.returncode == 2 and "no result #9999" in unknown.stderr
+
+
+@pytest.mark.slow
+def test_agreement_over_twenty_chunks(tmp_path, studio_cache, smol, eval_text, vllm_python):
+    """The agreement table (README, "Serve it"): INT8 W8A8, GPTQ W4A16 and AWQ W4A16 on 20 chunks of 512 (10,200
+    tokens): vLLM's perplexity within 1 % of the studio's, raw and against each engine's own checkpoint."""
+    env = make_env(tmp_path / "ws", studio_cache, [smol.parent])
+    recipes = ("int8-rtn", "gptq", "awq")
+    proc = run_cli(["quantize", "--model", str(smol), *[arg for r in recipes for arg in ("--recipe", r)],
+                    "--option", "int8-rtn.activations=w8a8", "--option", "gptq.group_size=64",
+                    "--option", "awq.group_size=64", *[arg for r in ("gptq", "awq") for arg in (
+                        "--option", f"{r}.samples=8", "--option", f"{r}.seq_len=256")],
+                    *[arg for r in recipes for arg in ("--option", f"{r}.vllm_check=true")],
+                    "--eval-text", str(eval_text), "--ctx", "512", "--max-chunks", "20", "--max-new-tokens", "32",
+                    "--wait", "--json"], env, timeout=7200)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    rows = [r for r in json.loads(run_cli(["results", "--json"], env).stdout) if not r["is_base"]]
+    for row in rows:
+        check = row["serving"]
+        print(f"{row['recipe']}: studio {check['studio_ppl']:.4f}, vLLM {check['ppl']:.4f} ({check['dtype']}), "
+              f"{check['ppl_gap_pct']:+.3f} %; checkpoint studio {check['studio_base_ppl']:.4f}, vLLM "
+              f"{check['base_ppl']:.4f}; format {check['format_gap_pct']:+.3f} %; first tokens equal "
+              f"{check['generations_agree']} of {check['generations_compared']}")
+        assert check["n_tokens_scored"] == 10200
+        assert abs(check["ppl_gap_pct"]) < 1.0 and abs(check["format_gap_pct"]) < 1.0, check

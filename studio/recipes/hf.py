@@ -142,7 +142,7 @@ class HFRecipe(Recipe):
                   Stage.EVALUATE: memory.hf_evaluation_bytes(model, budget, self.streams_evaluation,
                                                              self.held_quantized_bytes(model, options))}
         if options.get("vllm_check"):
-            stages[Stage.SERVING_CHECK] = memory.vllm_check_bytes(self.estimate_output_bytes(model, options))
+            stages[Stage.SERVING_CHECK] = memory.vllm_check_bytes(model, self.estimate_output_bytes(model, options))
         return stages
 
     def held_quantized_bytes(self, model: ModelFacts, options: dict) -> int | None:

@@ -19,8 +19,11 @@ def main(request_path: str, result_path: str) -> int:
     from vllm.inputs import TokensPrompt
 
     t0 = time.perf_counter()
+    # One chunk a step: prompt_logprobs holds the whole vocabulary's log-probabilities for every token of a step,
+    # so the memory stays one chunk's, however many chunks the job scores.
     llm = LLM(model=request["model"], quantization=request["quantization"], dtype=request["dtype"],
-              max_model_len=request["max_model_len"], enforce_eager=True, seed=0, trust_remote_code=False)
+              max_model_len=request["max_model_len"], max_num_batched_tokens=request["max_model_len"],
+              enforce_eager=True, seed=0, trust_remote_code=False)
     load_seconds = time.perf_counter() - t0
     print("@vllm-loaded", flush=True)  # studio.serving.check.LOADED: what fails from here on, fails running
     first = request["first_scored"]
