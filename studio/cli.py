@@ -218,7 +218,17 @@ def _print_rows(rows: list[dict], as_json: bool) -> None:
             continue
         delta = f" ({r['ppl_delta_pct']:+.2f} %)" if r.get("ppl_delta_pct") is not None else ""
         print(f"{r['recipe']:<20} {r['size_bytes'] / 2**20:8.1f} MiB {r['bpw']:5.2f} bpw  PPL {r['ppl']:.4f}{delta}  "
-              f"prefill {r['prefill_tok_s']:.0f} tok/s  decode {r['decode_tok_s']:.1f} tok/s  {r['artifact']}")
+              f"prefill {r['prefill_tok_s']:.0f} tok/s  decode {r['decode_tok_s']:.1f} tok/s  {r['artifact']}"
+              + _serving_text(r.get("serving")))
+
+
+def _serving_text(check: dict | None) -> str:
+    """The serving check in a line's words: vLLM's perplexity and its gap, or why vLLM did not run it."""
+    if not check:
+        return ""
+    if check["ppl"] is None:
+        return f"\n    vLLM: ✗ {check['reason']} (needs {check['gpu_needs']})"
+    return f"\n    vLLM: ✓ PPL {check['ppl']:.4f} ({check['ppl_gap_pct']:+.2f} %); serve: {check['command']}"
 
 
 def cmd_jobs(settings: Settings, args) -> int:

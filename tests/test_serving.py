@@ -16,6 +16,7 @@ import pytest
 from studio import memory
 from studio.config import Settings
 from studio.models import read_model_facts
+from studio.serving import check as serving_check
 from studio.serving import vllm_env
 from tests.browser import launch_chromium, new_page, studio_server
 from tests.conftest import ARTIFACTS, make_env, run_cli
@@ -169,3 +170,30 @@ def test_agreement_over_twenty_chunks(tmp_path, studio_cache, smol, eval_text, v
               f"{check['generations_agree']} of {check['generations_compared']}")
         assert check["n_tokens_scored"] == 10200
         assert abs(check["ppl_gap_pct"]) < 1.0 and abs(check["format_gap_pct"]) < 1.0, check
+
+
+# Lines vLLM 0.32's CPU build printed here when it refused (its engine's and worker's logs, interleaved).
+REFUSALS = {
+    "nvfp4": ["(Worker pid=484) ERROR 12-03 22:16:54 [multiproc_executor.py:953] ValueError: Forced NVFP4 kernel "
+              "MarlinNvFp4LinearKernel is not supported: Marlin FP4 not available",
+              "Exception: WorkerProc initialization failed due to an exception in a background process. See stack "
+              "trace for root cause.",
+              "RuntimeError: Engine core initialization failed. See root cause above. Failed core proc(s): {}"],
+    "w8a8 in float16": ["terminate called after throwing an instance of 'c10::Error'",
+                        "  what():  scale_C: scalar path not implemented!",
+                        "vllm.v1.engine.exceptions.EngineDeadError: EngineCore encountered an issue. See stack "
+                        "trace (above) for the root cause."],
+}
+
+
+@pytest.mark.parametrize("case", REFUSALS)
+def test_the_reason_kept_is_vllms_root_cause(case):
+    """The first specific error wins over the generic lines that unwind it (a kernel's abort included)."""
+    errors: list[str] = []
+    for line in REFUSALS[case]:
+        serving_check._keep_error(line, errors)
+    reason = serving_check._reason(errors, "vllm_probe.py exited with status 1", 600)
+    assert reason == {"nvfp4": "ValueError: Forced NVFP4 kernel MarlinNvFp4LinearKernel is not supported: Marlin "
+                               "FP4 not available",
+                      "w8a8 in float16": "vLLM's kernel aborted: scale_C: scalar path not implemented!"}[case]
+    assert serving_check._reason([], "timeout exited with status 124", 600).startswith("did not finish in 600 s")

@@ -41,6 +41,7 @@ BASE_TIMEOUT_S = 600.0
 TIMEOUT_S_PER_GPARAM_TOKEN = 0.05
 # vLLM's own words for why it stopped: the first error line its engine printed, past the generic ones.
 ERROR_LINE = re.compile(r"\b(\w*Error|\w*Exception): (.+)")
+NATIVE_ERROR = re.compile(r"^\s*what\(\):\s+(.+)")  # how libstdc++ prints an uncaught exception's message
 LOADED = "@vllm-loaded"  # the probe's line once vLLM has loaded the model
 GENERIC = ("Engine core initialization failed", "EngineCore failed to start", "WorkerProc initialization failed",
            "EngineCore encountered an issue")
@@ -330,8 +331,9 @@ def _engine_env() -> dict[str, str]:
 
 
 def _keep_error(line: str, errors: list[str]) -> bool:
-    match = ERROR_LINE.search(line)
-    if match and not any(g in line for g in GENERIC):
+    if native := NATIVE_ERROR.search(line):  # a C++ exception that aborted a process (a kernel's refusal)
+        errors.append(f"vLLM's kernel aborted: {native[1].strip()}")
+    elif (match := ERROR_LINE.search(line)) and not any(g in line for g in GENERIC):
         errors.append(f"{match[1]}: {match[2].strip()}")
     return False  # still logged
 
