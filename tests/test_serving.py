@@ -155,8 +155,8 @@ def test_agreement_over_twenty_chunks(tmp_path, studio_cache, smol, eval_text, v
     recipes = ("int8-rtn", "gptq", "awq")
     proc = run_cli(["quantize", "--model", str(smol), *[arg for r in recipes for arg in ("--recipe", r)],
                     "--option", "int8-rtn.activations=w8a8", "--option", "gptq.group_size=64",
-                    "--option", "awq.group_size=64", *[arg for r in ("gptq", "awq") for arg in (
-                        "--option", f"{r}.samples=8", "--option", f"{r}.seq_len=256")],
+                    "--option", "awq.group_size=64", "--option", "gptq.samples=16", "--option", "awq.samples=8",
+                    "--option", "gptq.seq_len=256", "--option", "awq.seq_len=256",
                     *[arg for r in recipes for arg in ("--option", f"{r}.vllm_check=true")],
                     "--eval-text", str(eval_text), "--ctx", "512", "--max-chunks", "20", "--max-new-tokens", "32",
                     "--wait", "--json"], env, timeout=7200)
