@@ -324,8 +324,10 @@ def serve_snippet(result: Result, recipe) -> str:
     if form is None:
         return ""
     folder = Path(result.artifact) / EXPORT_FOLDER if form.export else Path(result.artifact)
-    export = f"python -m studio export {result.id}  # writes {folder}\n" if form.export else ""
-    return f"\n\n# Loads in: {form.engines}.\n# Serve it:\n{export}{serve_command(folder, form)}"
+    export = f"#   python -m studio export {result.id}  # writes {folder}\n" if form.export else ""
+    # comments: the snippet stays Python that runs as pasted; the serving lines are for a shell
+    return (f"\n\n# Loads in: {form.engines}.\n# Serve it (in a shell):\n{export}"
+            f"#   {serve_command(folder, form)}")
 
 
 def export_result(settings: Settings, result_id: int) -> tuple[Path, str]:
