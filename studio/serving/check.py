@@ -169,7 +169,11 @@ def _config_scheme(folder: Path) -> str:
 
 def _probe(check: ServingCheck, request: CheckRequest, folder: Path, python: Path, run: Callable[..., None]) -> None:
     chunks, first = _chunks(request)
-    prompts = _prompt_ids(request.tokenizer, request.prompts)
+    from transformers import AutoTokenizer
+
+    from studio.evaluation.torch_backend import prompt_ids
+    tok = AutoTokenizer.from_pretrained(str(request.tokenizer), trust_remote_code=False)  # loaded once, used twice
+    prompts = [prompt_ids(tok, p) for p in request.prompts]
     with TreePeak() as peak:
         result, reason = _run_probe(python, run, request, {
             "model": str(folder), "quantization": request.form.quantization, "dtype": check.dtype, "chunks": chunks,
@@ -180,7 +184,7 @@ def _probe(check: ServingCheck, request: CheckRequest, folder: Path, python: Pat
         return
     check.ppl, check.n_tokens_scored = _perplexity(result)
     check.loads = True
-    check.generations_agree, check.generations_compared = _agreement(request, result["generations"])
+    check.generations_agree, check.generations_compared = _agreement(tok, request, result["generations"])
     check.engine = f"vLLM {result['vllm_version']} (CPU build)"
     check.base_ppl = _base_perplexity(python, run, request, check.dtype, chunks, first)
 
@@ -295,19 +299,9 @@ def _chunks(request: CheckRequest) -> tuple[list[list[int]], int]:
             protocol.first_scored)
 
 
-def _prompt_ids(tokenizer: Path, prompts: list[str]) -> list[list[int]]:
-    from transformers import AutoTokenizer
-
-    from studio.evaluation.torch_backend import prompt_ids
-    tok = AutoTokenizer.from_pretrained(str(tokenizer), trust_remote_code=False)
-    return [prompt_ids(tok, p) for p in prompts]
-
-
-def _agreement(request: CheckRequest, generated: list[list[int]]) -> tuple[list[int], list[int]]:
+def _agreement(tok, request: CheckRequest, generated: list[list[int]]) -> tuple[list[int], list[int]]:
     """Per prompt: how many of vLLM's first tokens equal the studio's greedy ones, of how many compared (the shorter
     of the two, the end-of-sequence token left out as the studio's text leaves it out)."""
-    from transformers import AutoTokenizer
-    tok = AutoTokenizer.from_pretrained(str(request.tokenizer), trust_remote_code=False)
     stop = {tok.eos_token_id} if tok.eos_token_id is not None else set()
     agree, compared = [], []
     for ids, text in zip(generated, request.studio_generations):
